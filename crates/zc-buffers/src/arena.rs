@@ -1,0 +1,200 @@
+//! A per-request bump arena (bumpalo underneath) with 64-byte minimum alignment.
+//!
+//! ```
+//! use zc_buffers::Arena;
+//! let mut arena = Arena::with_capacity(1 << 20);
+//! {
+//!     let frames: &mut [f32] = arena.alloc_slice_zeroed(3000);
+//!     frames[0] = 1.0;
+//!     assert_eq!(frames.as_ptr() as usize % 64, 0);
+//! }
+//! assert_eq!(arena.stats().allocations, 1);
+//! arena.reset(); // everything freed at once; chunks kept for the next request
+//! ```
+
+use std::cell::Cell;
+use std::ptr::NonNull;
+
+use bumpalo::Bump;
+use bytemuck::Pod;
+
+use crate::buffer::{Buffer, HostBuffer, HostBufferMut, Residency};
+use crate::error::{BufferError, Result};
+
+/// Minimum alignment of every arena allocation.
+pub const ARENA_MIN_ALIGN: usize = 64;
+
+/// Arena statistics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ArenaStats {
+    /// Allocations since the last reset.
+    pub allocations: u64,
+    /// Bytes asked for since the last reset.
+    pub bytes_requested: u64,
+    /// Bytes in use in the arena's chunks (including alignment padding).
+    pub bytes_used: usize,
+    /// Bytes the arena holds from the system (chunk capacity + metadata).
+    pub bytes_reserved: usize,
+    /// Resets so far.
+    pub resets: u64,
+}
+
+/// A bump arena for per-request scratch: allocation is a pointer bump,
+/// freeing is one [`reset`](Arena::reset). Every allocation is aligned to at
+/// least 64 bytes.
+pub struct Arena {
+    bump: Bump<ARENA_MIN_ALIGN>,
+    allocations: Cell<u64>,
+    bytes_requested: Cell<u64>,
+    resets: u64,
+}
+
+impl Default for Arena {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Arena {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Arena").field("stats", &self.stats()).finish()
+    }
+}
+
+impl Arena {
+    /// An empty arena (the first allocation reserves a chunk).
+    pub fn new() -> Self {
+        Self {
+            bump: Bump::with_min_align(),
+            allocations: Cell::new(0),
+            bytes_requested: Cell::new(0),
+            resets: 0,
+        }
+    }
+
+    /// An arena with `bytes` reserved up front.
+    pub fn with_capacity(bytes: usize) -> Self {
+        Self {
+            bump: Bump::with_min_align_and_capacity(bytes),
+            ..Self::new()
+        }
+    }
+
+    fn note(&self, bytes: usize) {
+        self.allocations.set(self.allocations.get() + 1);
+        self.bytes_requested.set(self.bytes_requested.get() + bytes as u64);
+    }
+
+    /// Move `value` into the arena.
+    pub fn alloc<T>(&self, value: T) -> &mut T {
+        self.note(std::mem::size_of::<T>());
+        self.bump.alloc(value)
+    }
+
+    /// A zeroed slice of `len` plain-old-data elements.
+    pub fn alloc_slice_zeroed<T: Pod>(&self, len: usize) -> &mut [T] {
+        self.note(len.saturating_mul(std::mem::size_of::<T>()));
+        self.bump.alloc_slice_fill_copy(len, T::zeroed())
+    }
+
+    /// A slice filled with copies of `value`.
+    pub fn alloc_slice_fill<T: Copy>(&self, len: usize, value: T) -> &mut [T] {
+        self.note(len.saturating_mul(std::mem::size_of::<T>()));
+        self.bump.alloc_slice_fill_copy(len, value)
+    }
+
+    /// A copy of `src` in the arena (recorded in the ledger as a copy).
+    pub fn alloc_slice_copy<T: Copy>(&self, src: &[T]) -> &mut [T] {
+        self.note(std::mem::size_of_val(src));
+        crate::ledger::record_copy(crate::CopyKind::Other, std::mem::size_of_val(src));
+        self.bump.alloc_slice_copy(src)
+    }
+
+    /// A slice built element by element.
+    pub fn alloc_slice_fill_with<T>(&self, len: usize, f: impl FnMut(usize) -> T) -> &mut [T] {
+        self.note(len.saturating_mul(std::mem::size_of::<T>()));
+        self.bump.alloc_slice_fill_with(len, f)
+    }
+
+    /// A zeroed byte buffer of `len` bytes aligned to `align` (≥ 64),
+    /// implementing [`Buffer`], so arena memory can feed any zc stage.
+    pub fn alloc_buffer(&self, len: usize, align: usize) -> Result<ArenaBuf<'_>> {
+        if align == 0 || !align.is_power_of_two() {
+            return Err(BufferError::InvalidAlignment { align });
+        }
+        let align = align.max(ARENA_MIN_ALIGN);
+        let layout =
+            std::alloc::Layout::from_size_align(len, align).map_err(|_| BufferError::TooLarge { len, align })?;
+        let ptr = self
+            .bump
+            .try_alloc_layout(layout)
+            .map_err(|_| BufferError::AllocFailed { len, align })?;
+        self.note(len);
+        // SAFETY: bumpalo returned memory valid for `len` bytes, exclusively
+        // ours for the borrow of `self`; zeroing initialises it.
+        let bytes = unsafe {
+            std::ptr::write_bytes(ptr.as_ptr(), 0, len);
+            std::slice::from_raw_parts_mut(ptr.as_ptr(), len)
+        };
+        Ok(ArenaBuf { bytes, align })
+    }
+
+    /// Free everything at once, keeping the largest chunk for reuse.
+    pub fn reset(&mut self) {
+        self.bump.reset();
+        self.allocations.set(0);
+        self.bytes_requested.set(0);
+        self.resets += 1;
+    }
+
+    /// Statistics.
+    pub fn stats(&self) -> ArenaStats {
+        ArenaStats {
+            allocations: self.allocations.get(),
+            bytes_requested: self.bytes_requested.get(),
+            bytes_used: self.bump.allocated_bytes().saturating_sub(self.bump.chunk_capacity()),
+            bytes_reserved: self.bump.allocated_bytes_including_metadata(),
+            resets: self.resets,
+        }
+    }
+
+    /// The underlying bumpalo arena (for `bumpalo::collections`).
+    pub fn bump(&self) -> &Bump<ARENA_MIN_ALIGN> {
+        &self.bump
+    }
+}
+
+/// A zeroed byte region inside an [`Arena`], usable wherever a zc
+/// [`Buffer`] is expected.
+#[derive(Debug)]
+pub struct ArenaBuf<'a> {
+    bytes: &'a mut [u8],
+    align: usize,
+}
+
+impl Buffer for ArenaBuf<'_> {
+    fn len(&self) -> usize {
+        self.bytes.len()
+    }
+    fn align(&self) -> usize {
+        self.align
+    }
+    fn residency(&self) -> Residency {
+        Residency::Arena
+    }
+    fn host_ptr(&self) -> Option<NonNull<u8>> {
+        NonNull::new(self.bytes.as_ptr().cast_mut())
+    }
+}
+
+impl HostBuffer for ArenaBuf<'_> {
+    fn as_bytes(&self) -> &[u8] {
+        self.bytes
+    }
+}
+
+impl HostBufferMut for ArenaBuf<'_> {
+    fn as_bytes_mut(&mut self) -> &mut [u8] {
+        self.bytes
+    }
+}

@@ -1,0 +1,254 @@
+//! The `Buffer` trait family: what every zc memory owner exposes.
+
+use std::ops::Range;
+use std::ptr::NonNull;
+
+use crate::error::{BufferError, Result};
+
+/// Where a buffer's bytes live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Residency {
+    /// Ordinary pageable heap memory.
+    Heap,
+    /// A bump arena's chunk (heap).
+    Arena,
+    /// A file mapping.
+    Mmap,
+    /// Page-locked host memory allocated by a driver (e.g. `cuMemHostAlloc`).
+    PinnedHost,
+    /// Existing host memory page-locked in place (e.g. `cuMemHostRegister`).
+    RegisteredHost,
+    /// Device memory; not CPU-addressable.
+    Device,
+    /// Unified / managed memory, addressable from host and device.
+    Managed,
+    /// An accelerator buffer object with a host mapping that needs explicit
+    /// cache maintenance (`sync`), e.g. an XRT BO on an AMD XDNA NPU.
+    NpuBufferObject,
+    /// Memory owned by a foreign runtime (imported through DLPack, say).
+    Foreign,
+}
+
+impl Residency {
+    /// True where the CPU can read the bytes through `host_ptr`.
+    pub fn is_host_accessible(self) -> bool {
+        !matches!(self, Residency::Device)
+    }
+}
+
+/// DLPack device type codes (`DLDeviceType` in `dlpack.h`, v1.0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(i32)]
+#[non_exhaustive]
+pub enum DeviceType {
+    /// `kDLCPU`
+    Cpu = 1,
+    /// `kDLCUDA`
+    Cuda = 2,
+    /// `kDLCUDAHost` (pinned host memory)
+    CudaHost = 3,
+    /// `kDLOpenCL`
+    OpenCl = 4,
+    /// `kDLVulkan`
+    Vulkan = 7,
+    /// `kDLMetal`
+    Metal = 8,
+    /// `kDLVPI`
+    Vpi = 9,
+    /// `kDLROCM`
+    Rocm = 10,
+    /// `kDLROCMHost`
+    RocmHost = 11,
+    /// `kDLExtDev` (reserved for extension devices)
+    ExtDev = 12,
+    /// `kDLCUDAManaged`
+    CudaManaged = 13,
+    /// `kDLOneAPI`
+    OneApi = 14,
+    /// `kDLWebGPU`
+    WebGpu = 15,
+    /// `kDLHexagon`
+    Hexagon = 16,
+}
+
+/// A DLPack device: type code plus ordinal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Device {
+    /// The device type.
+    pub device_type: DeviceType,
+    /// The ordinal (0 for the CPU).
+    pub device_id: i32,
+}
+
+impl Device {
+    /// The host CPU.
+    pub const CPU: Device = Device {
+        device_type: DeviceType::Cpu,
+        device_id: 0,
+    };
+}
+
+/// The direction of a cache-maintenance `sync`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SyncDirection {
+    /// Make host writes visible to the device (flush).
+    ToDevice,
+    /// Make device writes visible to the host (invalidate).
+    FromDevice,
+}
+
+/// A contiguous byte region kept alive by its owner, with a known length, a
+/// guaranteed base alignment and a residency.
+///
+/// Implemented by [`AlignedBuf`](crate::AlignedBuf), pool guards
+/// ([`Pooled`](crate::Pooled)), [`MmapBuf`](crate::MmapBuf), arena buffers,
+/// `Vec<u8>`, and by the hardware crates' pinned, device, managed and NPU
+/// buffers. The trait is object safe.
+pub trait Buffer {
+    /// Length in bytes.
+    fn len(&self) -> usize;
+
+    /// True when the buffer holds no bytes.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Alignment (a power of two) that the base address is guaranteed to have.
+    fn align(&self) -> usize;
+
+    /// Where the bytes live.
+    fn residency(&self) -> Residency;
+
+    /// The DLPack device through which a consumer should address the bytes.
+    fn device(&self) -> Device {
+        Device::CPU
+    }
+
+    /// CPU address of the first byte, or `None` when the CPU cannot address
+    /// the memory (device memory).
+    fn host_ptr(&self) -> Option<NonNull<u8>>;
+
+    /// Device address of the first byte, where the memory has one.
+    fn device_ptr(&self) -> Option<u64> {
+        None
+    }
+
+    /// Cache maintenance for `range` (bytes). A no-op for coherent host
+    /// memory; NPU buffer objects flush or invalidate. Fails, leaving the
+    /// buffer untouched, when `range` is outside the buffer.
+    fn sync(&mut self, direction: SyncDirection, range: Range<usize>) -> Result<()> {
+        let _ = direction;
+        check_range(&range, self.len())
+    }
+}
+
+/// A buffer whose bytes the CPU can read.
+pub trait HostBuffer: Buffer {
+    /// All bytes of the buffer.
+    fn as_bytes(&self) -> &[u8];
+}
+
+/// A buffer whose bytes the CPU can write.
+pub trait HostBufferMut: HostBuffer {
+    /// All bytes of the buffer, writable.
+    fn as_bytes_mut(&mut self) -> &mut [u8];
+}
+
+/// Check that `range` lies within a buffer of `len` bytes.
+pub fn check_range(range: &Range<usize>, len: usize) -> Result<()> {
+    if range.start > range.end || range.end > len {
+        return Err(BufferError::RangeOutOfBounds {
+            start: range.start,
+            end: range.end,
+            len,
+        });
+    }
+    Ok(())
+}
+
+/// The alignment actually present at `ptr` (for owners that do not choose
+/// their own alignment, such as `Vec<u8>`), capped at one page.
+pub fn observed_align(ptr: *const u8) -> usize {
+    crate::error::addr_alignment(ptr as usize).min(4096)
+}
+
+// ---- blanket and std impls ----------------------------------------------
+
+macro_rules! forward_buffer {
+    ($($t:ty),*) => {$(
+        impl<B: Buffer + ?Sized> Buffer for $t {
+            fn len(&self) -> usize { (**self).len() }
+            fn align(&self) -> usize { (**self).align() }
+            fn residency(&self) -> Residency { (**self).residency() }
+            fn device(&self) -> Device { (**self).device() }
+            fn host_ptr(&self) -> Option<NonNull<u8>> { (**self).host_ptr() }
+            fn device_ptr(&self) -> Option<u64> { (**self).device_ptr() }
+        }
+        impl<B: HostBuffer + ?Sized> HostBuffer for $t {
+            fn as_bytes(&self) -> &[u8] { (**self).as_bytes() }
+        }
+    )*};
+}
+forward_buffer!(&B, &mut B, Box<B>);
+
+impl<B: HostBufferMut + ?Sized> HostBufferMut for &mut B {
+    fn as_bytes_mut(&mut self) -> &mut [u8] {
+        (**self).as_bytes_mut()
+    }
+}
+impl<B: HostBufferMut + ?Sized> HostBufferMut for Box<B> {
+    fn as_bytes_mut(&mut self) -> &mut [u8] {
+        (**self).as_bytes_mut()
+    }
+}
+
+impl Buffer for [u8] {
+    fn len(&self) -> usize {
+        <[u8]>::len(self)
+    }
+    fn align(&self) -> usize {
+        observed_align(self.as_ptr())
+    }
+    fn residency(&self) -> Residency {
+        Residency::Heap
+    }
+    fn host_ptr(&self) -> Option<NonNull<u8>> {
+        NonNull::new(self.as_ptr().cast_mut())
+    }
+}
+impl HostBuffer for [u8] {
+    fn as_bytes(&self) -> &[u8] {
+        self
+    }
+}
+impl HostBufferMut for [u8] {
+    fn as_bytes_mut(&mut self) -> &mut [u8] {
+        self
+    }
+}
+
+impl Buffer for Vec<u8> {
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn align(&self) -> usize {
+        observed_align(self.as_ptr())
+    }
+    fn residency(&self) -> Residency {
+        Residency::Heap
+    }
+    fn host_ptr(&self) -> Option<NonNull<u8>> {
+        NonNull::new(self.as_ptr().cast_mut())
+    }
+}
+impl HostBuffer for Vec<u8> {
+    fn as_bytes(&self) -> &[u8] {
+        self
+    }
+}
+impl HostBufferMut for Vec<u8> {
+    fn as_bytes_mut(&mut self) -> &mut [u8] {
+        self
+    }
+}

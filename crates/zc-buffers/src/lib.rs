@@ -1,0 +1,68 @@
+//! # zc-buffers
+//!
+//! The core of the zc workspace: one [`Buffer`] trait that every memory owner
+//! implements — heap ([`AlignedBuf`]), pool guards ([`Pooled`]), arenas
+//! ([`Arena`]), file mappings ([`MmapBuf`]), and in sibling crates CUDA and
+//! NPU buffers — so that pipeline stages hand memory along without copying.
+//!
+//! * [`Buffer`], [`HostBuffer`], [`HostBufferMut`]: length, alignment,
+//!   residency, DLPack device, pointers, bytes, `sync`.
+//! * [`HostBufferExt`] / [`HostBufferMutExt`]: checked typed slices and
+//!   `ndarray` views with explicit shape and strides.
+//! * [`Pool`]: a thread-safe buffer pool with size classes, a byte cap, RAII
+//!   guards, waits with timeouts, statistics; generic over a
+//!   [`PoolBackend`] so device and NPU pools share it.
+//! * [`Arena`]: a per-request bump arena with 64-byte minimum alignment.
+//! * [`MmapBuf`], [`MmapBufMut`]: file-backed buffers with advice.
+//! * [`transpose_into`]: the one copy between mel-major and frame-major.
+//! * [`ledger`]: counts every deliberate copy and allocation.
+//! * [`testing`] (feature `testing`): a counting global allocator.
+//! * [`interop`]: DLPack, `bytes::Bytes`, Arrow (feature `arrow`).
+//!
+//! ```
+//! use zc_buffers::{Pool, Buffer, HostBufferMutExt, ledger};
+//! let pool = Pool::builder().name("mel").cap_bytes(64 << 20).build()?;
+//! let ((), report) = ledger::scope(|| -> Result<(), zc_buffers::BufferError> {
+//!     let mut mel = pool.acquire(80 * 3000 * 4)?;
+//!     mel.as_slice_mut::<f32>()?.fill(-1.5);
+//!     let view = mel.view2_mut::<f32>(80, 3000)?;
+//!     assert_eq!(view[[79, 2999]], -1.5);
+//!     Ok(())
+//! }).0.map(|()| ((), ledger::LedgerReport::default()))?;
+//! assert_eq!(report.copies, 0);
+//! # Ok::<(), zc_buffers::BufferError>(())
+//! ```
+
+pub mod aligned;
+pub mod arena;
+pub mod buffer;
+pub mod error;
+pub mod interop;
+pub mod ledger;
+pub mod mmap;
+pub mod pool;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod view;
+
+pub use aligned::{AlignedBuf, DEFAULT_ALIGN, PAGE_ALIGN, UninitBuf};
+pub use arena::{Arena, ArenaBuf, ArenaStats};
+pub use buffer::{Buffer, Device, DeviceType, HostBuffer, HostBufferMut, Residency, SyncDirection, check_range};
+pub use error::{BufferError, Result};
+pub use ledger::{CopyKind, Ledger, LedgerReport};
+pub use mmap::{Advice, MmapBuf, MmapBufMut, MmapOptions};
+pub use pool::{HeapBackend, Pool, PoolBackend, PoolBuilder, PoolStats, Pooled, SizeClasses};
+pub use view::{HostBufferExt, HostBufferMutExt, cast_slice, cast_slice_mut, is_c_contiguous, transpose_into};
+
+/// Re-export of `bytemuck` (`Pod`, `Zeroable`).
+pub use bytemuck;
+/// Re-export of `ndarray`, whose view types appear in this crate's API.
+pub use ndarray;
+
+/// The traits and types most code needs.
+pub mod prelude {
+    pub use crate::{
+        AlignedBuf, Buffer, BufferError, HostBuffer, HostBufferExt, HostBufferMut, HostBufferMutExt, Pool, Pooled,
+        Residency,
+    };
+}

@@ -1,0 +1,398 @@
+//! Typed and strided views over host buffers, and layout helpers.
+//!
+//! All views are checked: a misaligned address, a length that is not a
+//! multiple of the element size, strides that reach past the end, shapes
+//! that overflow, or a mutable view whose strides alias are a
+//! [`BufferError`], never a panic or UB. Strides are in **elements** and
+//! non-negative.
+//!
+//! ```
+//! use zc_buffers::{AlignedBuf, HostBufferExt, HostBufferMutExt};
+//! let mut buf = AlignedBuf::zeroed(80 * 3000 * 4)?;
+//! // an (80, 3000) mel-major f32 matrix, written through a 2-D view
+//! let mut mel = buf.view_mut::<f32, _>((80, 3000), (3000, 1))?;
+//! mel[[2, 10]] = 1.0;
+//! // the same bytes seen frame-major through transposed strides: no copy
+//! let frames = buf.view::<f32, _>((3000, 80), (1, 3000))?;
+//! assert_eq!(frames[[10, 2]], 1.0);
+//! # Ok::<(), zc_buffers::BufferError>(())
+//! ```
+
+use bytemuck::Pod;
+use ndarray::{ArrayView, ArrayView2, ArrayViewMut, ArrayViewMut2, Dimension, IntoDimension, ShapeBuilder};
+
+use crate::buffer::{HostBuffer, HostBufferMut};
+use crate::error::{BufferError, Result, addr_alignment};
+use crate::ledger::{self, CopyKind};
+
+fn check_cast<T: Pod>(ptr: *const u8, len: usize) -> Result<()> {
+    let size = std::mem::size_of::<T>();
+    let type_name = std::any::type_name::<T>();
+    if size == 0 {
+        return Err(BufferError::ZeroSizedType { type_name });
+    }
+    let align = std::mem::align_of::<T>();
+    let addr = ptr as usize;
+    if !addr.is_multiple_of(align) {
+        return Err(BufferError::Misaligned {
+            type_name,
+            required: align,
+            actual: addr_alignment(addr),
+            addr,
+        });
+    }
+    if !len.is_multiple_of(size) {
+        return Err(BufferError::LengthNotMultiple {
+            type_name,
+            len,
+            elem_size: size,
+        });
+    }
+    Ok(())
+}
+
+/// View bytes as `&[T]`: fails on misalignment or a ragged length.
+pub fn cast_slice<T: Pod>(bytes: &[u8]) -> Result<&[T]> {
+    check_cast::<T>(bytes.as_ptr(), bytes.len())?;
+    // SAFETY: alignment and length were checked; T: Pod accepts any bytes.
+    Ok(unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), bytes.len() / std::mem::size_of::<T>()) })
+}
+
+/// View bytes as `&mut [T]`: fails on misalignment or a ragged length.
+pub fn cast_slice_mut<T: Pod>(bytes: &mut [u8]) -> Result<&mut [T]> {
+    check_cast::<T>(bytes.as_ptr(), bytes.len())?;
+    let n = bytes.len() / std::mem::size_of::<T>();
+    // SAFETY: as cast_slice; the unique borrow is transferred to the result.
+    Ok(unsafe { std::slice::from_raw_parts_mut(bytes.as_mut_ptr().cast::<T>(), n) })
+}
+
+/// Number of elements a strided view reaches (max offset + 1; 0 when empty).
+fn reach(shape: &[usize], strides: &[usize]) -> Result<usize> {
+    let overflow = || BufferError::Overflow {
+        shape: shape.to_vec(),
+        strides: strides.to_vec(),
+    };
+    if shape.len() != strides.len() {
+        return Err(BufferError::RankMismatch {
+            shape_ndim: shape.len(),
+            strides_ndim: strides.len(),
+        });
+    }
+    let mut count: usize = 1;
+    for &s in shape {
+        count = count.checked_mul(s).ok_or_else(overflow)?;
+    }
+    if count > isize::MAX as usize {
+        return Err(overflow());
+    }
+    if count == 0 {
+        return Ok(0);
+    }
+    let mut max = 0usize;
+    for (&n, &st) in shape.iter().zip(strides) {
+        let step = (n - 1).checked_mul(st).ok_or_else(overflow)?;
+        max = max.checked_add(step).ok_or_else(overflow)?;
+    }
+    max.checked_add(1).ok_or_else(overflow)
+}
+
+/// Elements a shape/stride pair reaches (max offset + 1; 0 when empty),
+/// with overflow checked.
+pub fn reach_elems(shape: &[usize], strides: &[usize]) -> Result<usize> {
+    reach(shape, strides)
+}
+
+/// Fail unless a shape/stride pair stays within `available` elements.
+pub fn check_reach(shape: &[usize], strides: &[usize], available: usize) -> Result<()> {
+    let needed = reach(shape, strides)?;
+    if needed > available {
+        return Err(BufferError::OutOfBounds {
+            shape: shape.to_vec(),
+            strides: strides.to_vec(),
+            needed,
+            available,
+        });
+    }
+    Ok(())
+}
+
+/// True when no two in-bounds indices map to the same element: axes sorted by
+/// stride each step over the full extent of the smaller ones.
+fn is_unaliased(shape: &[usize], strides: &[usize]) -> bool {
+    let mut axes: Vec<(usize, usize)> = shape
+        .iter()
+        .zip(strides)
+        .filter(|(n, _)| **n > 1)
+        .map(|(&n, &s)| (s, n))
+        .collect();
+    if shape.contains(&0) {
+        return true;
+    }
+    axes.sort_unstable();
+    let mut extent = 1usize; // elements spanned by the smaller-stride axes
+    for (s, n) in axes {
+        if s < extent {
+            return false;
+        }
+        extent = match (n - 1).checked_mul(s).and_then(|v| v.checked_add(extent)) {
+            Some(v) => v,
+            None => return false,
+        };
+    }
+    true
+}
+
+fn check_view<T: Pod>(ptr: *const u8, len: usize, shape: &[usize], strides: &[usize]) -> Result<()> {
+    let size = std::mem::size_of::<T>();
+    let type_name = std::any::type_name::<T>();
+    if size == 0 {
+        return Err(BufferError::ZeroSizedType { type_name });
+    }
+    let align = std::mem::align_of::<T>();
+    let addr = ptr as usize;
+    if !addr.is_multiple_of(align) {
+        return Err(BufferError::Misaligned {
+            type_name,
+            required: align,
+            actual: addr_alignment(addr),
+            addr,
+        });
+    }
+    check_reach(shape, strides, len / size)
+}
+
+/// An N-D view of `bytes` as elements of `T` with the given shape and strides
+/// (in elements).
+pub fn view<'a, T: Pod, D: Dimension>(bytes: &'a [u8], shape: D, strides: D) -> Result<ArrayView<'a, T, D>> {
+    check_view::<T>(bytes.as_ptr(), bytes.len(), shape.slice(), strides.slice())?;
+    // SAFETY: check_view proved the pointer aligned for T and every index
+    // (max offset) inside `bytes`, which stays borrowed for 'a; T: Pod.
+    Ok(unsafe { ArrayView::from_shape_ptr(shape.strides(strides), bytes.as_ptr().cast::<T>()) })
+}
+
+/// A mutable N-D view; additionally fails when the strides alias.
+pub fn view_mut<'a, T: Pod, D: Dimension>(bytes: &'a mut [u8], shape: D, strides: D) -> Result<ArrayViewMut<'a, T, D>> {
+    check_view::<T>(bytes.as_ptr(), bytes.len(), shape.slice(), strides.slice())?;
+    if !is_unaliased(shape.slice(), strides.slice()) {
+        return Err(BufferError::Aliasing {
+            shape: shape.slice().to_vec(),
+            strides: strides.slice().to_vec(),
+        });
+    }
+    // SAFETY: as `view`, plus no two indices alias, and `bytes` is uniquely
+    // borrowed for 'a.
+    Ok(unsafe { ArrayViewMut::from_shape_ptr(shape.strides(strides), bytes.as_mut_ptr().cast::<T>()) })
+}
+
+/// Row-major (C) strides, in elements, for `shape`.
+pub fn c_strides(shape: &[usize]) -> Vec<usize> {
+    let mut strides = vec![0; shape.len()];
+    let mut acc = 1usize;
+    for i in (0..shape.len()).rev() {
+        strides[i] = acc;
+        acc = acc.saturating_mul(shape[i]);
+    }
+    strides
+}
+
+/// True when `shape`/`strides` describe a row-major contiguous array
+/// (axes of length 1 may carry any stride).
+pub fn is_c_contiguous(shape: &[usize], strides: &[usize]) -> bool {
+    if shape.len() != strides.len() {
+        return false;
+    }
+    if shape.contains(&0) {
+        return true;
+    }
+    let mut acc = 1usize;
+    for i in (0..shape.len()).rev() {
+        if shape[i] != 1 && strides[i] != acc {
+            return false;
+        }
+        acc = acc.saturating_mul(shape[i]);
+    }
+    true
+}
+
+/// Typed and N-D views on any [`HostBuffer`] (blanket-implemented).
+pub trait HostBufferExt: HostBuffer {
+    /// All bytes as `&[T]`.
+    fn as_slice<T: Pod>(&self) -> Result<&[T]> {
+        cast_slice(self.as_bytes())
+    }
+    /// An N-D view with explicit shape and strides (elements).
+    fn view<T: Pod, D: IntoDimension>(&self, shape: D, strides: D) -> Result<ArrayView<'_, T, D::Dim>> {
+        view(self.as_bytes(), shape.into_dimension(), strides.into_dimension())
+    }
+    /// A row-major 2-D view of the first `rows * cols` elements.
+    fn view2<T: Pod>(&self, rows: usize, cols: usize) -> Result<ArrayView2<'_, T>> {
+        view(self.as_bytes(), ndarray::Ix2(rows, cols), ndarray::Ix2(cols, 1))
+    }
+}
+impl<B: HostBuffer + ?Sized> HostBufferExt for B {}
+
+/// Mutable typed and N-D views on any [`HostBufferMut`] (blanket-implemented).
+pub trait HostBufferMutExt: HostBufferMut {
+    /// All bytes as `&mut [T]`.
+    fn as_slice_mut<T: Pod>(&mut self) -> Result<&mut [T]> {
+        cast_slice_mut(self.as_bytes_mut())
+    }
+    /// A mutable N-D view with explicit shape and strides (elements).
+    fn view_mut<T: Pod, D: IntoDimension>(&mut self, shape: D, strides: D) -> Result<ArrayViewMut<'_, T, D::Dim>> {
+        view_mut(self.as_bytes_mut(), shape.into_dimension(), strides.into_dimension())
+    }
+    /// A mutable row-major 2-D view of the first `rows * cols` elements.
+    fn view2_mut<T: Pod>(&mut self, rows: usize, cols: usize) -> Result<ArrayViewMut2<'_, T>> {
+        view_mut(self.as_bytes_mut(), ndarray::Ix2(rows, cols), ndarray::Ix2(cols, 1))
+    }
+}
+impl<B: HostBufferMut + ?Sized> HostBufferMutExt for B {}
+
+// ---- transpose ------------------------------------------------------------
+
+const TILE: usize = 32;
+
+/// Write `src` (shape `(r, c)`) into `dst` (shape `(c, r)`) transposed, in
+/// cache-sized tiles: the one copy that turns a mel-major matrix into a
+/// frame-major one (instead of `.T` followed by a contiguous copy). Any
+/// strides are accepted; row-major 4-byte elements take an AVX2 8×8 kernel
+/// where the CPU has it. Recorded in the ledger as one
+/// [`CopyKind::Transpose`] of `r * c * size_of::<T>()` bytes. On a shape
+/// mismatch `dst` is untouched.
+///
+/// ```
+/// use ndarray::Array2;
+/// let src = Array2::from_shape_fn((80, 3000), |(m, t)| (m * 3000 + t) as f32);
+/// let mut dst = Array2::<f32>::zeros((3000, 80));
+/// zc_buffers::transpose_into(src.view(), dst.view_mut())?;
+/// assert_eq!(dst, src.t());
+/// # Ok::<(), zc_buffers::BufferError>(())
+/// ```
+pub fn transpose_into<T: Pod>(src: ArrayView2<'_, T>, mut dst: ArrayViewMut2<'_, T>) -> Result<()> {
+    let (r, c) = src.dim();
+    if dst.dim() != (c, r) {
+        return Err(BufferError::ShapeMismatch {
+            expected: vec![c, r],
+            actual: vec![dst.dim().0, dst.dim().1],
+        });
+    }
+    if r == 0 || c == 0 {
+        return Ok(());
+    }
+    let ss = src.strides();
+    let ds = dst.strides();
+    // ndarray strides of views we accept are non-negative only when made by
+    // us; handle general (possibly negative) strides through isize math.
+    let (s0, s1, d0, d1) = (ss[0], ss[1], ds[0], ds[1]);
+    let sp = src.as_ptr();
+    let dp = dst.as_mut_ptr();
+
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::mem::size_of::<T>() == 4
+            && s1 == 1
+            && d1 == 1
+            && s0 >= 0
+            && d0 >= 0
+            && std::arch::is_x86_feature_detected!("avx2")
+        {
+            // SAFETY: AVX2 is present; strides describe valid in-bounds views
+            // of r×c and c×r 4-byte elements (ndarray invariants); the two
+            // views cannot overlap (dst is uniquely borrowed).
+            unsafe { transpose_4b_avx2(sp.cast::<u32>(), s0 as usize, dp.cast::<u32>(), d0 as usize, r, c) };
+            ledger::record_copy(CopyKind::Transpose, r * c * std::mem::size_of::<T>());
+            return Ok(());
+        }
+    }
+
+    for i0 in (0..r).step_by(TILE) {
+        for j0 in (0..c).step_by(TILE) {
+            for i in i0..(i0 + TILE).min(r) {
+                for j in j0..(j0 + TILE).min(c) {
+                    // SAFETY: i < r, j < c: both offsets address elements of
+                    // the views (ndarray's stride invariants).
+                    unsafe {
+                        *dp.offset(j as isize * d0 + i as isize * d1) = *sp.offset(i as isize * s0 + j as isize * s1);
+                    }
+                }
+            }
+        }
+    }
+    ledger::record_copy(CopyKind::Transpose, r * c * std::mem::size_of::<T>());
+    Ok(())
+}
+
+/// # Safety
+/// AVX2 available; `src` valid for reading `r` rows of `c` u32 at row stride
+/// `ss`; `dst` valid for writing `c` rows of `r` u32 at row stride `ds`; no
+/// overlap.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn transpose_4b_avx2(src: *const u32, ss: usize, dst: *mut u32, ds: usize, r: usize, c: usize) {
+    use std::arch::x86_64::*;
+    const B: usize = 64;
+    let r8 = r / 8 * 8;
+    let c8 = c / 8 * 8;
+    for i0 in (0..r8).step_by(B) {
+        let i1 = (i0 + B).min(r8);
+        for j0 in (0..c8).step_by(B) {
+            let j1 = (j0 + B).min(c8);
+            for i in (i0..i1).step_by(8) {
+                for j in (j0..j1).step_by(8) {
+                    // SAFETY: i+7 < r and j+7 < c, so all 8×8 loads/stores are in bounds.
+                    unsafe {
+                        let p = src.add(i * ss + j) as *const __m256;
+                        let l0 = _mm256_loadu_ps(p as *const f32);
+                        let l1 = _mm256_loadu_ps(src.add((i + 1) * ss + j) as *const f32);
+                        let l2 = _mm256_loadu_ps(src.add((i + 2) * ss + j) as *const f32);
+                        let l3 = _mm256_loadu_ps(src.add((i + 3) * ss + j) as *const f32);
+                        let l4 = _mm256_loadu_ps(src.add((i + 4) * ss + j) as *const f32);
+                        let l5 = _mm256_loadu_ps(src.add((i + 5) * ss + j) as *const f32);
+                        let l6 = _mm256_loadu_ps(src.add((i + 6) * ss + j) as *const f32);
+                        let l7 = _mm256_loadu_ps(src.add((i + 7) * ss + j) as *const f32);
+                        let t0 = _mm256_unpacklo_ps(l0, l1);
+                        let t1 = _mm256_unpackhi_ps(l0, l1);
+                        let t2 = _mm256_unpacklo_ps(l2, l3);
+                        let t3 = _mm256_unpackhi_ps(l2, l3);
+                        let t4 = _mm256_unpacklo_ps(l4, l5);
+                        let t5 = _mm256_unpackhi_ps(l4, l5);
+                        let t6 = _mm256_unpacklo_ps(l6, l7);
+                        let t7 = _mm256_unpackhi_ps(l6, l7);
+                        let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+                        let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+                        let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+                        let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+                        let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+                        let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+                        let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+                        let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+                        let o0 = _mm256_permute2f128_ps::<0x20>(u0, u4);
+                        let o1 = _mm256_permute2f128_ps::<0x20>(u1, u5);
+                        let o2 = _mm256_permute2f128_ps::<0x20>(u2, u6);
+                        let o3 = _mm256_permute2f128_ps::<0x20>(u3, u7);
+                        let o4 = _mm256_permute2f128_ps::<0x31>(u0, u4);
+                        let o5 = _mm256_permute2f128_ps::<0x31>(u1, u5);
+                        let o6 = _mm256_permute2f128_ps::<0x31>(u2, u6);
+                        let o7 = _mm256_permute2f128_ps::<0x31>(u3, u7);
+                        _mm256_storeu_ps(dst.add(j * ds + i) as *mut f32, o0);
+                        _mm256_storeu_ps(dst.add((j + 1) * ds + i) as *mut f32, o1);
+                        _mm256_storeu_ps(dst.add((j + 2) * ds + i) as *mut f32, o2);
+                        _mm256_storeu_ps(dst.add((j + 3) * ds + i) as *mut f32, o3);
+                        _mm256_storeu_ps(dst.add((j + 4) * ds + i) as *mut f32, o4);
+                        _mm256_storeu_ps(dst.add((j + 5) * ds + i) as *mut f32, o5);
+                        _mm256_storeu_ps(dst.add((j + 6) * ds + i) as *mut f32, o6);
+                        _mm256_storeu_ps(dst.add((j + 7) * ds + i) as *mut f32, o7);
+                    }
+                }
+            }
+        }
+    }
+    // Edges: rows r8..r (all columns) and columns c8..c (rows 0..r8).
+    for i in 0..r {
+        let j_start = if i < r8 { c8 } else { 0 };
+        for j in j_start..c {
+            // SAFETY: i < r, j < c.
+            unsafe { *dst.add(j * ds + i) = *src.add(i * ss + j) };
+        }
+    }
+}
