@@ -1,0 +1,139 @@
+//! The error type of zc-mel.
+
+use std::path::PathBuf;
+
+use zc_buffers::BufferError;
+
+/// Everything that can go wrong in zc-mel. Each variant carries the figures a
+/// caller needs to fix the call. Whenever an error is returned the caller's
+/// output buffer has not been written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MelError {
+    /// A [`MelConfig`](crate::MelConfig) that cannot describe a spectrogram.
+    #[error("invalid mel configuration: {reason}")]
+    InvalidConfig {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// Too few samples for the centred STFT (reflect padding needs more than
+    /// `n_fft / 2` samples, and at least one frame must result).
+    #[error("{samples} samples are too few: the centred STFT needs at least {needed}")]
+    TooShort {
+        /// Samples after padding / trimming.
+        samples: usize,
+        /// The minimum.
+        needed: usize,
+    },
+    /// A NaN or infinite input sample (policy: rejected before anything is written).
+    #[error("sample {index} is not finite ({value}); NaN/Inf input is rejected")]
+    NonFiniteSample {
+        /// Index into the caller's samples.
+        index: usize,
+        /// The offending value.
+        value: f32,
+    },
+    /// An output buffer or slice of the wrong size.
+    #[error("output holds {actual} f32 values, the spectrogram needs exactly {expected} ({rows} x {cols})")]
+    OutputSize {
+        /// Values needed.
+        expected: usize,
+        /// Values provided.
+        actual: usize,
+        /// Rows of the output in the requested layout.
+        rows: usize,
+        /// Columns of the output in the requested layout.
+        cols: usize,
+    },
+    /// An output view of the wrong shape.
+    #[error("output view has shape {actual:?}, the spectrogram in this layout needs {expected:?}")]
+    ShapeMismatch {
+        /// Shape needed (rows, cols).
+        expected: (usize, usize),
+        /// Shape provided.
+        actual: (usize, usize),
+    },
+    /// The FFT engine rejected its buffers (an internal sizing bug).
+    #[error("FFT failed: {message}")]
+    Fft {
+        /// realfft's message.
+        message: String,
+    },
+    /// A buffer-level failure (misaligned output memory, mapping, …).
+    #[error(transparent)]
+    Buffer(#[from] BufferError),
+    /// An I/O error reading a file.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file that is not RIFF/WAVE, or whose chunk structure is corrupt.
+    #[error("{path}: not a valid WAV file: {reason} (at byte offset {offset})")]
+    InvalidWav {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: &'static str,
+        /// File offset where the problem was found.
+        offset: u64,
+    },
+    /// A WAV sample format this crate does not decode.
+    #[error("{path}: unsupported WAV format (tag {format_tag:#06x}, {bits_per_sample} bits per sample)")]
+    UnsupportedFormat {
+        /// The file.
+        path: PathBuf,
+        /// The WAVE format tag (after resolving WAVE_FORMAT_EXTENSIBLE).
+        format_tag: u16,
+        /// Bits per sample.
+        bits_per_sample: u16,
+    },
+    /// A WAV whose sample rate is not the one required (no resampling is done).
+    #[error("{path}: sample rate is {actual} Hz, {expected} Hz is required (resample first)")]
+    SampleRate {
+        /// The file.
+        path: PathBuf,
+        /// Required rate.
+        expected: u32,
+        /// The file's rate.
+        actual: u32,
+    },
+    /// A WAV whose data chunk reaches past the end of the file.
+    #[error("{path}: truncated: the data chunk at offset {offset} declares {declared} bytes, the file holds {available}")]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Offset of the data payload.
+        offset: u64,
+        /// Bytes the chunk header declares.
+        declared: u64,
+        /// Bytes actually present after `offset`.
+        available: u64,
+    },
+    /// A WAV data chunk that is not a whole number of sample frames.
+    #[error("{path}: data chunk of {data_len} bytes is not a multiple of the {frame_bytes}-byte sample frame")]
+    RaggedData {
+        /// The file.
+        path: PathBuf,
+        /// Data chunk length in bytes.
+        data_len: u64,
+        /// Bytes per sample frame (all channels).
+        frame_bytes: u64,
+    },
+    /// A zero-copy view was asked of a WAV that is not mono 32-bit float.
+    #[error("{path}: no zero-copy f32 view: {reason}; decode it with decode_into instead")]
+    NotZeroCopy {
+        /// The file.
+        path: PathBuf,
+        /// Why not.
+        reason: &'static str,
+    },
+}
+
+/// Shorthand for `Result<T, MelError>`.
+pub type Result<T, E = MelError> = std::result::Result<T, E>;

@@ -1,0 +1,42 @@
+//! # zc-mel
+//!
+//! A Whisper-exact log-mel front end for the zc workspace.
+//!
+//! * [`MelSpectrogram`]: a plan (FFT, window, sparse Slaney filterbank,
+//!   scratch) made once; `compute_into` then writes the log-mel matrix into
+//!   caller-owned memory — any [`zc_buffers::HostBufferMut`], an `f32`
+//!   slice or an `ndarray` view — mel-major or frame-major, with **no heap
+//!   allocation and no copy** of the input.
+//! * [`MelConfig`], [`Padding`], [`Layout`]: Whisper's definition
+//!   (`MelConfig::whisper(80)` / `(128)`), `pad_or_trim` to 30 s, output
+//!   shape and byte size for sizing a pool buffer.
+//! * [`wav`]: WAV files mapped in place (mono 32-bit float: zero copy) or
+//!   decoded once into a caller buffer (any PCM / float, downmixed),
+//!   every copy recorded in the [`zc_buffers::ledger`].
+//!
+//! ```
+//! use zc_mel::{Layout, MelConfig, MelSpectrogram, Padding};
+//! use zc_buffers::{Pool, HostBufferExt};
+//!
+//! let mut mel = MelSpectrogram::new(MelConfig::whisper(80).with_padding(Padding::WHISPER_30S))?;
+//! let audio: Vec<f32> = (0..16_000).map(|i| (i as f32 * 0.05).sin() * 0.1).collect();
+//! let pool = Pool::builder().name("mel").build()?;
+//! let mut out = pool.acquire(mel.output_bytes(audio.len())?)?;
+//! let (rows, cols) = mel.compute_into(&audio, &mut out, Layout::FrameMajor)?;
+//! assert_eq!((rows, cols), (3000, 80));
+//! let frames = out.view2::<f32>(rows, cols)?;
+//! assert!(frames.iter().all(|v| v.is_finite()));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod config;
+pub mod error;
+pub mod filters;
+pub mod spectrogram;
+pub mod wav;
+
+pub use config::{HOP_LENGTH, Layout, MelConfig, N_FFT, N_FRAMES, N_SAMPLES, Padding, SAMPLE_RATE};
+pub use error::{MelError, Result};
+pub use filters::MelFilterbank;
+pub use spectrogram::MelSpectrogram;
+pub use wav::{SampleFormat, Samples, WavFile, WavInfo, load_wav_into};

@@ -1,0 +1,85 @@
+//! Golden tests against the float64 openai-whisper reference
+//! (`shared/tools/whisper_mel_ref.py`): a 30 s chirp and a 16 kHz speech WAV,
+//! 80 and 128 mels, plain / `pad_or_trim` / frame-major.
+
+use zc_mel::{Layout, MelConfig, MelSpectrogram, Padding, WavFile};
+
+/// Tolerance against the float64 reference, tighter than openai-whisper's own float32
+/// torch output is within 4.2e-5 of it).
+const TOL: f32 = 5e-5;
+
+fn data(name: &str) -> String {
+    format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read_f32(name: &str) -> Vec<f32> {
+    let bytes = std::fs::read(data(name)).unwrap();
+    bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+}
+
+fn speech() -> Vec<f32> {
+    let wav = WavFile::open(data("speech_16k.wav")).unwrap().expect_sample_rate(16_000).unwrap();
+    wav.samples().unwrap().to_vec()
+}
+
+fn check(got: &[f32], want: &[f32], what: &str) -> f32 {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    let (mut max, mut at) = (0f32, 0);
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let d = (g - w).abs();
+        if d > max {
+            (max, at) = (d, i);
+        }
+    }
+    eprintln!("{what}: max |diff| = {max:.3e} at {at}");
+    assert!(max <= TOL, "{what}: max |diff| {max:e} at index {at} exceeds {TOL:e}");
+    max
+}
+
+fn run(samples: &[f32], cfg: MelConfig, layout: Layout) -> Vec<f32> {
+    let mut mel = MelSpectrogram::new(cfg).unwrap();
+    let n = mel.output_bytes(samples.len()).unwrap() / 4;
+    let mut out = vec![0f32; n];
+    mel.compute_into_slice(samples, &mut out, layout).unwrap();
+    out
+}
+
+#[test]
+fn chirp_30s_80_mels() {
+    let x = read_f32("chirp_30s.f32");
+    assert_eq!(x.len(), 480_000);
+    let got = run(&x, MelConfig::whisper(80), Layout::MelMajor);
+    check(&got, &read_f32("chirp_30s.mel80.f32"), "chirp 80");
+}
+
+#[test]
+fn chirp_30s_128_mels() {
+    let x = read_f32("chirp_30s.f32");
+    let got = run(&x, MelConfig::whisper(128), Layout::MelMajor);
+    check(&got, &read_f32("chirp_30s.mel128.f32"), "chirp 128");
+}
+
+#[test]
+fn speech_80_mels_plain() {
+    let x = speech();
+    assert_eq!(x.len(), 122_931);
+    let got = run(&x, MelConfig::whisper(80), Layout::MelMajor);
+    assert_eq!(got.len(), 80 * 768);
+    check(&got, &read_f32("speech_16k.mel80.f32"), "speech 80 plain");
+}
+
+#[test]
+fn speech_80_mels_pad_or_trim_30s() {
+    let x = speech();
+    let got = run(&x, MelConfig::whisper(80).with_padding(Padding::WHISPER_30S), Layout::MelMajor);
+    assert_eq!(got.len(), 80 * 3000);
+    check(&got, &read_f32("speech_16k.padded.mel80.f32"), "speech 80 pad_or_trim");
+}
+
+#[test]
+fn speech_128_mels_frame_major() {
+    let x = speech();
+    let got = run(&x, MelConfig::whisper(128), Layout::FrameMajor);
+    assert_eq!(got.len(), 768 * 128);
+    check(&got, &read_f32("speech_16k.frames.mel128.f32"), "speech 128 frames");
+}
