@@ -4,12 +4,13 @@
 //! use zc_buffers::Arena;
 //! let mut arena = Arena::with_capacity(1 << 20);
 //! {
-//!     let frames: &mut [f32] = arena.alloc_slice_zeroed(3000);
+//!     let frames: &mut [f32] = arena.alloc_slice_zeroed(3000)?;
 //!     frames[0] = 1.0;
 //!     assert_eq!(frames.as_ptr() as usize % 64, 0);
 //! }
 //! assert_eq!(arena.stats().allocations, 1);
 //! arena.reset(); // everything freed at once; chunks kept for the next request
+//! # Ok::<(), zc_buffers::BufferError>(())
 //! ```
 
 use std::cell::Cell;
@@ -41,9 +42,10 @@ pub struct ArenaStats {
 
 /// A bump arena for per-request scratch: allocation is a pointer bump,
 /// freeing is one [`reset`](Arena::reset). Every allocation is aligned to at
-/// least 64 bytes.
+/// least [`ARENA_MIN_ALIGN`] (64) bytes. (bumpalo's own `MIN_ALIGN` stops at
+/// 16, so the arena asks bumpalo for explicit 64-byte layouts.)
 pub struct Arena {
-    bump: Bump<ARENA_MIN_ALIGN>,
+    bump: Bump,
     allocations: Cell<u64>,
     bytes_requested: Cell<u64>,
     resets: u64,
@@ -61,11 +63,14 @@ impl std::fmt::Debug for Arena {
     }
 }
 
+// Each allocation hands out fresh memory that no other reference can reach,
+// so `&self -> &mut [T]` is sound (the same contract as bumpalo's API).
+#[allow(clippy::mut_from_ref)]
 impl Arena {
     /// An empty arena (the first allocation reserves a chunk).
     pub fn new() -> Self {
         Self {
-            bump: Bump::with_min_align(),
+            bump: Bump::new(),
             allocations: Cell::new(0),
             bytes_requested: Cell::new(0),
             resets: 0,
@@ -75,45 +80,75 @@ impl Arena {
     /// An arena with `bytes` reserved up front.
     pub fn with_capacity(bytes: usize) -> Self {
         Self {
-            bump: Bump::with_min_align_and_capacity(bytes),
+            bump: Bump::with_capacity(bytes),
             ..Self::new()
         }
     }
 
-    fn note(&self, bytes: usize) {
+    /// Room for `len` values of `T` aligned to max(64, align_of::<T>()).
+    fn raw<T>(&self, len: usize, align: usize) -> Result<NonNull<T>> {
+        let size = std::mem::size_of::<T>();
+        let align = align.max(ARENA_MIN_ALIGN).max(std::mem::align_of::<T>());
+        let bytes = len.checked_mul(size).ok_or(BufferError::TooLarge { len, align })?;
+        let layout = std::alloc::Layout::from_size_align(bytes, align)
+            .map_err(|_| BufferError::TooLarge { len: bytes, align })?;
+        let ptr = self
+            .bump
+            .try_alloc_layout(layout)
+            .map_err(|_| BufferError::AllocFailed { len: bytes, align })?;
         self.allocations.set(self.allocations.get() + 1);
         self.bytes_requested.set(self.bytes_requested.get() + bytes as u64);
+        Ok(ptr.cast::<T>())
     }
 
     /// Move `value` into the arena.
-    pub fn alloc<T>(&self, value: T) -> &mut T {
-        self.note(std::mem::size_of::<T>());
-        self.bump.alloc(value)
+    pub fn alloc<T: Copy>(&self, value: T) -> Result<&mut T> {
+        let p = self.raw::<T>(1, 1)?;
+        // SAFETY: `p` is fresh, aligned arena memory for one T, borrowed for
+        // the arena's lifetime; T: Copy has no drop glue to lose on reset.
+        unsafe {
+            p.as_ptr().write(value);
+            Ok(&mut *p.as_ptr())
+        }
     }
 
     /// A zeroed slice of `len` plain-old-data elements.
-    pub fn alloc_slice_zeroed<T: Pod>(&self, len: usize) -> &mut [T] {
-        self.note(len.saturating_mul(std::mem::size_of::<T>()));
-        self.bump.alloc_slice_fill_copy(len, T::zeroed())
+    pub fn alloc_slice_zeroed<T: Pod>(&self, len: usize) -> Result<&mut [T]> {
+        let p = self.raw::<T>(len, 1)?;
+        // SAFETY: fresh aligned memory for `len` T; all-zero bytes are a valid
+        // T (Pod); the slice borrows the arena.
+        unsafe {
+            std::ptr::write_bytes(p.as_ptr(), 0, len);
+            Ok(std::slice::from_raw_parts_mut(p.as_ptr(), len))
+        }
     }
 
     /// A slice filled with copies of `value`.
-    pub fn alloc_slice_fill<T: Copy>(&self, len: usize, value: T) -> &mut [T] {
-        self.note(len.saturating_mul(std::mem::size_of::<T>()));
-        self.bump.alloc_slice_fill_copy(len, value)
+    pub fn alloc_slice_fill<T: Copy>(&self, len: usize, value: T) -> Result<&mut [T]> {
+        self.alloc_slice_fill_with(len, |_| value)
     }
 
     /// A copy of `src` in the arena (recorded in the ledger as a copy).
-    pub fn alloc_slice_copy<T: Copy>(&self, src: &[T]) -> &mut [T] {
-        self.note(std::mem::size_of_val(src));
+    pub fn alloc_slice_copy<T: Copy>(&self, src: &[T]) -> Result<&mut [T]> {
+        let p = self.raw::<T>(src.len(), 1)?;
         crate::ledger::record_copy(crate::CopyKind::Other, std::mem::size_of_val(src));
-        self.bump.alloc_slice_copy(src)
+        // SAFETY: fresh memory for src.len() T, cannot overlap `src`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(src.as_ptr(), p.as_ptr(), src.len());
+            Ok(std::slice::from_raw_parts_mut(p.as_ptr(), src.len()))
+        }
     }
 
-    /// A slice built element by element.
-    pub fn alloc_slice_fill_with<T>(&self, len: usize, f: impl FnMut(usize) -> T) -> &mut [T] {
-        self.note(len.saturating_mul(std::mem::size_of::<T>()));
-        self.bump.alloc_slice_fill_with(len, f)
+    /// A slice built element by element (`T: Copy`: the arena never runs
+    /// destructors).
+    pub fn alloc_slice_fill_with<T: Copy>(&self, len: usize, mut f: impl FnMut(usize) -> T) -> Result<&mut [T]> {
+        let p = self.raw::<T>(len, 1)?;
+        for i in 0..len {
+            // SAFETY: i < len, inside the fresh allocation.
+            unsafe { p.as_ptr().add(i).write(f(i)) };
+        }
+        // SAFETY: all len elements were initialised above.
+        Ok(unsafe { std::slice::from_raw_parts_mut(p.as_ptr(), len) })
     }
 
     /// A zeroed byte buffer of `len` bytes aligned to `align` (≥ 64),
@@ -123,20 +158,17 @@ impl Arena {
             return Err(BufferError::InvalidAlignment { align });
         }
         let align = align.max(ARENA_MIN_ALIGN);
-        let layout =
-            std::alloc::Layout::from_size_align(len, align).map_err(|_| BufferError::TooLarge { len, align })?;
-        let ptr = self
-            .bump
-            .try_alloc_layout(layout)
-            .map_err(|_| BufferError::AllocFailed { len, align })?;
-        self.note(len);
-        // SAFETY: bumpalo returned memory valid for `len` bytes, exclusively
-        // ours for the borrow of `self`; zeroing initialises it.
-        let bytes = unsafe {
-            std::ptr::write_bytes(ptr.as_ptr(), 0, len);
-            std::slice::from_raw_parts_mut(ptr.as_ptr(), len)
-        };
+        let bytes = self.alloc_slice_zeroed_aligned(len, align)?;
         Ok(ArenaBuf { bytes, align })
+    }
+
+    fn alloc_slice_zeroed_aligned(&self, len: usize, align: usize) -> Result<&mut [u8]> {
+        let p = self.raw::<u8>(len, align)?;
+        // SAFETY: fresh memory for len bytes, zeroed before it is exposed.
+        unsafe {
+            std::ptr::write_bytes(p.as_ptr(), 0, len);
+            Ok(std::slice::from_raw_parts_mut(p.as_ptr(), len))
+        }
     }
 
     /// Free everything at once, keeping the largest chunk for reuse.
@@ -156,11 +188,6 @@ impl Arena {
             bytes_reserved: self.bump.allocated_bytes_including_metadata(),
             resets: self.resets,
         }
-    }
-
-    /// The underlying bumpalo arena (for `bumpalo::collections`).
-    pub fn bump(&self) -> &Bump<ARENA_MIN_ALIGN> {
-        &self.bump
     }
 }
 

@@ -20,16 +20,17 @@
 //! * [`interop`]: DLPack, `bytes::Bytes`, Arrow (feature `arrow`).
 //!
 //! ```
-//! use zc_buffers::{Pool, Buffer, HostBufferMutExt, ledger};
+//! use zc_buffers::{Pool, HostBufferMutExt, ledger};
 //! let pool = Pool::builder().name("mel").cap_bytes(64 << 20).build()?;
-//! let ((), report) = ledger::scope(|| -> Result<(), zc_buffers::BufferError> {
-//!     let mut mel = pool.acquire(80 * 3000 * 4)?;
-//!     mel.as_slice_mut::<f32>()?.fill(-1.5);
-//!     let view = mel.view2_mut::<f32>(80, 3000)?;
+//! let (result, report) = ledger::scope(|| -> Result<(), zc_buffers::BufferError> {
+//!     let mut mel = pool.acquire(80 * 3000 * 4)?;      // RAII guard, 64-byte aligned
+//!     mel.as_slice_mut::<f32>()?.fill(-1.5);           // typed view, checked
+//!     let view = mel.view2_mut::<f32>(80, 3000)?;      // ndarray view, same bytes
 //!     assert_eq!(view[[79, 2999]], -1.5);
 //!     Ok(())
-//! }).0.map(|()| ((), ledger::LedgerReport::default()))?;
-//! assert_eq!(report.copies, 0);
+//! });                                                  // guard back in the pool
+//! result?;
+//! assert_eq!(report.copies, 0);                        // nothing was copied
 //! # Ok::<(), zc_buffers::BufferError>(())
 //! ```
 

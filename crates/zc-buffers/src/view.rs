@@ -119,18 +119,34 @@ pub fn check_reach(shape: &[usize], strides: &[usize], available: usize) -> Resu
 /// True when no two in-bounds indices map to the same element: axes sorted by
 /// stride each step over the full extent of the smaller ones.
 fn is_unaliased(shape: &[usize], strides: &[usize]) -> bool {
-    let mut axes: Vec<(usize, usize)> = shape
-        .iter()
-        .zip(strides)
-        .filter(|(n, _)| **n > 1)
-        .map(|(&n, &s)| (s, n))
-        .collect();
     if shape.contains(&0) {
         return true;
     }
+    // Up to 8 axes on the stack (no allocation on the hot path); more axes
+    // take a heap Vec.
+    let mut stack = [(0usize, 0usize); 8];
+    let mut heap;
+    let axes: &mut [(usize, usize)] = if shape.len() <= stack.len() {
+        let mut k = 0;
+        for (&n, &s) in shape.iter().zip(strides) {
+            if n > 1 {
+                stack[k] = (s, n);
+                k += 1;
+            }
+        }
+        &mut stack[..k]
+    } else {
+        heap = shape
+            .iter()
+            .zip(strides)
+            .filter(|(n, _)| **n > 1)
+            .map(|(&n, &s)| (s, n))
+            .collect::<Vec<_>>();
+        &mut heap
+    };
     axes.sort_unstable();
     let mut extent = 1usize; // elements spanned by the smaller-stride axes
-    for (s, n) in axes {
+    for &(s, n) in axes.iter() {
         if s < extent {
             return false;
         }

@@ -1,0 +1,286 @@
+//! AlignedBuf, Arena, MmapBuf/MmapBufMut, and the interop layers (DLPack,
+//! bytes, Arrow): correct behaviour, clear errors, and no copies.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use zc_buffers::interop::dlpack::{DLPACK_FLAG_BITMASK_READ_ONLY, DataType, DlpackTensor};
+use zc_buffers::{
+    AlignedBuf, Arena, Buffer, BufferError, Device, HostBuffer, HostBufferExt, HostBufferMut, HostBufferMutExt,
+    MmapBuf, MmapBufMut, MmapOptions, Residency, SyncDirection, ledger,
+};
+
+#[test]
+fn aligned_buffers_honour_alignment_and_reject_bad_requests() {
+    for align in [1, 8, 64, 4096, 1 << 16] {
+        let b = AlignedBuf::zeroed_aligned(100, align).unwrap();
+        assert_eq!(b.as_ptr() as usize % align, 0);
+        assert_eq!(b.align(), align);
+        assert!(b.iter().all(|&x| x == 0));
+    }
+    assert!(matches!(
+        AlignedBuf::zeroed_aligned(10, 3),
+        Err(BufferError::InvalidAlignment { align: 3 })
+    ));
+    assert!(matches!(
+        AlignedBuf::zeroed_aligned(10, 0),
+        Err(BufferError::InvalidAlignment { align: 0 })
+    ));
+    assert!(matches!(
+        AlignedBuf::zeroed(usize::MAX - 10),
+        Err(BufferError::TooLarge { .. })
+    ));
+    let empty = AlignedBuf::zeroed_aligned(0, 4096).unwrap();
+    assert!(empty.is_empty());
+    assert_eq!(empty.as_ptr() as usize % 4096, 0);
+}
+
+#[test]
+fn uninit_buffers_are_initialised_before_reading() {
+    let mut u = AlignedBuf::uninit(8).unwrap();
+    for (i, b) in u.as_uninit_mut().iter_mut().enumerate() {
+        b.write(i as u8);
+    }
+    // SAFETY: every byte was written above.
+    let b = unsafe { u.init_with(|_| {}) };
+    assert_eq!(&b[..], &[0, 1, 2, 3, 4, 5, 6, 7]);
+    let padded = AlignedBuf::uninit(6).unwrap().copy_from(b"abc");
+    assert_eq!(&padded[..], b"abc\0\0\0");
+    let ((), r) = ledger::scope(|| {
+        let c = AlignedBuf::copy_from_slice(b"xyz", 4096).unwrap();
+        assert_eq!(c.as_ptr() as usize % 4096, 0);
+        let _d = c.clone();
+    });
+    assert_eq!((r.copies, r.bytes_copied), (2, 6));
+    assert_eq!(r.copies_of(zc_buffers::CopyKind::Realign), 2);
+}
+
+#[test]
+fn sync_checks_its_range_and_is_a_noop_for_host_memory() {
+    let mut b = AlignedBuf::zeroed(100).unwrap();
+    b.sync(SyncDirection::ToDevice, 0..100).unwrap();
+    b.sync(SyncDirection::FromDevice, 10..20).unwrap();
+    assert!(matches!(
+        b.sync(SyncDirection::ToDevice, 50..101),
+        Err(BufferError::RangeOutOfBounds {
+            start: 50,
+            end: 101,
+            len: 100
+        })
+    ));
+    #[allow(clippy::reversed_empty_ranges)]
+    let r = b.sync(SyncDirection::ToDevice, 20..10);
+    assert!(r.is_err());
+    assert_eq!(b.device(), Device::CPU);
+    assert_eq!(b.device_ptr(), None);
+}
+
+#[test]
+fn arena_aligns_counts_and_resets() {
+    let mut arena = Arena::with_capacity(1 << 16);
+    let a: &mut [u8] = arena.alloc_slice_zeroed(3).unwrap();
+    assert_eq!(a.as_ptr() as usize % 64, 0);
+    let b: &mut [f32] = arena.alloc_slice_fill(10, 1.5).unwrap();
+    assert_eq!(b.as_ptr() as usize % 64, 0);
+    let c = arena.alloc_slice_copy(&[1u16, 2, 3]).unwrap();
+    assert_eq!(c, &[1, 2, 3]);
+    let mut buf = arena.alloc_buffer(1000, 4096).unwrap();
+    assert_eq!(buf.align(), 4096);
+    assert_eq!(buf.residency(), Residency::Arena);
+    buf.as_slice_mut::<f32>().unwrap()[0] = 2.0;
+    assert!(matches!(
+        arena.alloc_buffer(8, 3),
+        Err(BufferError::InvalidAlignment { .. })
+    ));
+    let s = arena.stats();
+    assert_eq!(s.allocations, 4);
+    assert_eq!(s.bytes_requested, 3 + 40 + 6 + 1000);
+    assert!(s.bytes_used >= 1049 && s.bytes_reserved >= s.bytes_used);
+    arena.reset();
+    assert!(arena.alloc_slice_zeroed::<u64>(usize::MAX / 4).is_err());
+    let s = arena.stats();
+    assert_eq!((s.allocations, s.resets), (0, 1));
+}
+
+#[test]
+fn mmap_round_trip_with_views_straight_over_the_mapping() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.f32");
+    {
+        let mut w = MmapBufMut::create(&path, 4096 * 3).unwrap();
+        assert_eq!(w.residency(), Residency::Mmap);
+        assert_eq!(w.align(), 4096);
+        for (i, x) in w.as_slice_mut::<f32>().unwrap().iter_mut().enumerate() {
+            *x = i as f32;
+        }
+        w.flush().unwrap();
+        w.advise(zc_buffers::Advice::Sequential).unwrap();
+    }
+    let ((), r) = ledger::scope(|| {
+        let m = MmapOptions::new()
+            .advice(zc_buffers::Advice::Sequential)
+            .populate(true)
+            .open(&path)
+            .unwrap();
+        let v = m.as_slice::<f32>().unwrap();
+        assert_eq!(v.len(), 3072);
+        assert_eq!(v[3071], 3071.0);
+        assert_eq!(v.as_ptr() as *const u8, m.host_ptr().unwrap().as_ptr() as *const u8);
+        let frames = m.view::<f32, _>((1024, 3), (3, 1)).unwrap();
+        assert_eq!(frames[[1023, 2]], 3071.0);
+    });
+    assert_eq!(r.copies, 0);
+    // an offset sub-range
+    let m = MmapOptions::new().offset(4096).len(8).open(&path).unwrap();
+    assert_eq!(m.as_slice::<f32>().unwrap(), &[1024.0, 1025.0]);
+    // read-write re-open and read-only conversion without copying
+    let mut w = MmapBufMut::open(&path).unwrap();
+    w.as_bytes_mut()[0] = 9;
+    let ro = w.into_read_only().unwrap();
+    assert_eq!(ro.as_bytes()[0], 9);
+}
+
+#[test]
+fn mmap_bad_files_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing");
+    let e = MmapBuf::open(&missing).unwrap_err();
+    assert!(matches!(&e, BufferError::Io { op: "open", .. }), "{e}");
+    assert!(e.to_string().contains("missing"));
+
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, b"").unwrap();
+    assert!(matches!(MmapBuf::open(&empty), Err(BufferError::EmptyFile { .. })));
+    assert!(matches!(
+        MmapBufMut::create(&empty, 0),
+        Err(BufferError::EmptyFile { .. })
+    ));
+
+    let short = dir.path().join("short");
+    std::fs::write(&short, [0u8; 100]).unwrap();
+    let e = MmapOptions::new().offset(50).len(51).open(&short).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            BufferError::FileTooShort {
+                file_len: 100,
+                offset: 50,
+                end: 101,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(matches!(
+        MmapOptions::new().offset(100).open(&short),
+        Err(BufferError::FileTooShort { .. })
+    ));
+    assert!(MmapOptions::new().offset(u64::MAX).len(2).open(&short).is_err());
+}
+
+struct DropCounter {
+    buf: AlignedBuf,
+    drops: Arc<AtomicUsize>,
+}
+impl Drop for DropCounter {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, Ordering::SeqCst);
+    }
+}
+impl Buffer for DropCounter {
+    fn len(&self) -> usize {
+        self.buf.len()
+    }
+    fn align(&self) -> usize {
+        self.buf.align()
+    }
+    fn residency(&self) -> Residency {
+        Residency::Heap
+    }
+    fn host_ptr(&self) -> Option<std::ptr::NonNull<u8>> {
+        self.buf.host_ptr()
+    }
+}
+
+#[test]
+fn dlpack_keeps_the_owner_alive_until_the_deleter_runs_once() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let mut buf = AlignedBuf::zeroed(6 * 4).unwrap();
+    buf.as_slice_mut::<f32>()
+        .unwrap()
+        .copy_from_slice(&[0., 1., 2., 3., 4., 5.]);
+    let ptr = buf.as_ptr();
+    let owner = DropCounter {
+        buf,
+        drops: drops.clone(),
+    };
+    let (t, r) = ledger::scope(|| DlpackTensor::new(owner, DataType::F32, &[2, 3], None, 0).unwrap());
+    assert_eq!(r.copies, 0);
+    let m = t.managed();
+    assert_eq!((m.version.major, m.version.minor), (1, 0));
+    assert_eq!(m.dl_tensor.data as *const u8, ptr);
+    assert_eq!((m.dl_tensor.device.device_type, m.dl_tensor.device.device_id), (1, 0));
+    assert_eq!(t.shape(), &[2, 3]);
+    assert_eq!(t.strides(), Some(&[3i64, 1][..]));
+    assert_eq!(t.view::<f32>().unwrap()[[1, 2]], 5.0);
+    assert!(t.view::<f64>().is_err(), "dtype mismatch must be refused");
+    // a consumer takes it and later calls the deleter
+    let raw = t.into_raw();
+    assert_eq!(drops.load(Ordering::SeqCst), 0);
+    // SAFETY: raw came from into_raw and is released exactly once here.
+    unsafe {
+        let deleter = (*raw).deleter.unwrap();
+        deleter(raw);
+    }
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn dlpack_strided_views_and_bad_views() {
+    let buf = AlignedBuf::zeroed(80 * 3000 * 4).unwrap();
+    // frame-major view of a mel-major buffer through strides
+    let t = DlpackTensor::new(buf, DataType::F32, &[3000, 80], Some(&[1, 3000]), 0)
+        .unwrap()
+        .read_only();
+    assert_eq!(t.managed().flags & DLPACK_FLAG_BITMASK_READ_ONLY, 1);
+    assert_eq!(t.view::<f32>().unwrap().shape(), &[3000, 80]);
+    drop(t);
+    let small = AlignedBuf::zeroed(16).unwrap();
+    assert!(matches!(
+        DlpackTensor::new(small, DataType::F32, &[5], None, 0),
+        Err(BufferError::OutOfBounds { .. })
+    ));
+    let small = AlignedBuf::zeroed(16).unwrap();
+    assert!(matches!(
+        DlpackTensor::new(small, DataType::F32, &[1], None, 2),
+        Err(BufferError::Misaligned { .. })
+    ));
+    let small = AlignedBuf::zeroed(16).unwrap();
+    assert!(DlpackTensor::new(small, DataType::F32, &[1], None, 17).is_err());
+    let mm = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(mm.path(), [0u8; 64]).unwrap();
+    let map = MmapBuf::open(mm.path()).unwrap();
+    let t = DlpackTensor::from_host::<u8, _>(map, &[64]).unwrap().read_only();
+    assert_eq!(t.view::<u8>().unwrap().len(), 64);
+}
+
+#[test]
+fn bytes_and_arrow_share_memory() {
+    let buf = AlignedBuf::copy_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8], 64).unwrap();
+    let ptr = buf.as_ptr();
+    let b = zc_buffers::interop::into_bytes(buf);
+    assert_eq!(b.as_ptr(), ptr);
+
+    let mut buf = AlignedBuf::zeroed(16).unwrap();
+    buf.as_slice_mut::<i32>().unwrap().copy_from_slice(&[1, 2, 3, 4]);
+    let ptr = buf.as_ptr();
+    let ((arrow, slice), r) = ledger::scope(|| {
+        let a = zc_buffers::interop::arrow::to_arrow_buffer(buf);
+        let s = a.slice(4);
+        (a, s)
+    });
+    assert_eq!(r.copies, 0);
+    assert_eq!(arrow.as_ptr(), ptr);
+    assert_eq!(arrow.typed_data::<i32>(), &[1, 2, 3, 4]);
+    assert_eq!(slice.typed_data::<i32>(), &[2, 3, 4]);
+}

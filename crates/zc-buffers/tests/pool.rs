@@ -1,0 +1,285 @@
+//! The buffer pool: reuse, caps, waits, zeroing, statistics, detaching, and
+//! that one buffer is never handed to two holders.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Barrier, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+use zc_buffers::{Buffer, BufferError, HostBuffer, HostBufferMutExt, Pool, Residency, SizeClasses, ledger};
+
+fn pool(cap: usize) -> Pool {
+    Pool::builder().name("test").cap_bytes(cap).build().unwrap()
+}
+
+#[test]
+fn released_buffers_are_reused() {
+    let p = pool(64 << 20);
+    let first = {
+        let g = p.acquire(960_000).unwrap();
+        assert_eq!(g.len(), 960_000);
+        assert!(g.capacity() >= 960_000);
+        assert_eq!(g.align(), 64);
+        assert_eq!(g.residency(), Residency::Heap);
+        g.host_ptr().unwrap()
+    };
+    let g = p.acquire(1_000_000).unwrap(); // same size class (1 MiB)
+    assert_eq!(g.host_ptr().unwrap(), first);
+    let s = p.stats();
+    assert_eq!((s.hits, s.misses, s.in_use), (1, 1, 1));
+    assert_eq!(s.in_use_bytes, g.capacity());
+    drop(g);
+    let s = p.stats();
+    assert_eq!((s.in_use, s.in_use_bytes), (0, 0));
+    assert_eq!(s.idle_bytes, s.held_bytes);
+    assert!(s.high_water_bytes >= 960_000);
+}
+
+#[test]
+fn guards_expose_only_the_requested_length() {
+    let p = pool(1 << 20);
+    let mut g = p.acquire(10).unwrap();
+    assert_eq!(g.as_bytes().len(), 10);
+    assert_eq!(g.requested_len(), 10);
+    assert!(g.as_slice_mut::<u8>().unwrap().len() == 10);
+    assert!(g.capacity() >= 4096);
+}
+
+#[test]
+fn fresh_buffers_are_zeroed_and_zero_on_release_scrubs() {
+    let p = Pool::builder()
+        .cap_bytes(1 << 20)
+        .zero_on_release(true)
+        .build()
+        .unwrap();
+    {
+        let mut g = p.acquire(1000).unwrap();
+        assert!(g.iter().all(|&b| b == 0));
+        g.fill(0xAB);
+    }
+    let g = p.acquire(1000).unwrap();
+    assert_eq!(p.stats().hits, 1);
+    assert!(g.iter().all(|&b| b == 0), "data leaked to the next holder");
+
+    // without zeroing the bytes survive (and that is documented)
+    let p = pool(1 << 20);
+    {
+        let mut g = p.acquire(1000).unwrap();
+        g.fill(0xCD);
+    }
+    assert!(p.acquire(1000).unwrap().iter().all(|&b| b == 0xCD));
+}
+
+#[test]
+fn a_request_over_the_cap_is_refused() {
+    let p = pool(1 << 20);
+    let err = p.acquire(2 << 20).unwrap_err();
+    assert!(
+        matches!(err, BufferError::RequestTooLarge { requested, .. } if requested == 2 << 20),
+        "{err}"
+    );
+    let exact = Pool::builder()
+        .size_classes(SizeClasses::Exact(vec![1000, 5000]))
+        .build()
+        .unwrap();
+    assert_eq!(exact.acquire(4000).unwrap().capacity(), 5056); // rounded to the 64-byte alignment
+    assert!(matches!(exact.acquire(5057), Err(BufferError::RequestTooLarge { .. })));
+}
+
+#[test]
+fn exhaustion_is_an_error_and_eviction_makes_room() {
+    let p = pool(3 * 4096);
+    let a = p.try_acquire(4096).unwrap();
+    let b = p.try_acquire(4096).unwrap();
+    let c = p.try_acquire(4096).unwrap();
+    let err = p.try_acquire(4096).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            BufferError::PoolExhausted {
+                in_use: 12288,
+                cap: 12288,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(p.stats().exhausted, 1);
+    drop((a, b));
+    // two idle 4 KiB buffers are evicted to make room for an 8 KiB one
+    let big = p.try_acquire(8192).unwrap();
+    let s = p.stats();
+    assert_eq!(s.evictions, 2);
+    assert!(s.held_bytes <= 3 * 4096);
+    drop((big, c));
+}
+
+#[test]
+fn acquire_timeout_times_out_then_succeeds_when_a_buffer_returns() {
+    let p = pool(4096);
+    let g = p.acquire(4096).unwrap();
+    let t0 = Instant::now();
+    let err = p.acquire_timeout(4096, Duration::from_millis(30)).unwrap_err();
+    assert!(t0.elapsed() >= Duration::from_millis(30));
+    assert!(matches!(err, BufferError::PoolExhausted { waited, .. } if waited >= Duration::from_millis(30)));
+
+    let p2 = p.clone();
+    let waiter = thread::spawn(move || {
+        p2.acquire_timeout(4096, Duration::from_secs(10))
+            .map(|g| g.as_ptr() as usize)
+    });
+    thread::sleep(Duration::from_millis(20));
+    let ptr = g.as_ptr() as usize;
+    drop(g);
+    assert_eq!(waiter.join().unwrap().unwrap(), ptr);
+}
+
+#[test]
+fn default_wait_applies_to_acquire() {
+    let p = Pool::builder()
+        .cap_bytes(4096)
+        .wait(Some(Duration::from_millis(10)))
+        .build()
+        .unwrap();
+    let _g = p.acquire(4096).unwrap();
+    assert!(
+        matches!(p.acquire(4096), Err(BufferError::PoolExhausted { waited, .. }) if waited >= Duration::from_millis(10))
+    );
+}
+
+#[test]
+fn trim_and_detach() {
+    let p = pool(1 << 20);
+    drop((p.acquire(4096).unwrap(), p.acquire(8192).unwrap()));
+    let idle = p.stats().idle_bytes;
+    assert!(idle >= 12288);
+    assert_eq!(p.trim(), idle);
+    assert_eq!(p.stats().held_bytes, 0);
+
+    let g = p.acquire(4096).unwrap();
+    let cap = g.capacity();
+    let owned = g.detach();
+    assert_eq!(owned.len(), cap);
+    let s = p.stats();
+    assert_eq!((s.in_use, s.held_bytes), (0, 0));
+}
+
+#[test]
+fn prefill_makes_first_requests_hits() {
+    let p = Pool::builder().prefill(960_000, 2).build().unwrap();
+    let (a, b) = (p.acquire(960_000).unwrap(), p.acquire(960_000).unwrap());
+    let s = p.stats();
+    assert_eq!((s.hits, s.misses), (2, 0));
+    drop((a, b));
+}
+
+#[test]
+fn into_bytes_is_zero_copy_and_returns_on_last_drop() {
+    let p = pool(1 << 20);
+    let mut g = p.acquire(5).unwrap();
+    g.copy_from_slice(b"hello");
+    let ptr = g.as_ptr();
+    let ((bytes, clone), report) = ledger::scope(|| {
+        let b = g.into_bytes();
+        let c = b.slice(1..3);
+        (b, c)
+    });
+    assert_eq!(report.copies, 0);
+    assert_eq!(bytes.as_ptr(), ptr);
+    assert_eq!(&clone[..], b"el");
+    drop(bytes);
+    assert_eq!(p.stats().in_use, 1, "a slice still holds the buffer");
+    drop(clone);
+    assert_eq!(p.stats().in_use, 0);
+}
+
+#[test]
+fn many_threads_never_share_a_buffer() {
+    const THREADS: usize = 16;
+    const ROUNDS: usize = 300;
+    let p = Pool::builder()
+        .cap_bytes(8 * 8192)
+        .wait(Some(Duration::from_secs(30)))
+        .build()
+        .unwrap();
+    let live: Arc<Mutex<HashSet<usize>>> = Arc::default();
+    let barrier = Arc::new(Barrier::new(THREADS));
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (p, live, barrier) = (p.clone(), live.clone(), barrier.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                for r in 0..ROUNDS {
+                    let len = if (t + r) % 3 == 0 { 8000 } else { 4000 };
+                    let mut g = p.acquire(len).unwrap();
+                    let addr = g.as_ptr() as usize;
+                    assert!(live.lock().unwrap().insert(addr), "buffer {addr:#x} handed out twice");
+                    let tag = (t * 31 + r) as u8;
+                    g.fill(tag);
+                    thread::yield_now();
+                    assert!(g.iter().all(|&b| b == tag), "another holder wrote into my buffer");
+                    assert!(live.lock().unwrap().remove(&addr));
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let s = p.stats();
+    assert_eq!(s.in_use, 0);
+    assert!(s.held_bytes <= 8 * 8192);
+    assert_eq!(s.hits + s.misses, (THREADS * ROUNDS) as u64);
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Acquire(usize),
+    Release(usize),
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Against a model: live guards never share memory, the cap is never
+    /// exceeded, and accounting returns to zero.
+    #[test]
+    fn pool_matches_model(ops in proptest::collection::vec(
+        prop_oneof![(1usize..20_000).prop_map(Op::Acquire), (0usize..8).prop_map(Op::Release)], 1..60)
+    ) {
+        let cap = 64 * 1024;
+        let p = pool(cap);
+        let mut live: Vec<zc_buffers::Pooled> = Vec::new();
+        for op in ops {
+            match op {
+                Op::Acquire(n) => match p.try_acquire(n) {
+                    Ok(g) => {
+                        let (s, e) = (g.as_ptr() as usize, g.as_ptr() as usize + g.capacity());
+                        for o in &live {
+                            let (os, oe) = (o.as_ptr() as usize, o.as_ptr() as usize + o.capacity());
+                            prop_assert!(e <= os || oe <= s, "overlapping guards");
+                        }
+                        live.push(g);
+                    }
+                    Err(BufferError::PoolExhausted { .. }) => {
+                        let used: usize = live.iter().map(|g| g.capacity()).sum();
+                        prop_assert!(used + p.class_sizes().find(|&c| c >= n).unwrap() > cap);
+                    }
+                    Err(e) => prop_assert!(false, "unexpected error {e}"),
+                },
+                Op::Release(i) => {
+                    if !live.is_empty() {
+                        live.swap_remove(i % live.len());
+                    }
+                }
+            }
+            let s = p.stats();
+            prop_assert!(s.held_bytes <= cap);
+            prop_assert_eq!(s.in_use, live.len());
+            prop_assert_eq!(s.in_use_bytes, live.iter().map(|g| g.capacity()).sum::<usize>());
+        }
+        live.clear();
+        prop_assert_eq!(p.stats().in_use_bytes, 0);
+    }
+}
