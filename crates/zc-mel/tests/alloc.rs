@@ -1,0 +1,48 @@
+//! The steady-state hot paths allocate nothing: checked with zc-buffers'
+//! counting global allocator (this file is its own test binary).
+
+use ndarray::Array2;
+use zc_buffers::testing::{CountingAllocator, count_allocs};
+use zc_buffers::{AlignedBuf, Pool};
+use zc_mel::{Layout, MelConfig, MelSpectrogram, Padding, WavFile};
+
+#[global_allocator]
+static ALLOC: CountingAllocator = CountingAllocator::new();
+
+fn signal(n: usize) -> Vec<f32> {
+    (0..n).map(|i| ((i as f32) * 0.031).sin() * 0.3 + ((i * 7919 % 113) as f32 - 56.0) * 1e-3).collect()
+}
+
+#[test]
+fn compute_into_allocates_nothing_after_setup() {
+    let audio = signal(16_000);
+    let mut mel = MelSpectrogram::new(MelConfig::whisper(80).with_padding(Padding::WHISPER_30S)).unwrap();
+    let pool = Pool::builder().name("mel").build().unwrap();
+    let bytes = mel.output_bytes(audio.len()).unwrap();
+    let mut pooled = pool.acquire(bytes).unwrap();
+    let mut aligned = AlignedBuf::zeroed(bytes).unwrap();
+    let mut slice = vec![0f32; bytes / 4];
+    let mut array = Array2::<f32>::zeros((80, 3000));
+    // warm-up run (first use of every path)
+    mel.compute_into(&audio, &mut pooled, Layout::FrameMajor).unwrap();
+
+    let (r, stats) = count_allocs(|| {
+        mel.compute_into(&audio, &mut pooled, Layout::FrameMajor)?;
+        mel.compute_into(&audio, &mut aligned, Layout::MelMajor)?;
+        mel.compute_into_slice(&audio, &mut slice, Layout::MelMajor)?;
+        mel.compute_into_view(&audio, array.view_mut(), Layout::MelMajor)
+    })
+    .unwrap();
+    r.unwrap();
+    assert_eq!(stats.heap_calls(), 0, "{stats:?}");
+    assert_eq!(&slice[..], array.as_slice().unwrap());
+}
+
+#[test]
+fn wav_view_and_decode_allocate_nothing() {
+    let wav = WavFile::open(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/speech_16k.wav")).unwrap();
+    let mut out = AlignedBuf::zeroed(wav.info().decoded_bytes()).unwrap();
+    let (n, stats) = count_allocs(|| wav.decode_into(&mut out)).unwrap();
+    assert_eq!(n.unwrap(), 122_931);
+    assert_eq!(stats.heap_calls(), 0, "{stats:?}");
+}
