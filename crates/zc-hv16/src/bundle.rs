@@ -1,0 +1,122 @@
+//! Bundling (superposition): per-bit counters and a bitwise majority with a
+//! deterministic tie-break.
+
+use crate::hv::{DIM, HV16, WORDS};
+
+/// Seed of the default tie-break vector: bits whose counter is exactly 0 are
+/// taken from `HV16::random(TIE_BREAK_SEED)`.
+pub const TIE_BREAK_SEED: u64 = 0x7469_6562_7265_616B; // "tiebreak"
+
+/// Per-bit signed counters. [`Bundler::add`] adds +1 to the counter of every
+/// set bit and −1 to every clear bit (bipolar counting), so the majority bit is
+/// the sign of the counter; a counter of exactly 0 is a tie and is resolved by
+/// a tie-break vector — by default `HV16::random(TIE_BREAK_SEED)`, so the
+/// result is deterministic and, for an even number of random inputs, unbiased.
+///
+/// Counters saturate at `i32::MIN`/`i32::MAX`. The struct is 8 KiB inline and
+/// allocates nothing.
+#[derive(Clone, Debug)]
+pub struct Bundler {
+    counts: [i32; DIM],
+    added: i64,
+}
+
+impl Default for Bundler {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Bundler {
+    /// All counters 0.
+    pub fn new() -> Self {
+        Bundler {
+            counts: [0; DIM],
+            added: 0,
+        }
+    }
+
+    /// Sets every counter back to 0.
+    pub fn reset(&mut self) {
+        self.counts = [0; DIM];
+        self.added = 0;
+    }
+
+    /// Net weight added so far (adds minus subs, weighted).
+    pub fn weight(&self) -> i64 {
+        self.added
+    }
+
+    /// The per-bit counters.
+    pub fn counts(&self) -> &[i32; DIM] {
+        &self.counts
+    }
+
+    /// Adds `v` with weight 1.
+    pub fn add(&mut self, v: &HV16) {
+        self.add_weighted(v, 1);
+    }
+
+    /// Removes a previously added `v` (weight −1).
+    pub fn sub(&mut self, v: &HV16) {
+        self.add_weighted(v, -1);
+    }
+
+    /// Adds `v` with an integer weight: counter += `w` for set bits, −`w` for clear bits.
+    pub fn add_weighted(&mut self, v: &HV16, w: i32) {
+        for (wi, word) in v.words.iter().enumerate() {
+            let chunk = &mut self.counts[wi * 64..wi * 64 + 64];
+            for (b, c) in chunk.iter_mut().enumerate() {
+                let bit = ((word >> b) & 1) as i32;
+                // bit 1 -> +w, bit 0 -> -w
+                let delta = if bit == 1 { w } else { w.saturating_neg() };
+                *c = c.saturating_add(delta);
+            }
+        }
+        self.added = self.added.saturating_add(i64::from(w));
+    }
+
+    /// The majority vector, ties from the default tie-break vector.
+    pub fn finish(&self) -> HV16 {
+        self.finish_with_tiebreak(&HV16::random(TIE_BREAK_SEED))
+    }
+
+    /// The majority vector, ties (counter 0) taken from `tie`.
+    pub fn finish_with_tiebreak(&self, tie: &HV16) -> HV16 {
+        let mut out = HV16::zero();
+        self.finish_into(tie, &mut out);
+        out
+    }
+
+    /// The majority vector into a caller's vector, ties taken from `tie`.
+    pub fn finish_into(&self, tie: &HV16, out: &mut HV16) {
+        for wi in 0..WORDS {
+            let mut pos = 0u64;
+            let mut zero = 0u64;
+            for (b, &c) in self.counts[wi * 64..wi * 64 + 64].iter().enumerate() {
+                pos |= u64::from(c > 0) << b;
+                zero |= u64::from(c == 0) << b;
+            }
+            out.words[wi] = pos | (zero & tie.words[wi]);
+        }
+    }
+}
+
+/// Bitwise majority of `vs` with the default tie-break (see [`Bundler`]).
+/// An empty slice yields the tie-break vector itself.
+pub fn bundle(vs: &[HV16]) -> HV16 {
+    let mut b = Bundler::new();
+    for v in vs {
+        b.add(v);
+    }
+    b.finish()
+}
+
+/// Bitwise majority of `vs`, ties taken from `tie`.
+pub fn bundle_with_tiebreak(vs: &[HV16], tie: &HV16) -> HV16 {
+    let mut b = Bundler::new();
+    for v in vs {
+        b.add(v);
+    }
+    b.finish_with_tiebreak(tie)
+}

@@ -1,0 +1,228 @@
+//! The error type of every fallible zc-hv16 API.
+
+use std::path::PathBuf;
+
+use zc_buffers::BufferError;
+
+use crate::kernels::Level;
+
+/// Everything that can go wrong in zc-hv16. Variants carry the figures needed
+/// to fix the call or locate the corruption (expected vs found, file offsets).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HvError {
+    /// An error from zc-buffers (misaligned or ragged byte slice, mapping failure, …).
+    #[error(transparent)]
+    Buffer(#[from] BufferError),
+    /// An I/O error on a store or sidecar file.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is shorter than the fixed-size store header.
+    #[error("{path} is {len} bytes; a store needs at least a {header}-byte header")]
+    TruncatedHeader {
+        /// The file.
+        path: PathBuf,
+        /// Its length.
+        len: u64,
+        /// Header size.
+        header: u64,
+    },
+    /// The first 8 bytes are not the store magic.
+    #[error("{path}: bad magic {found:02x?} at offset 0 (expected {expected:02x?}); not a zc-hv16 store")]
+    BadMagic {
+        /// The file.
+        path: PathBuf,
+        /// What was found.
+        found: [u8; 8],
+        /// What a store starts with.
+        expected: [u8; 8],
+    },
+    /// The header checksum does not match the header bytes.
+    #[error("{path}: header checksum mismatch (stored {stored:#018x}, computed {computed:#018x}); the header is corrupt")]
+    HeaderChecksum {
+        /// The file.
+        path: PathBuf,
+        /// Checksum stored at offset 72.
+        stored: u64,
+        /// Checksum of bytes 0..72.
+        computed: u64,
+    },
+    /// A store format version this build does not read.
+    #[error("{path}: store format version {found} is not supported (this build reads version {supported})")]
+    UnsupportedVersion {
+        /// The file.
+        path: PathBuf,
+        /// Version in the header.
+        found: u32,
+        /// The version this build reads and writes.
+        supported: u32,
+    },
+    /// The header's dimension is not 2048 bits.
+    #[error("{path}: store holds {found}-bit vectors; this crate handles {expected}-bit vectors")]
+    WrongDimension {
+        /// The file.
+        path: PathBuf,
+        /// Dimension in the header.
+        found: u32,
+        /// 2048.
+        expected: u32,
+    },
+    /// The header names a random generator this build does not know.
+    #[error("{path}: unknown generator id {found} in the header")]
+    UnknownGenerator {
+        /// The file.
+        path: PathBuf,
+        /// Generator id in the header.
+        found: u64,
+    },
+    /// The header's data offset is not the one the format defines.
+    #[error("{path}: data offset {found} in the header (expected {expected})")]
+    BadDataOffset {
+        /// The file.
+        path: PathBuf,
+        /// Offset in the header.
+        found: u64,
+        /// The format's data offset.
+        expected: u64,
+    },
+    /// The header promises more vectors than the file holds.
+    #[error("{path}: header count {count} needs {needed} bytes but the file is {file_len} bytes")]
+    CountExceedsFile {
+        /// The file.
+        path: PathBuf,
+        /// Vector count in the header.
+        count: u64,
+        /// Bytes the header count needs (header + data).
+        needed: u64,
+        /// Actual file length.
+        file_len: u64,
+    },
+    /// `HvStore::verify` found the vector data does not match its checksum.
+    #[error("{path}: data checksum mismatch (stored {stored:#018x}, computed {computed:#018x})")]
+    DataChecksum {
+        /// The file.
+        path: PathBuf,
+        /// Checksum in the header.
+        stored: u64,
+        /// Checksum of the data.
+        computed: u64,
+    },
+    /// The store was opened read-only and cannot be appended to.
+    #[error("{path} was opened read-only; use HvStore::open_rw to append")]
+    ReadOnly {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Appending would overflow the addressable size.
+    #[error("store would hold {count} vectors, more than this platform can address")]
+    TooLarge {
+        /// Requested total count.
+        count: u64,
+    },
+    /// A search over zero vectors.
+    #[error("search over an empty set of vectors")]
+    Empty,
+    /// `k` is zero or larger than the number of vectors searched.
+    #[error("k = {k} is invalid for {n} vectors (need 1 <= k <= n)")]
+    InvalidK {
+        /// Requested k.
+        k: usize,
+        /// Vectors searched.
+        n: usize,
+    },
+    /// An output buffer of the wrong size.
+    #[error("output buffer holds {actual} entries; {expected} are needed")]
+    OutputLength {
+        /// Entries needed.
+        expected: usize,
+        /// Entries provided.
+        actual: usize,
+    },
+    /// A zero thread count.
+    #[error("thread count must be at least 1")]
+    ZeroThreads,
+    /// A kernel level this CPU (or this build) cannot run.
+    #[error("kernel level {level} is not available on this CPU or in this build")]
+    LevelUnavailable {
+        /// The level asked for.
+        level: Level,
+    },
+    /// A kernel level name that is not one of scalar, popcnt, avx2, avx512.
+    #[error("unknown kernel level `{name}` (expected scalar, popcnt, avx2 or avx512)")]
+    UnknownLevel {
+        /// The name given.
+        name: String,
+    },
+    /// A level-encoder configuration or index out of range.
+    #[error("level {index} is out of range for {n_levels} levels (need n_levels >= 2 and index < n_levels)")]
+    LevelOutOfRange {
+        /// Index asked for.
+        index: usize,
+        /// Number of levels.
+        n_levels: usize,
+    },
+    /// An encoder range that is empty or not finite.
+    #[error("encoder range [{lo}, {hi}] is invalid (need finite lo < hi)")]
+    InvalidRange {
+        /// Lower bound.
+        lo: f64,
+        /// Upper bound.
+        hi: f64,
+    },
+    /// A NaN passed to a scalar encoder.
+    #[error("cannot encode NaN")]
+    NotANumber,
+    /// A symbol name already present in the item memory.
+    #[error("symbol `{name}` is already in the item memory (index {index})")]
+    DuplicateName {
+        /// The name.
+        name: String,
+        /// Where it is.
+        index: usize,
+    },
+    /// A symbol name longer than the sidecar format allows.
+    #[error("symbol name of {len} bytes is longer than the limit of {max}")]
+    NameTooLong {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// An index past the end of a store or item memory.
+    #[error("index {index} is out of range for {len} items")]
+    IndexOutOfRange {
+        /// The index.
+        index: usize,
+        /// Number of items.
+        len: usize,
+    },
+    /// A corrupt or inconsistent names sidecar file.
+    #[error("{path}: corrupt names sidecar at byte {offset}: {reason}")]
+    CorruptNames {
+        /// The sidecar file.
+        path: PathBuf,
+        /// Byte offset of the problem.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Shorthand for `Result<T, HvError>`.
+pub type Result<T, E = HvError> = std::result::Result<T, E>;
+
+pub(crate) fn io_err<'a>(op: &'static str, path: &'a std::path::Path) -> impl FnOnce(std::io::Error) -> HvError + 'a {
+    move |source| HvError::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
