@@ -111,10 +111,7 @@ impl NpuDevice {
 
     /// Wrap a page-aligned host buffer as a host-only user-pointer buffer
     /// object in group 0 (see [`NpuBuffer::wrap`]).
-    pub fn wrap<H: HostBufferMut + Send + 'static>(
-        &self,
-        host: H,
-    ) -> std::result::Result<NpuBuffer<H>, WrapError<H>> {
+    pub fn wrap<H: HostBufferMut + Send + 'static>(&self, host: H) -> std::result::Result<NpuBuffer<H>, WrapError<H>> {
         NpuBuffer::wrap(self, host)
     }
 }

@@ -32,7 +32,11 @@ fn describe_code(code: i32) -> String {
     if code == 0 {
         return "no error code reported".to_string();
     }
-    format!("{} ({})", code, std::io::Error::from_raw_os_error(code.saturating_abs()))
+    format!(
+        "{} ({})",
+        code,
+        std::io::Error::from_raw_os_error(code.saturating_abs())
+    )
 }
 
 /// Everything that can go wrong in zc-npu. Each variant carries what a caller
@@ -193,7 +197,9 @@ impl<H> WrapError<H> {
 
 impl<H> fmt::Debug for WrapError<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WrapError").field("error", &self.error).finish_non_exhaustive()
+        f.debug_struct("WrapError")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
     }
 }
 

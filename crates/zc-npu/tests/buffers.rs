@@ -111,7 +111,8 @@ fn empty_ranges_call_nothing_and_out_of_range_syncs_are_refused() {
     let dev = device();
     let mut bo = NpuBuffer::alloc(&dev, 4096).expect("alloc");
     bo.sync(SyncDirection::ToDevice, 0..0).expect("empty range");
-    bo.sync(SyncDirection::FromDevice, 4096..4096).expect("empty range at the end");
+    bo.sync(SyncDirection::FromDevice, 4096..4096)
+        .expect("empty range at the end");
     let e = bo.sync(SyncDirection::ToDevice, 0..4097).unwrap_err();
     assert!(matches!(
         e,
@@ -125,7 +126,9 @@ fn empty_ranges_call_nothing_and_out_of_range_syncs_are_refused() {
     let reversed = 10..5;
     let e = bo.sync_range(SyncDirection::ToDevice, reversed).unwrap_err();
     assert!(matches!(e, NpuError::RangeOutOfBounds { start: 10, end: 5, .. }));
-    let e = bo.sync_range(SyncDirection::FromDevice, usize::MAX - 1..usize::MAX).unwrap_err();
+    let e = bo
+        .sync_range(SyncDirection::FromDevice, usize::MAX - 1..usize::MAX)
+        .unwrap_err();
     assert!(matches!(e, NpuError::RangeOutOfBounds { .. }));
     // Through a trait object too.
     let dynbuf: &mut dyn Buffer = &mut bo;
@@ -136,7 +139,10 @@ fn empty_ranges_call_nothing_and_out_of_range_syncs_are_refused() {
         fake().log(&dev)
     );
     bo.sync_all(SyncDirection::ToDevice).expect("whole buffer");
-    assert_eq!(fake().log(&dev).last().map(String::as_str), Some("sync bo=1 dir=to_device size=4096 offset=0"));
+    assert_eq!(
+        fake().log(&dev).last().map(String::as_str),
+        Some("sync bo=1 dir=to_device size=4096 offset=0")
+    );
 }
 
 #[test]
@@ -145,7 +151,16 @@ fn an_xrt_sync_failure_is_a_typed_error() {
     let mut bo = NpuBuffer::alloc(&dev, 4096).expect("alloc");
     fake().fail_next(&dev, "sync", 5);
     let e = bo.sync_range(SyncDirection::ToDevice, 0..64).unwrap_err();
-    assert!(matches!(e, NpuError::Xrt { call: "xrtBOSync", code: 5 }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            NpuError::Xrt {
+                call: "xrtBOSync",
+                code: 5
+            }
+        ),
+        "{e:?}"
+    );
     assert!(e.to_string().contains("xrtBOSync"));
     let via_trait = {
         fake().fail_next(&dev, "sync", 5);
@@ -173,7 +188,10 @@ fn zero_size_and_oversized_allocations_are_refused() {
         }
         other => panic!("expected TooLarge, got {other:?}"),
     }
-    assert!(matches!(NpuBuffer::alloc(&dev, MAX_BO_BYTES + 1), Err(NpuError::TooLarge { .. })));
+    assert!(matches!(
+        NpuBuffer::alloc(&dev, MAX_BO_BYTES + 1),
+        Err(NpuError::TooLarge { .. })
+    ));
     // Nothing reached XRT.
     assert_eq!(fake().log(&dev), ["open index=0"]);
     // A size XRT cannot satisfy is XRT's ENOMEM.
@@ -192,11 +210,29 @@ fn injected_alloc_and_map_failures_leak_nothing() {
     let dev = device();
     fake().fail_next(&dev, "alloc", 16);
     let e = NpuBuffer::alloc(&dev, 4096).unwrap_err();
-    assert!(matches!(e, NpuError::Xrt { call: "xrtBOAlloc", code: 16 }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            NpuError::Xrt {
+                call: "xrtBOAlloc",
+                code: 16
+            }
+        ),
+        "{e:?}"
+    );
 
     fake().fail_next(&dev, "map", 14);
     let e = NpuBuffer::alloc(&dev, 4096).unwrap_err();
-    assert!(matches!(e, NpuError::Xrt { call: "xrtBOMap", code: 14 }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            NpuError::Xrt {
+                call: "xrtBOMap",
+                code: 14
+            }
+        ),
+        "{e:?}"
+    );
     assert_eq!(fake().live_bos(&dev), 0, "the BO whose map failed was freed");
     let log = fake().log(&dev);
     assert_eq!(
@@ -218,7 +254,9 @@ fn only_host_only_and_cacheable_flags_are_accepted() {
     let instr = NpuBuffer::alloc_with(&dev, 256, BoFlags::CACHEABLE, 1).expect("cacheable");
     assert_eq!(instr.flags(), BoFlags::CACHEABLE);
     assert_eq!(instr.group(), 1);
-    let data = dev.alloc_with(256, BoFlags::HOST_ONLY, 3).expect("host only in group 3");
+    let data = dev
+        .alloc_with(256, BoFlags::HOST_ONLY, 3)
+        .expect("host only in group 3");
     assert_eq!(data.group(), 3);
     let before = fake().log(&dev).len();
     let refused = [
@@ -247,8 +285,14 @@ fn only_host_only_and_cacheable_flags_are_accepted() {
     }
     assert_eq!(fake().log(&dev).len(), before, "refused flags never reach XRT");
     let log = fake().log(&dev);
-    assert!(log.contains(&"alloc bo=1 size=256 flags=0x1000000 group=1".to_string()), "{log:?}");
-    assert!(log.contains(&"alloc bo=2 size=256 flags=0x20000000 group=3".to_string()), "{log:?}");
+    assert!(
+        log.contains(&"alloc bo=1 size=256 flags=0x1000000 group=1".to_string()),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&"alloc bo=2 size=256 flags=0x20000000 group=3".to_string()),
+        "{log:?}"
+    );
 }
 
 #[test]
@@ -257,9 +301,15 @@ fn flags_format_and_compose() {
     assert_eq!(BoFlags::HOST_ONLY.bits(), 1 << 29);
     assert_eq!(BoFlags::CACHEABLE.bits(), 1 << 24);
     assert!((BoFlags::HOST_ONLY | BoFlags::P2P).contains(BoFlags::P2P));
-    assert_eq!(format!("{:?}", BoFlags::HOST_ONLY | BoFlags::P2P), "BoFlags(HOST_ONLY | P2P)");
+    assert_eq!(
+        format!("{:?}", BoFlags::HOST_ONLY | BoFlags::P2P),
+        "BoFlags(HOST_ONLY | P2P)"
+    );
     assert_eq!(format!("{:?}", BoFlags::NONE), "BoFlags(0x0)");
-    assert_eq!(format!("{:?}", BoFlags::from_bits(0x2000_0003)), "BoFlags(HOST_ONLY | 0x3)");
+    assert_eq!(
+        format!("{:?}", BoFlags::from_bits(0x2000_0003)),
+        "BoFlags(HOST_ONLY | 0x3)"
+    );
 }
 
 #[test]
@@ -276,9 +326,19 @@ fn copy_helpers_are_recorded_and_bounds_checked() {
     assert_eq!(report.bytes_of(CopyKind::BufferObject), 10);
 
     let e = bo.write_at(4095, &[1, 2]).unwrap_err();
-    assert!(matches!(e, NpuError::RangeOutOfBounds { start: 4095, end: 4097, len: 4096 }));
+    assert!(matches!(
+        e,
+        NpuError::RangeOutOfBounds {
+            start: 4095,
+            end: 4097,
+            len: 4096
+        }
+    ));
     assert_eq!(bo.as_bytes()[4095], 0, "a refused write changes nothing");
-    assert!(matches!(bo.write_at(usize::MAX, &[1]), Err(NpuError::RangeOutOfBounds { .. })));
+    assert!(matches!(
+        bo.write_at(usize::MAX, &[1]),
+        Err(NpuError::RangeOutOfBounds { .. })
+    ));
     let mut dst = [5u8; 3];
     assert!(bo.read_at(4094, &mut dst).is_err());
     assert_eq!(dst, [5, 5, 5], "a refused read leaves dst untouched");

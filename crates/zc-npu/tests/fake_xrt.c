@@ -42,7 +42,7 @@ struct fake_device {
     unsigned index;
     int closed;
     unsigned next_bo;
-    long live_bos;
+    int64_t live_bos;
     pthread_mutex_t lock;
     char *log;
     size_t log_len, log_cap;
@@ -114,7 +114,7 @@ int xrtDeviceClose(void *dhdl)
     if (!d)
         return EINVAL;
     pthread_mutex_lock(&d->lock);
-    log_line(d, "close live=%ld", d->live_bos);
+    log_line(d, "close live=%lld", (long long)d->live_bos);
     d->closed = 1;
     pthread_mutex_unlock(&d->lock);
     return 0;
@@ -309,11 +309,11 @@ void zc_fake_fail_next(void *dhdl, const char *call, int code)
 }
 
 /* Buffer objects allocated and not yet freed on this device. */
-long zc_fake_live_bos(void *dhdl)
+int64_t zc_fake_live_bos(void *dhdl)
 {
     struct fake_device *d = dhdl;
     pthread_mutex_lock(&d->lock);
-    long n = d->live_bos;
+    int64_t n = d->live_bos;
     pthread_mutex_unlock(&d->lock);
     return n;
 }

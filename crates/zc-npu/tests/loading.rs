@@ -47,7 +47,10 @@ fn load_first_tries_in_order_and_stops_at_the_first_that_opens() {
     match err {
         NpuError::LibraryNotFound { tried } => {
             let paths: Vec<_> = tried.iter().map(|t| t.path.clone()).collect();
-            assert_eq!(paths, [PathBuf::from("/nonexistent/a.so"), PathBuf::from("/nonexistent/b.so")]);
+            assert_eq!(
+                paths,
+                [PathBuf::from("/nonexistent/a.so"), PathBuf::from("/nonexistent/b.so")]
+            );
         }
         other => panic!("expected LibraryNotFound, got {other:?}"),
     }
@@ -69,7 +72,13 @@ fn a_library_without_a_symbol_is_symbol_missing() {
     // A library that opens but is not XRT stops the search (it is not
     // skipped in favour of later candidates).
     let err = Xrt::load_first([fake_lib_without_sync().to_path_buf(), fake_lib().to_path_buf()]).unwrap_err();
-    assert!(matches!(err, NpuError::SymbolMissing { symbol: "xrtBOSync", .. }));
+    assert!(matches!(
+        err,
+        NpuError::SymbolMissing {
+            symbol: "xrtBOSync",
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -149,10 +158,19 @@ fn a_device_index_out_of_range_is_no_device() {
 
 #[test]
 fn errors_convert_to_buffer_errors() {
-    let e: zc_buffers::BufferError = NpuError::RangeOutOfBounds { start: 1, end: 9, len: 4 }.into();
+    let e: zc_buffers::BufferError = NpuError::RangeOutOfBounds {
+        start: 1,
+        end: 9,
+        len: 4,
+    }
+    .into();
     assert!(matches!(
         e,
-        zc_buffers::BufferError::RangeOutOfBounds { start: 1, end: 9, len: 4 }
+        zc_buffers::BufferError::RangeOutOfBounds {
+            start: 1,
+            end: 9,
+            len: 4
+        }
     ));
     let e: zc_buffers::BufferError = NpuError::ZeroSize.into();
     assert!(matches!(e, zc_buffers::BufferError::Backend { backend: "xrt", .. }));

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::ffi::{CString, c_char, c_int, c_long, c_void};
+use std::ffi::{CString, c_char, c_int, c_void};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
@@ -49,9 +49,10 @@ fn compile(variant: &str, defines: &[&str]) -> PathBuf {
         .ok()
         .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "test".to_string());
-    let pid = std::process::id();
-    let out = dir.join(format!("libfake_xrt_{variant}_{exe}_{pid}.so"));
-    let tmp = dir.join(format!("libfake_xrt_{variant}_{exe}_{pid}.so.tmp"));
+    // One file per test binary and variant (rebuilt on every run, moved
+    // into place atomically); the pid keeps concurrent runs' temp files apart.
+    let out = dir.join(format!("libfake_xrt_{variant}_{exe}.so"));
+    let tmp = dir.join(format!("libfake_xrt_{variant}_{exe}.so.{}.tmp", std::process::id()));
     let triple = target_triple();
     let compiler = cc::Build::new()
         .target(&triple)
@@ -83,7 +84,7 @@ fn compile(variant: &str, defines: &[&str]) -> PathBuf {
 pub struct Fake {
     log: unsafe extern "C" fn(*mut c_void, *mut c_char, usize) -> usize,
     fail_next: unsafe extern "C" fn(*mut c_void, *const c_char, c_int),
-    live_bos: unsafe extern "C" fn(*mut c_void) -> c_long,
+    live_bos: unsafe extern "C" fn(*mut c_void) -> i64,
     device_write: unsafe extern "C" fn(*mut c_void, usize, *const c_void, usize) -> c_int,
     device_read: unsafe extern "C" fn(*mut c_void, usize, *mut c_void, usize) -> c_int,
     _lib: libloading::Library,
@@ -139,7 +140,7 @@ impl Fake {
     /// the `NpuDevice` is gone).
     pub fn live_bos_raw(&self, dev: *mut c_void) -> i64 {
         // SAFETY: dev is a fake device handle (never freed by the fake).
-        i64::from(unsafe { (self.live_bos)(dev) })
+        unsafe { (self.live_bos)(dev) }
     }
 
     /// BOs allocated and not freed on the device.
