@@ -356,7 +356,7 @@ impl<H> NpuBuffer<H> {
             len: self.bo.len,
         })?;
         check_range(&(offset..end), self.bo.len)?;
-        self.as_bytes_mut()[offset..end].copy_from_slice(src);
+        self.as_bytes_mut()[offset..end].copy_from_slice(src); // ok: range checked above
         ledger::record_copy(CopyKind::BufferObject, src.len());
         Ok(())
     }
@@ -371,7 +371,7 @@ impl<H> NpuBuffer<H> {
             len: self.bo.len,
         })?;
         check_range(&(offset..end), self.bo.len)?;
-        dst.copy_from_slice(&self.as_bytes()[offset..end]);
+        dst.copy_from_slice(&self.as_bytes()[offset..end]); // ok: range checked above, lengths equal
         ledger::record_copy(CopyKind::BufferObject, dst.len());
         Ok(())
     }
@@ -462,9 +462,10 @@ impl<H> Buffer for NpuBuffer<H> {
 impl<H> HostBuffer for NpuBuffer<H> {
     fn as_bytes(&self) -> &[u8] {
         // SAFETY: map is valid for len bytes (an XRT mapping of a BO of at
-        // least len bytes, or the wrapped host buffer's len bytes) for as
-        // long as the BO lives, i.e. as long as self; initialised (XRT zeroes
-        // new BOs; wrapped memory came from an initialised HostBufferMut).
+        // least len bytes, checked against xrtBOSize, or the wrapped host
+        // buffer's len bytes) for as long as the BO lives, i.e. as long as
+        // self. The bytes are initialised: driver-mapped pages always hold
+        // defined bytes, and wrapped memory came from a HostBufferMut.
         unsafe { std::slice::from_raw_parts(self.bo.map.as_ptr(), self.bo.len) }
     }
 }

@@ -74,7 +74,7 @@ impl PoolBackend for BoBackend {
     fn zero(&self, buf: &mut NpuBuffer, len: usize) -> zc_buffers::Result<()> {
         let bytes = buf.as_bytes_mut();
         let n = len.min(bytes.len());
-        bytes[..n].fill(0);
+        bytes[..n].fill(0); // ok: n <= bytes.len()
         Ok(())
     }
 

@@ -7,6 +7,7 @@
 
 use std::ffi::{OsString, c_int, c_uint, c_void};
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -71,13 +72,15 @@ pub const SYMBOLS: [&str; 9] = [
 /// A loaded XRT runtime: the library and its resolved C API.
 ///
 /// Cheap to share (`Arc<Xrt>`); devices and buffer objects keep their
-/// runtime alive, so the library is never unloaded under a live handle.
+/// runtime alive. The library itself is never unloaded (XRT does not
+/// support `dlclose`), so loading it more than once costs nothing extra.
 pub struct Xrt {
     fns: Fns,
     path: PathBuf,
-    // Declared last so it is dropped after everything above (the fn pointers
-    // point into it).
-    _lib: libloading::Library,
+    // Never unloaded: the fn pointers point into it, and XRT is a C++
+    // runtime with static objects and worker threads that do not survive a
+    // dlclose. Loading the same path again reuses the loaded image.
+    _lib: ManuallyDrop<libloading::Library>,
 }
 
 impl fmt::Debug for Xrt {
@@ -201,7 +204,11 @@ impl Xrt {
                 bo_address: resolve(&lib, SYMBOLS[8], &path)?,
             }
         };
-        Ok(Arc::new(Xrt { fns, path, _lib: lib }))
+        Ok(Arc::new(Xrt {
+            fns,
+            path,
+            _lib: ManuallyDrop::new(lib),
+        }))
     }
 }
 
