@@ -1,0 +1,138 @@
+//! Direct (time-domain) engine: the powers `x^p` of each new block are
+//! computed once into per-power history buffers, then every order is a
+//! contiguous register-blocked FIR over its buffer.
+
+use super::{Input, Plan, pow};
+use crate::sample::Sample;
+use crate::simd::{SimdLevel, fir_dispatch};
+
+/// History of `x^p`: `[hist samples | up to max_chunk new samples]`.
+struct PowBuf<T> {
+    p: u32,
+    hist: usize,
+    data: Vec<T>,
+}
+
+/// Time-domain FIR machinery over power buffers; used whole by the Direct
+/// engine and for the head partition of the partitioned engine.
+pub(crate) struct DirectCore<T> {
+    level: SimdLevel,
+    bufs: Vec<PowBuf<T>>,
+    /// `(buffer index, reversed taps)`.
+    diag: Vec<(usize, Vec<T>)>,
+    /// Reversed branch taps (all read the power-1 buffer `x_buf`).
+    branches: Vec<Vec<T>>,
+    x_buf: usize,
+}
+
+impl<T: Sample> DirectCore<T> {
+    /// `diag`: `(power, natural-order taps)`; `branches`: natural-order taps.
+    pub fn new(diag: &[(u32, Vec<T>)], branches: &[Vec<T>], max_chunk: usize, level: SimdLevel) -> Self {
+        let mut bufs: Vec<PowBuf<T>> = Vec::new();
+        let need = |p: u32, len: usize, bufs: &mut Vec<PowBuf<T>>| -> usize {
+            if let Some(i) = bufs.iter().position(|b| b.p == p) {
+                bufs[i].hist = bufs[i].hist.max(len.saturating_sub(1));
+                i
+            } else {
+                bufs.push(PowBuf { p, hist: len.saturating_sub(1), data: Vec::new() });
+                bufs.len() - 1
+            }
+        };
+        let diag: Vec<(usize, Vec<T>)> = diag
+            .iter()
+            .filter(|(_, h)| !h.is_empty())
+            .map(|(p, h)| (need(*p, h.len(), &mut bufs), h.iter().rev().copied().collect()))
+            .collect();
+        let mut x_buf = 0;
+        for b in branches {
+            x_buf = need(1, b.len(), &mut bufs);
+        }
+        let branches = branches.iter().map(|h| h.iter().rev().copied().collect()).collect();
+        for b in &mut bufs {
+            b.data = vec![T::zero(); b.hist + max_chunk];
+        }
+        DirectCore { level, bufs, diag, branches, x_buf }
+    }
+
+    /// Store `x^p` of the new samples (`x.len() <= max_chunk`).
+    pub fn ingest(&mut self, x: &[T]) {
+        for b in &mut self.bufs {
+            let p = b.p;
+            for (d, &s) in b.data[b.hist..b.hist + x.len()].iter_mut().zip(x) {
+                *d = pow(s, p);
+            }
+        }
+    }
+
+    /// `y = Σ_lanes FIR` over the `y.len()` ingested samples (overwrites `y`).
+    pub fn diag_into(&self, y: &mut [T]) {
+        y.fill(T::zero());
+        for (bi, h) in &self.diag {
+            let b = &self.bufs[*bi];
+            let start = b.hist + 1 - h.len();
+            fir_dispatch(h, &b.data[start..b.hist + y.len()], y, self.level);
+        }
+    }
+
+    /// Linear output of branch `k` over the ingested samples (overwrites `z`).
+    pub fn branch_into(&self, k: usize, z: &mut [T]) {
+        z.fill(T::zero());
+        if let Some(h) = self.branches.get(k) {
+            let b = &self.bufs[self.x_buf];
+            let start = b.hist + 1 - h.len();
+            fir_dispatch(h, &b.data[start..b.hist + z.len()], z, self.level);
+        }
+    }
+
+    /// Drop the oldest `m` samples after a chunk of `m` was processed.
+    pub fn advance(&mut self, m: usize) {
+        for b in &mut self.bufs {
+            b.data.copy_within(m..m + b.hist, 0);
+        }
+    }
+
+    pub fn reset(&mut self) {
+        for b in &mut self.bufs {
+            b.data.fill(T::zero());
+        }
+    }
+}
+
+/// The Direct engine.
+pub(crate) struct DirectEngine<T> {
+    core: DirectCore<T>,
+    lambdas: Vec<T>,
+    z: Vec<T>,
+}
+
+impl<T: Sample> DirectEngine<T> {
+    pub fn new(plan: &Plan<T>, max_block: usize, level: SimdLevel) -> Self {
+        let br: Vec<Vec<T>> = plan.branches.iter().map(|(_, v)| v.clone()).collect();
+        DirectEngine {
+            core: DirectCore::new(&plan.diag, &br, max_block, level),
+            lambdas: plan.branches.iter().map(|(l, _)| *l).collect(),
+            z: vec![T::zero(); max_block],
+        }
+    }
+
+    pub fn run(&mut self, input: Input<'_, T>, io: &mut [T]) {
+        let m = io.len();
+        match input {
+            Input::Slice(x) => self.core.ingest(x),
+            Input::InPlace => self.core.ingest(io),
+        }
+        self.core.diag_into(io);
+        for (k, &lambda) in self.lambdas.iter().enumerate() {
+            let z = &mut self.z[..m];
+            self.core.branch_into(k, z);
+            for (o, &zv) in io.iter_mut().zip(z.iter()) {
+                *o = *o + lambda * zv * zv;
+            }
+        }
+        self.core.advance(m);
+    }
+
+    pub fn reset(&mut self) {
+        self.core.reset();
+    }
+}

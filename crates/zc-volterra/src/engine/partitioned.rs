@@ -1,0 +1,234 @@
+//! Uniformly partitioned overlap-save engine with a time-domain head: zero
+//! latency at any block size, for long kernels at small blocks.
+//!
+//! Every FIR (diagonal lane or H2 branch) of length `N` is cut into
+//! partitions of `P` taps. Partition 0 runs in the time domain (the Direct
+//! core, so no samples are buffered); partitions `1..` only need input that is
+//! at least `P` samples old, so when a segment of `P` input samples completes,
+//! its power spectra (FFT size `2P`) enter a frequency-domain delay line and
+//! the tail contribution to the *next* `P` outputs is computed at once: one
+//! complex multiply-accumulate per partition, all diagonal orders summed in
+//! the frequency domain, one inverse FFT (plus one per H2 branch).
+
+use std::sync::Arc;
+
+use realfft::num_complex::Complex;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+
+use super::direct::DirectCore;
+use super::fft::{fft_err, spectrum};
+use super::{Input, Plan, pow};
+use crate::error::Result;
+use crate::sample::Sample;
+use crate::simd::SimdLevel;
+
+/// Frequency-domain delay line of one power: `k` spectra of `nb` bins.
+struct Fdl<T> {
+    p: u32,
+    k: usize,
+    newest: usize,
+    data: Vec<Complex<T>>,
+}
+
+/// Tail partitions (1..) of one FIR: spectra, partition `j` at `j - 1`.
+struct Tail<T> {
+    fdl: usize,
+    parts: Vec<Vec<Complex<T>>>,
+}
+
+pub(crate) struct PartitionedEngine<T: Sample> {
+    p: usize,
+    head: DirectCore<T>,
+    lambdas: Vec<T>,
+    fwd: Arc<dyn RealToComplex<T>>,
+    inv: Arc<dyn ComplexToReal<T>>,
+    fdls: Vec<Fdl<T>>,
+    diag_tails: Vec<Tail<T>>,
+    /// One per branch (`None`: the branch fits in the head).
+    branch_tails: Vec<Option<Tail<T>>>,
+    seg: Vec<T>,
+    fill: usize,
+    tail_y: Vec<T>,
+    tail_z: Vec<Vec<T>>,
+    zbuf: Vec<T>,
+    time: Vec<T>,
+    acc: Vec<Complex<T>>,
+    scratch: Vec<Complex<T>>,
+}
+
+impl<T: Sample> PartitionedEngine<T> {
+    /// `p`: partition size (a power of two >= 1).
+    pub fn new(plan: &Plan<T>, p: usize, level: SimdLevel) -> Result<Self> {
+        let p = p.max(1).next_power_of_two();
+        let nb = p + 1;
+        let mut planner = RealFftPlanner::<T>::new();
+        let fwd = planner.plan_fft_forward(2 * p);
+        let inv = planner.plan_fft_inverse(2 * p);
+        let zc = Complex::new(T::zero(), T::zero());
+        let mut scratch = vec![zc; fwd.get_scratch_len().max(inv.get_scratch_len())];
+        let scale = T::one() / T::of_f64((2 * p) as f64);
+
+        let head_diag: Vec<(u32, Vec<T>)> = plan.diag.iter().map(|(q, h)| (*q, h[..h.len().min(p)].to_vec())).collect();
+        let head_br: Vec<Vec<T>> = plan.branches.iter().map(|(_, v)| v[..v.len().min(p)].to_vec()).collect();
+        let head = DirectCore::new(&head_diag, &head_br, p, level);
+
+        let mut fdls: Vec<Fdl<T>> = Vec::new();
+        let make_tail = |power: u32, taps: &[T], fdls: &mut Vec<Fdl<T>>, scratch: &mut [Complex<T>]| {
+            let parts = taps.len().div_ceil(p).saturating_sub(1);
+            if parts == 0 {
+                return Ok::<_, crate::VolterraError>(None);
+            }
+            let fdl = match fdls.iter().position(|f| f.p == power) {
+                Some(i) => {
+                    fdls[i].k = fdls[i].k.max(parts);
+                    i
+                }
+                None => {
+                    fdls.push(Fdl { p: power, k: parts, newest: 0, data: Vec::new() });
+                    fdls.len() - 1
+                }
+            };
+            let parts = (1..=parts)
+                .map(|j| spectrum(&fwd, &taps[j * p..taps.len().min((j + 1) * p)], scale, scratch))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Some(Tail { fdl, parts }))
+        };
+        let mut diag_tails = Vec::new();
+        for (q, h) in &plan.diag {
+            if let Some(t) = make_tail(*q, h, &mut fdls, &mut scratch)? {
+                diag_tails.push(t);
+            }
+        }
+        let mut branch_tails = Vec::new();
+        for (_, v) in &plan.branches {
+            branch_tails.push(make_tail(1, v, &mut fdls, &mut scratch)?);
+        }
+        for f in &mut fdls {
+            f.data = vec![zc; f.k * nb];
+        }
+        Ok(PartitionedEngine {
+            p,
+            head,
+            lambdas: plan.branches.iter().map(|(l, _)| *l).collect(),
+            fwd,
+            inv,
+            fdls,
+            diag_tails,
+            tail_z: vec![vec![T::zero(); p]; plan.branches.len()],
+            branch_tails,
+            seg: vec![T::zero(); 2 * p],
+            fill: 0,
+            tail_y: vec![T::zero(); p],
+            zbuf: vec![T::zero(); p],
+            time: vec![T::zero(); 2 * p],
+            acc: vec![zc; nb],
+            scratch,
+        })
+    }
+
+    pub fn run(&mut self, input: Input<'_, T>, io: &mut [T]) -> Result<()> {
+        let m = io.len();
+        let mut off = 0;
+        while off < m {
+            let c = (m - off).min(self.p - self.fill);
+            let (f, p) = (self.fill, self.p);
+            {
+                let src = match input {
+                    Input::Slice(x) => &x[off..off + c],
+                    Input::InPlace => &io[off..off + c],
+                };
+                self.head.ingest(src);
+                self.seg[p + f..p + f + c].copy_from_slice(src);
+            }
+            let out = &mut io[off..off + c];
+            self.head.diag_into(out);
+            for (o, &t) in out.iter_mut().zip(&self.tail_y[f..f + c]) {
+                *o = *o + t;
+            }
+            for (b, &lambda) in self.lambdas.iter().enumerate() {
+                let z = &mut self.zbuf[..c];
+                self.head.branch_into(b, z);
+                for ((o, &zh), &zt) in out.iter_mut().zip(z.iter()).zip(&self.tail_z[b][f..f + c]) {
+                    let zv = zh + zt;
+                    *o = *o + lambda * zv * zv;
+                }
+            }
+            self.head.advance(c);
+            self.fill += c;
+            off += c;
+            if self.fill == p {
+                self.segment_done()?;
+                self.seg.copy_within(p..2 * p, 0);
+                self.fill = 0;
+            }
+        }
+        Ok(())
+    }
+
+    /// A segment of `P` samples is complete: update the delay lines and
+    /// compute the tail contribution to the next `P` outputs.
+    fn segment_done(&mut self) -> Result<()> {
+        let p = self.p;
+        let nb = p + 1;
+        let zero = Complex::new(T::zero(), T::zero());
+        for f in &mut self.fdls {
+            for (d, &s) in self.time.iter_mut().zip(&self.seg) {
+                *d = pow(s, f.p);
+            }
+            f.newest = (f.newest + 1) % f.k;
+            let slot = &mut f.data[f.newest * nb..(f.newest + 1) * nb];
+            self.fwd.process_with_scratch(&mut self.time, slot, &mut self.scratch).map_err(fft_err)?;
+        }
+        // Σ_j X_{s+1-j} · H_j, X_{s} newest (j = 1).
+        let mac = |tail: &Tail<T>, fdls: &[Fdl<T>], acc: &mut [Complex<T>]| {
+            let f = &fdls[tail.fdl];
+            for (j, part) in tail.parts.iter().enumerate() {
+                let slot = (f.newest + f.k - j) % f.k;
+                let x = &f.data[slot * nb..(slot + 1) * nb];
+                for ((a, &xv), &hv) in acc.iter_mut().zip(x).zip(part) {
+                    *a = *a + xv * hv;
+                }
+            }
+        };
+        if self.diag_tails.is_empty() {
+            self.tail_y.fill(T::zero());
+        } else {
+            self.acc.fill(zero);
+            for t in &self.diag_tails {
+                mac(t, &self.fdls, &mut self.acc);
+            }
+            self.acc[0].im = T::zero();
+            self.acc[nb - 1].im = T::zero();
+            self.inv.process_with_scratch(&mut self.acc, &mut self.time, &mut self.scratch).map_err(fft_err)?;
+            self.tail_y.copy_from_slice(&self.time[p..]);
+        }
+        for (b, tail) in self.branch_tails.iter().enumerate() {
+            match tail {
+                None => self.tail_z[b].fill(T::zero()),
+                Some(t) => {
+                    self.acc.fill(zero);
+                    mac(t, &self.fdls, &mut self.acc);
+                    self.acc[0].im = T::zero();
+                    self.acc[nb - 1].im = T::zero();
+                    self.inv.process_with_scratch(&mut self.acc, &mut self.time, &mut self.scratch).map_err(fft_err)?;
+                    self.tail_z[b].copy_from_slice(&self.time[p..]);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn reset(&mut self) {
+        self.head.reset();
+        for f in &mut self.fdls {
+            f.data.fill(Complex::new(T::zero(), T::zero()));
+            f.newest = 0;
+        }
+        self.seg.fill(T::zero());
+        self.fill = 0;
+        self.tail_y.fill(T::zero());
+        for z in &mut self.tail_z {
+            z.fill(T::zero());
+        }
+    }
+}

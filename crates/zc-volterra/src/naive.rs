@@ -1,0 +1,35 @@
+//! The loop-based reference: per sample, per order, `x.powi(p)` inside the
+//! tap loop. Exists to measure what the Direct engine gains over it (bench
+//! `naive_vs_direct`) and as an independent check in tests.
+
+use crate::engine::Plan;
+use crate::error::{Result, VolterraError};
+use crate::kernel::Kernel;
+use crate::sample::Sample;
+
+/// Apply `kernel` to the whole signal `x` (zero history) the naive way.
+/// `y.len()` must equal `x.len()`. Allocation-free apart from converting the
+/// taps once.
+pub fn naive_process<T: Sample>(kernel: &Kernel, x: &[T], y: &mut [T]) -> Result<()> {
+    if x.len() != y.len() {
+        return Err(VolterraError::LengthMismatch { input: x.len(), output: y.len() });
+    }
+    let plan = Plan::<T>::new(kernel);
+    for (n, out) in y.iter_mut().enumerate() {
+        let mut acc = T::zero();
+        for (p, h) in &plan.diag {
+            for (i, &t) in h.iter().enumerate().take(n + 1) {
+                acc = acc + t * x[n - i].powi(*p as i32);
+            }
+        }
+        for (lambda, v) in &plan.branches {
+            let mut z = T::zero();
+            for (i, &t) in v.iter().enumerate().take(n + 1) {
+                z = z + t * x[n - i];
+            }
+            acc = acc + *lambda * z * z;
+        }
+        *out = acc;
+    }
+    Ok(())
+}
