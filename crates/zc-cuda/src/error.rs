@@ -115,7 +115,9 @@ pub enum CudaError {
         residency: Residency,
     },
     /// Host memory that is already page-locked cannot be registered again.
-    #[error("cannot register host memory with residency {residency:?}: it is already page-locked or not plain host memory")]
+    #[error(
+        "cannot register host memory with residency {residency:?}: it is already page-locked or not plain host memory"
+    )]
     AlreadyPinned {
         /// Where the buffer lives.
         residency: Residency,
@@ -127,7 +129,9 @@ pub enum CudaError {
         ordinal: usize,
     },
     /// The device does not support page-locking existing host memory.
-    #[error("CUDA device {ordinal} does not support cuMemHostRegister (CU_DEVICE_ATTRIBUTE_HOST_REGISTER_SUPPORTED = 0)")]
+    #[error(
+        "CUDA device {ordinal} does not support cuMemHostRegister (CU_DEVICE_ATTRIBUTE_HOST_REGISTER_SUPPORTED = 0)"
+    )]
     RegisterUnsupported {
         /// The device.
         ordinal: usize,
@@ -280,6 +284,9 @@ mod tests {
             message: "out of memory".into(),
         };
         assert_eq!(d.driver_code(), Some(2));
-        assert!(d.to_string().contains("cuMemAlloc_v2 failed: CUDA_ERROR_OUT_OF_MEMORY (2)"));
+        assert!(
+            d.to_string()
+                .contains("cuMemAlloc_v2 failed: CUDA_ERROR_OUT_OF_MEMORY (2)")
+        );
     }
 }

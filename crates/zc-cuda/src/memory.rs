@@ -146,7 +146,9 @@ impl DeviceBuffer {
         let raw = stream.raw();
         // SAFETY: writes one device pointer; `raw` is a live stream of this
         // device (kept alive by `stream`, then by the Free::Async Arc).
-        call_sys("cuMemAllocAsync", || unsafe { sys::cuMemAllocAsync(&mut dptr, len, raw) })?;
+        call_sys("cuMemAllocAsync", || unsafe {
+            sys::cuMemAllocAsync(&mut dptr, len, raw)
+        })?;
         Ok(Self {
             dptr,
             len,
@@ -469,7 +471,9 @@ impl ManagedBuffer {
         let mut dptr: sys::CUdeviceptr = 0;
         let flags = sys::CUmemAttach_flags::CU_MEM_ATTACH_GLOBAL as u32;
         // SAFETY: writes one pointer through a valid pointer.
-        call_sys("cuMemAllocManaged", || unsafe { sys::cuMemAllocManaged(&mut dptr, len, flags) })?;
+        call_sys("cuMemAllocManaged", || unsafe {
+            sys::cuMemAllocManaged(&mut dptr, len, flags)
+        })?;
         // Owned from here on: an error below frees it.
         let b = Self {
             dptr,
@@ -499,7 +503,9 @@ impl ManagedBuffer {
             })
         } else {
             // SAFETY: as above.
-            call_sys("cuMemPrefetchAsync", || unsafe { sys::cuMemPrefetchAsync(dptr, len, dev, raw) })
+            call_sys("cuMemPrefetchAsync", || unsafe {
+                sys::cuMemPrefetchAsync(dptr, len, dev, raw)
+            })
         }
     }
 

@@ -69,7 +69,9 @@ pub fn set_release_threshold(device: &CudaDevice, threshold: u64) -> Result<()> 
     let dev = device.cu_device();
     let mut pool: sys::CUmemoryPool = std::ptr::null_mut();
     // SAFETY: writes one pool handle through a valid pointer; `dev` is valid.
-    call_sys("cuDeviceGetMemPool", || unsafe { sys::cuDeviceGetMemPool(&mut pool, dev) })?;
+    call_sys("cuDeviceGetMemPool", || unsafe {
+        sys::cuDeviceGetMemPool(&mut pool, dev)
+    })?;
     let mut value: u64 = threshold;
     let attr = sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD;
     // SAFETY: RELEASE_THRESHOLD takes a cuuint64_t, which `value` is.
@@ -84,7 +86,9 @@ pub fn release_threshold(device: &CudaDevice) -> Result<u64> {
     let dev = device.cu_device();
     let mut pool: sys::CUmemoryPool = std::ptr::null_mut();
     // SAFETY: as in `set_release_threshold`.
-    call_sys("cuDeviceGetMemPool", || unsafe { sys::cuDeviceGetMemPool(&mut pool, dev) })?;
+    call_sys("cuDeviceGetMemPool", || unsafe {
+        sys::cuDeviceGetMemPool(&mut pool, dev)
+    })?;
     let mut value: u64 = 0;
     let attr = sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD;
     // SAFETY: RELEASE_THRESHOLD is a cuuint64_t.

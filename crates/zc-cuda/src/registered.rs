@@ -139,7 +139,9 @@ impl<B: HostBuffer> Registered<B> {
         // SAFETY: `p..p+len` is the live host allocation of `buf`, which the
         // caller keeps boxed (address fixed) until it is unregistered.
         // Registration only pins pages; it writes nothing.
-        call_sys("cuMemHostRegister_v2", || unsafe { sys::cuMemHostRegister_v2(p, len, flags) })?;
+        call_sys("cuMemHostRegister_v2", || unsafe {
+            sys::cuMemHostRegister_v2(p, len, flags)
+        })?;
         let mut dptr: sys::CUdeviceptr = 0;
         // SAFETY: `p` was registered just above with DEVICEMAP.
         let dptr = call_sys("cuMemHostGetDevicePointer_v2", || unsafe {
@@ -169,7 +171,12 @@ impl<B> Registered<B> {
         let mut this = ManuallyDrop::new(self);
         // SAFETY: `this` is never dropped or used again; each ManuallyDrop
         // field is taken exactly once.
-        let (inner, device) = unsafe { (ManuallyDrop::take(&mut this.inner), ManuallyDrop::take(&mut this.device)) };
+        let (inner, device) = unsafe {
+            (
+                ManuallyDrop::take(&mut this.inner),
+                ManuallyDrop::take(&mut this.device),
+            )
+        };
         drop(device);
         match r {
             Ok(()) => Ok(*inner),

@@ -59,14 +59,29 @@ impl Stream {
         let raw = self.raw();
         let (src, dst, n) = (p.src, p.dst, p.bytes);
         match p.kind {
-            // SAFETY (all three): the caller's contract on src/dst/n.
-            CopyKind::HostToDevice => call_sys("cuMemcpyHtoDAsync_v2", || unsafe {
-                sys::cuMemcpyHtoDAsync_v2(dst, src as usize as *const c_void, n, raw)
-            })?,
-            CopyKind::DeviceToHost => call_sys("cuMemcpyDtoHAsync_v2", || unsafe {
-                sys::cuMemcpyDtoHAsync_v2(dst as usize as *mut c_void, src, n, raw)
-            })?,
-            _ => call_sys("cuMemcpyDtoDAsync_v2", || unsafe { sys::cuMemcpyDtoDAsync_v2(dst, src, n, raw) })?,
+            CopyKind::HostToDevice => {
+                let host = src as usize as *const c_void;
+                // SAFETY: the caller's contract: `host` holds `n` live bytes
+                // and `dst` is a device allocation of at least `n` bytes.
+                call_sys("cuMemcpyHtoDAsync_v2", || unsafe {
+                    sys::cuMemcpyHtoDAsync_v2(dst, host, n, raw)
+                })?
+            }
+            CopyKind::DeviceToHost => {
+                let host = dst as usize as *mut c_void;
+                // SAFETY: the caller's contract: `host` holds `n` writable
+                // bytes nobody else touches, `src` is a device allocation.
+                call_sys("cuMemcpyDtoHAsync_v2", || unsafe {
+                    sys::cuMemcpyDtoHAsync_v2(host, src, n, raw)
+                })?
+            }
+            _ => {
+                // SAFETY: the caller's contract: two device allocations of
+                // at least `n` bytes each.
+                call_sys("cuMemcpyDtoDAsync_v2", || unsafe {
+                    sys::cuMemcpyDtoDAsync_v2(dst, src, n, raw)
+                })?
+            }
         }
         p.record();
         Ok(())
