@@ -36,10 +36,10 @@
 pub mod analysis;
 mod engine;
 pub mod error;
-// pub mod identify;
+pub mod identify;
 pub mod kernel;
 pub mod naive;
-// pub mod npz;
+pub mod npz;
 pub mod processor;
 pub mod sample;
 pub mod simd;

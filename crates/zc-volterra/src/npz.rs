@@ -1,0 +1,230 @@
+//! The py-volterra NPZ layout (`VolterraKernelFull.to_npz` / `from_npz`).
+//!
+//! Keys: `h1` (N,), `h2` ((N,) when `h2_is_diagonal`, else (N, N)),
+//! `h2_is_diagonal` (0-d bool), `h3_diagonal`, `h4_diagonal`, `h5_diagonal`
+//! (N,); absent orders are absent keys. py-volterra requires one common `N`
+//! and an `h1`, so on writing every order is zero-padded to the kernel's
+//! memory and a missing h1 is written as zeros. A kernel with both diagonal
+//! h2 taps and a full H2 is written as one full matrix (the diagonal taps
+//! added onto its diagonal). Reading accepts `<f8`, `<f4` and `|b1`/`?`
+//! arrays, stored or deflated (`numpy.savez` / `savez_compressed`).
+
+use std::io::{Read, Seek, Write};
+use std::path::Path;
+
+use crate::error::{Result, VolterraError};
+use crate::kernel::{Kernel, MAX_ORDER};
+
+fn err(msg: impl Into<String>) -> VolterraError {
+    VolterraError::Npz(msg.into())
+}
+
+fn zip_err(e: zip::result::ZipError) -> VolterraError {
+    err(e.to_string())
+}
+
+/// A parsed `.npy` array: shape and values as f64.
+#[derive(Debug, Clone, PartialEq)]
+struct Npy {
+    shape: Vec<usize>,
+    data: Vec<f64>,
+}
+
+fn header_value<'a>(header: &'a str, key: &str) -> Result<&'a str> {
+    let k = format!("'{key}':");
+    let at = header.find(&k).ok_or_else(|| err(format!("npy header lacks {key}")))?;
+    Ok(header[at + k.len()..].trim_start())
+}
+
+fn parse_npy(bytes: &[u8]) -> Result<Npy> {
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err(err("not an .npy array (bad magic)"));
+    }
+    let (hlen, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
+        v => return Err(err(format!("unsupported .npy version {v}"))),
+    };
+    let header = bytes.get(start..start + hlen).ok_or_else(|| err("truncated .npy header"))?;
+    let header = std::str::from_utf8(header).map_err(|_| err("non-UTF-8 .npy header"))?;
+    let descr = header_value(header, "descr")?;
+    let descr = descr.trim_start_matches(['\'', '"']);
+    let descr = &descr[..descr.find(['\'', '"']).ok_or_else(|| err("bad descr"))?];
+    let fortran = header_value(header, "fortran_order")?.starts_with("True");
+    let shape_s = header_value(header, "shape")?;
+    let shape_s = shape_s.strip_prefix('(').ok_or_else(|| err("bad shape"))?;
+    let shape_s = &shape_s[..shape_s.find(')').ok_or_else(|| err("bad shape"))?];
+    let shape = shape_s
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<usize>().map_err(|_| err(format!("bad shape entry {s:?}"))))
+        .collect::<Result<Vec<_>>>()?;
+    let count = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| err("shape overflows"))?;
+    let body = &bytes[start + hlen..];
+    let (size, conv): (usize, fn(&[u8]) -> f64) = match descr {
+        "<f8" => (8, |b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])),
+        "<f4" => (4, |b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
+        "|b1" | "?" | "|u1" => (1, |b| f64::from(b[0])),
+        d => return Err(err(format!("unsupported dtype {d:?} (need <f8, <f4 or bool)"))),
+    };
+    let need = count.checked_mul(size).ok_or_else(|| err("array too large"))?;
+    if body.len() < need {
+        return Err(err(format!("truncated .npy data: {} bytes, need {need}", body.len())));
+    }
+    let mut data: Vec<f64> = body[..need].chunks_exact(size).map(conv).collect();
+    if fortran && shape.len() == 2 {
+        let (r, c) = (shape[0], shape[1]);
+        let mut t = vec![0.0; data.len()];
+        for i in 0..r {
+            for j in 0..c {
+                t[i * c + j] = data[j * r + i];
+            }
+        }
+        data = t;
+    }
+    Ok(Npy { shape, data })
+}
+
+fn write_npy(descr: &str, shape: &[usize], body: &[u8]) -> Vec<u8> {
+    let shape_s = match shape {
+        [] => "()".to_string(),
+        [n] => format!("({n},)"),
+        s => format!("({})", s.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")),
+    };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_s}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = Vec::with_capacity(10 + header.len() + body.len());
+    out.extend_from_slice(b"\x93NUMPY\x01\x00");
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+fn f64_npy(shape: &[usize], v: &[f64]) -> Vec<u8> {
+    let body: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    write_npy("<f8", shape, &body)
+}
+
+fn read_entry<R: Read + Seek>(zip: &mut zip::ZipArchive<R>, key: &str) -> Result<Option<Npy>> {
+    let name = format!("{key}.npy");
+    let mut f = match zip.by_name(&name) {
+        Ok(f) => f,
+        Err(zip::result::ZipError::FileNotFound) => return Ok(None),
+        Err(e) => return Err(zip_err(e)),
+    };
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes)?;
+    parse_npy(&bytes).map(Some).map_err(|e| err(format!("{name}: {e}")))
+}
+
+fn one_d(a: Npy, key: &str) -> Result<Vec<f64>> {
+    if a.shape.len() != 1 {
+        return Err(err(format!("{key} must be 1-D, has shape {:?}", a.shape)));
+    }
+    Ok(a.data)
+}
+
+/// Read a kernel from NPZ bytes in the py-volterra layout.
+pub fn read_npz<R: Read + Seek>(reader: R) -> Result<Kernel> {
+    let mut zip = zip::ZipArchive::new(reader).map_err(zip_err)?;
+    let mut diag: [Vec<f64>; MAX_ORDER] = Default::default();
+    if let Some(a) = read_entry(&mut zip, "h1")? {
+        diag[0] = one_d(a, "h1")?;
+    }
+    let flag = read_entry(&mut zip, "h2_is_diagonal")?.and_then(|a| a.data.first().copied()).unwrap_or(0.0) != 0.0;
+    let mut full = None;
+    if let Some(a) = read_entry(&mut zip, "h2")? {
+        match a.shape.len() {
+            1 => diag[1] = a.data,
+            2 if !flag && a.shape[0] == a.shape[1] => full = Some((a.shape[0], a.data)),
+            _ => return Err(err(format!("h2 has shape {:?} with h2_is_diagonal = {flag}", a.shape))),
+        }
+    }
+    for (p, key) in [(3, "h3_diagonal"), (4, "h4_diagonal"), (5, "h5_diagonal")] {
+        if let Some(a) = read_entry(&mut zip, key)? {
+            diag[p - 1] = one_d(a, key)?;
+        }
+    }
+    Kernel::new(diag, full)
+}
+
+/// Read a py-volterra NPZ file.
+pub fn load_npz(path: impl AsRef<Path>) -> Result<Kernel> {
+    read_npz(std::io::BufReader::new(std::fs::File::open(path)?))
+}
+
+/// Write `kernel` in the py-volterra NPZ layout (deflated, like
+/// `numpy.savez_compressed`).
+pub fn write_npz<W: Write + Seek>(kernel: &Kernel, writer: W) -> Result<()> {
+    let n = kernel.memory();
+    let pad = |v: &[f64]| {
+        let mut out = v.to_vec();
+        out.resize(n, 0.0);
+        out
+    };
+    let mut entries: Vec<(&str, Vec<u8>)> = vec![("h1", f64_npy(&[n], &pad(kernel.taps(1))))];
+    match kernel.full_h2() {
+        Some((m, h)) => {
+            let mut full = vec![0.0; n * n];
+            for i in 0..m {
+                full[i * n..i * n + m].copy_from_slice(&h[i * m..(i + 1) * m]);
+            }
+            for (i, &d) in kernel.taps(2).iter().enumerate() {
+                full[i * n + i] += d;
+            }
+            entries.push(("h2", f64_npy(&[n, n], &full)));
+            entries.push(("h2_is_diagonal", write_npy("|b1", &[], &[0])));
+        }
+        None => {
+            if !kernel.taps(2).is_empty() {
+                entries.push(("h2", f64_npy(&[n], &pad(kernel.taps(2)))));
+            }
+            entries.push(("h2_is_diagonal", write_npy("|b1", &[], &[1])));
+        }
+    }
+    for (p, key) in [(3, "h3_diagonal"), (4, "h4_diagonal"), (5, "h5_diagonal")] {
+        if !kernel.taps(p).is_empty() {
+            entries.push((key, f64_npy(&[n], &pad(kernel.taps(p)))));
+        }
+    }
+    let mut zip = zip::ZipWriter::new(writer);
+    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (key, bytes) in entries {
+        zip.start_file(format!("{key}.npy"), opts).map_err(zip_err)?;
+        zip.write_all(&bytes)?;
+    }
+    zip.finish().map_err(zip_err)?;
+    Ok(())
+}
+
+/// Write `kernel` to a py-volterra NPZ file.
+pub fn save_npz(kernel: &Kernel, path: impl AsRef<Path>) -> Result<()> {
+    let mut f = std::fs::File::create(path)?;
+    write_npz(kernel, &mut f)?;
+    f.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npy_roundtrip_and_errors() {
+        let b = f64_npy(&[2, 2], &[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(parse_npy(&b).unwrap(), Npy { shape: vec![2, 2], data: vec![1.0, 2.0, 3.0, 4.0] });
+        assert_eq!((b.len() - 32) % 64, 0, "header aligned to 64");
+        let t = write_npy("|b1", &[], &[1]);
+        assert_eq!(parse_npy(&t).unwrap(), Npy { shape: vec![], data: vec![1.0] });
+        assert!(parse_npy(b"garbage").is_err());
+        assert!(parse_npy(&b[..b.len() - 3]).is_err());
+        let f32s = write_npy("<f4", &[1], &1.5f32.to_le_bytes());
+        assert_eq!(parse_npy(&f32s).unwrap().data, vec![1.5]);
+        assert!(parse_npy(&write_npy("<i8", &[1], &[0; 8])).is_err());
+    }
+}
