@@ -23,11 +23,12 @@
 //! guard semantics. A guard can never be returned twice: release happens in
 //! `Drop` of the one guard that owns the buffer.
 
+use std::cell::UnsafeCell;
 use std::fmt;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut, Range};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -151,7 +152,11 @@ pub struct PoolStats {
     pub in_use: usize,
     /// Capacity bytes of the buffers currently handed out.
     pub in_use_bytes: usize,
-    /// Highest `in_use_bytes` seen.
+    /// The most bytes the pool has held from the allocator at once (idle +
+    /// in use). Without evictions this is the sum over size classes of the
+    /// most buffers of that class ever in use at once: the footprint the
+    /// workload needed. Updated only on misses, so the hit path stays free
+    /// of shared counters.
     pub high_water_bytes: usize,
     /// Capacity bytes of idle buffers kept for reuse.
     pub idle_bytes: usize,
@@ -161,9 +166,18 @@ pub struct PoolStats {
     pub cap_bytes: usize,
 }
 
+/// One size class. Its counters live under the same lock as its free list,
+/// so the hit path (lock, pop, count, unlock) needs no other atomic.
 struct Slot<Buf> {
     size: usize,
-    free: Mutex<Vec<Buf>>,
+    state: SpinLock<SlotState<Buf>>,
+}
+
+struct SlotState<Buf> {
+    free: Vec<Buf>,
+    hits: u64,
+    misses: u64,
+    in_use: usize,
 }
 
 struct Inner<B: PoolBackend> {
@@ -173,13 +187,10 @@ struct Inner<B: PoolBackend> {
     cap: usize,
     zero_on_release: bool,
     default_wait: Option<Duration>,
-    /// bytes held from the allocator (idle + in use)
+    /// bytes held from the allocator (idle + in use); changes only on misses,
+    /// evictions, detaches and trims, never on the hit path
     held: AtomicUsize,
-    in_use_bytes: AtomicUsize,
-    in_use: AtomicUsize,
     high_water: AtomicUsize,
-    hits: AtomicU64,
-    misses: AtomicU64,
     evictions: AtomicU64,
     exhausted: AtomicU64,
     waiters: AtomicUsize,
@@ -188,8 +199,78 @@ struct Inner<B: PoolBackend> {
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding a free-list lock cannot leave the Vec invalid.
+    // A panic while holding the wait lock cannot leave `()` invalid.
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The per-class lock. Critical sections are a few instructions (push/pop a
+/// Vec that never reallocates, bump counters), so a test-and-test-and-set
+/// spin lock that yields after a short spin beats a futex mutex here: its
+/// unlock is a plain release store, so a pool round trip costs four atomic
+/// read-modify-writes (lock and Arc count, twice) instead of six.
+struct SpinLock<T> {
+    locked: AtomicBool,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: the lock gives exclusive access to `value`, so sharing the lock
+// between threads only ever moves a `T` between them (hence T: Send).
+unsafe impl<T: Send> Sync for SpinLock<T> {}
+
+impl<T> SpinLock<T> {
+    fn new(value: T) -> Self {
+        Self {
+            locked: AtomicBool::new(false),
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    #[inline]
+    fn lock(&self) -> SpinGuard<'_, T> {
+        let mut spins = 0u32;
+        while self.locked.swap(true, Acquire) {
+            while self.locked.load(Relaxed) {
+                spins += 1;
+                if spins < 64 {
+                    std::hint::spin_loop();
+                } else {
+                    // The holder may be descheduled (more threads than cores).
+                    std::thread::yield_now();
+                }
+            }
+        }
+        SpinGuard { lock: self }
+    }
+}
+
+struct SpinGuard<'a, T> {
+    lock: &'a SpinLock<T>,
+}
+
+impl<T> Deref for SpinGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard exists only while this thread holds the lock.
+        unsafe { &*self.lock.value.get() }
+    }
+}
+
+impl<T> DerefMut for SpinGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard exists only while this thread holds the lock.
+        unsafe { &mut *self.lock.value.get() }
+    }
+}
+
+impl<T> Drop for SpinGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        self.lock.locked.store(false, Release);
+    }
+}
+
+fn slot_lock<Buf>(slot: &Slot<Buf>) -> SpinGuard<'_, SlotState<Buf>> {
+    slot.state.lock()
 }
 
 /// A thread-safe pool of reusable buffers. Cloning is cheap (shared).
@@ -287,7 +368,12 @@ impl<B: PoolBackend> PoolBuilder<B> {
             .into_iter()
             .map(|size| Slot {
                 size,
-                free: Mutex::new(Vec::new()),
+                state: SpinLock::new(SlotState {
+                    free: Vec::new(),
+                    hits: 0,
+                    misses: 0,
+                    in_use: 0,
+                }),
             })
             .collect();
         let pool = Pool {
@@ -299,11 +385,7 @@ impl<B: PoolBackend> PoolBuilder<B> {
                 zero_on_release: self.zero_on_release,
                 default_wait: self.default_wait,
                 held: AtomicUsize::new(0),
-                in_use_bytes: AtomicUsize::new(0),
-                in_use: AtomicUsize::new(0),
                 high_water: AtomicUsize::new(0),
-                hits: AtomicU64::new(0),
-                misses: AtomicU64::new(0),
                 evictions: AtomicU64::new(0),
                 exhausted: AtomicU64::new(0),
                 waiters: AtomicUsize::new(0),
@@ -315,13 +397,15 @@ impl<B: PoolBackend> PoolBuilder<B> {
             let guards: Vec<_> = (0..count).map(|_| pool.try_acquire(len)).collect::<Result<_>>()?;
             drop(guards);
         }
-        // Reserve free-list room so steady-state releases never reallocate.
+        // Reserve free-list room so steady-state releases never reallocate,
+        // and start the counters after the prefill.
         for slot in pool.inner.slots.iter() {
             let per_slot = (pool.inner.cap / slot.size.max(1)).clamp(1, 64);
-            lock(&slot.free).reserve(per_slot);
+            let mut st = slot_lock(slot);
+            st.free.reserve(per_slot);
+            st.hits = 0;
+            st.misses = 0;
         }
-        pool.inner.hits.store(0, Relaxed);
-        pool.inner.misses.store(0, Relaxed);
         Ok(pool)
     }
 }
@@ -430,7 +514,7 @@ impl<B: PoolBackend> Pool<B> {
         self.inner.exhausted.fetch_add(1, Relaxed);
         BufferError::PoolExhausted {
             pool: self.inner.name.clone(),
-            in_use: self.inner.in_use_bytes.load(Relaxed),
+            in_use: self.in_use_bytes(),
             cap: self.inner.cap,
             requested: self.inner.slots[slot].size,
             waited,
@@ -440,11 +524,15 @@ impl<B: PoolBackend> Pool<B> {
     fn attempt(&self, slot: usize, len: usize) -> Result<Outcome<Pooled<B>>> {
         let inner = &self.inner;
         let size = inner.slots[slot].size;
-        // Fast path: an idle buffer of this class.
-        let popped = lock(&inner.slots[slot].free).pop();
-        if let Some(buf) = popped {
-            inner.hits.fetch_add(1, Relaxed);
-            return Ok(Outcome::Got(self.hand_out(buf, slot, len)));
+        // Fast path: an idle buffer of this class, counted under the same lock.
+        {
+            let mut st = slot_lock(&inner.slots[slot]);
+            if let Some(buf) = st.free.pop() {
+                st.hits += 1;
+                st.in_use += 1;
+                drop(st);
+                return Ok(Outcome::Got(self.guard(buf, slot, len)));
+            }
         }
         // Reserve room under the cap, evicting idle buffers of other classes.
         if !self.reserve(size) {
@@ -452,9 +540,13 @@ impl<B: PoolBackend> Pool<B> {
         }
         match inner.backend.allocate(size) {
             Ok(buf) => {
-                inner.misses.fetch_add(1, Relaxed);
+                {
+                    let mut st = slot_lock(&inner.slots[slot]);
+                    st.misses += 1;
+                    st.in_use += 1;
+                }
                 ledger::record_alloc(size);
-                Ok(Outcome::Got(self.hand_out(buf, slot, len)))
+                Ok(Outcome::Got(self.guard(buf, slot, len)))
             }
             Err(e) => {
                 inner.held.fetch_sub(size, SeqCst);
@@ -473,6 +565,7 @@ impl<B: PoolBackend> Pool<B> {
                 && next <= inner.cap
             {
                 if inner.held.compare_exchange(held, next, SeqCst, SeqCst).is_ok() {
+                    inner.high_water.fetch_max(next, Relaxed);
                     return true;
                 }
                 continue;
@@ -486,7 +579,7 @@ impl<B: PoolBackend> Pool<B> {
     fn evict_one(&self) -> bool {
         let inner = &self.inner;
         for slot in inner.slots.iter().rev() {
-            let victim = lock(&slot.free).pop();
+            let victim = slot_lock(slot).free.pop();
             if let Some(buf) = victim {
                 drop(buf);
                 inner.held.fetch_sub(slot.size, SeqCst);
@@ -497,14 +590,7 @@ impl<B: PoolBackend> Pool<B> {
         false
     }
 
-    fn hand_out(&self, buf: B::Buf, slot: usize, len: usize) -> Pooled<B> {
-        let inner = &self.inner;
-        let size = inner.slots[slot].size;
-        inner.in_use.fetch_add(1, Relaxed);
-        let now = inner.in_use_bytes.fetch_add(size, Relaxed) + size;
-        if now > inner.high_water.load(Relaxed) {
-            inner.high_water.fetch_max(now, Relaxed);
-        }
+    fn guard(&self, buf: B::Buf, slot: usize, len: usize) -> Pooled<B> {
         Pooled {
             buf: ManuallyDrop::new(buf),
             len,
@@ -525,9 +611,9 @@ impl<B: PoolBackend> Pool<B> {
         let mut released = 0;
         let mut idle = self.idle_bytes();
         for slot in inner.slots.iter().rev() {
-            let mut free = lock(&slot.free);
+            let mut st = slot_lock(slot);
             while idle > keep_idle {
-                let Some(buf) = free.pop() else { break };
+                let Some(buf) = st.free.pop() else { break };
                 drop(buf);
                 inner.held.fetch_sub(slot.size, SeqCst);
                 inner.evictions.fetch_add(1, Relaxed);
@@ -539,26 +625,34 @@ impl<B: PoolBackend> Pool<B> {
     }
 
     fn idle_bytes(&self) -> usize {
-        self.inner.slots.iter().map(|s| lock(&s.free).len() * s.size).sum()
+        self.inner.slots.iter().map(|s| slot_lock(s).free.len() * s.size).sum()
     }
 
-    /// A snapshot of the statistics.
+    fn in_use_bytes(&self) -> usize {
+        self.inner.slots.iter().map(|s| slot_lock(s).in_use * s.size).sum()
+    }
+
+    /// A snapshot of the statistics (each class is read under its lock; the
+    /// classes are read one after another).
     pub fn stats(&self) -> PoolStats {
         let inner = &self.inner;
-        let idle = self.idle_bytes();
-        let in_use_bytes = inner.in_use_bytes.load(Relaxed);
-        PoolStats {
-            hits: inner.hits.load(Relaxed),
-            misses: inner.misses.load(Relaxed),
+        let mut st = PoolStats {
             evictions: inner.evictions.load(Relaxed),
             exhausted: inner.exhausted.load(Relaxed),
-            in_use: inner.in_use.load(Relaxed),
-            in_use_bytes,
             high_water_bytes: inner.high_water.load(Relaxed),
-            idle_bytes: idle,
-            held_bytes: in_use_bytes + idle,
             cap_bytes: inner.cap,
+            ..PoolStats::default()
+        };
+        for slot in inner.slots.iter() {
+            let s = slot_lock(slot);
+            st.hits += s.hits;
+            st.misses += s.misses;
+            st.in_use += s.in_use;
+            st.in_use_bytes += s.in_use * slot.size;
+            st.idle_bytes += s.free.len() * slot.size;
         }
+        st.held_bytes = st.in_use_bytes + st.idle_bytes;
+        st
     }
 }
 
@@ -566,16 +660,23 @@ impl<B: PoolBackend> Inner<B> {
     fn release(&self, mut buf: B::Buf, slot: usize, len: usize) {
         let size = self.slots[slot].size;
         let keep = !self.zero_on_release || self.backend.zero(&mut buf, len).is_ok();
-        self.in_use.fetch_sub(1, Relaxed);
-        self.in_use_bytes.fetch_sub(size, Relaxed);
-        if keep {
-            lock(&self.slots[slot].free).push(buf);
-        } else {
-            // Could not scrub it: never hand it out again.
-            drop(buf);
+        let waiters = {
+            let mut st = slot_lock(&self.slots[slot]);
+            st.in_use -= 1;
+            if keep {
+                st.free.push(buf);
+            }
+            // Read under the slot lock: a waiter registers before its retry,
+            // and a failing retry locks every slot, so either it saw this
+            // buffer or this read sees it (no lost wake-up).
+            self.waiters.load(Relaxed)
+        };
+        if !keep {
+            // Could not scrub it: never hand it out again (dropped above
+            // by not pushing it).
             self.held.fetch_sub(size, SeqCst);
         }
-        if self.waiters.load(SeqCst) > 0 {
+        if waiters > 0 {
             let _g = lock(&self.wait_lock);
             self.wait_cv.notify_all();
         }
@@ -583,8 +684,7 @@ impl<B: PoolBackend> Inner<B> {
 
     fn forget(&self, slot: usize) {
         let size = self.slots[slot].size;
-        self.in_use.fetch_sub(1, Relaxed);
-        self.in_use_bytes.fetch_sub(size, Relaxed);
+        slot_lock(&self.slots[slot]).in_use -= 1;
         self.held.fetch_sub(size, SeqCst);
         if self.waiters.load(SeqCst) > 0 {
             let _g = lock(&self.wait_lock);
