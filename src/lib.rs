@@ -1,9 +1,29 @@
 //! # zc — zero-copy building blocks for audio and ML pipelines
 //!
 //! A facade over the zc crates (the pattern of `symphonia`): each crate is
-//! re-exported as a module.
+//! re-exported as a module, behind a feature of the same name (all on by
+//! default; the hardware crates load their runtimes at run time, so they build
+//! on any machine).
 //!
-//! * [`buffers`]: the `Buffer` trait, aligned buffers, pool, arena, mmap,
-//!   views, the copy ledger, interop.
+//! | module | crate | what it does |
+//! |---|---|---|
+//! | [`buffers`] | `zc-buffers` | the `Buffer` trait, aligned buffers, pool, arena, mmap, views, copy ledger, DLPack/bytes/Arrow |
+//! | `mel` | `zc-mel` | Whisper-exact log-mel into the caller's buffer, streaming, WAV loading |
+//! | `hv16` | `zc-hv16` | 2048-bit hypervectors, SIMD kernels, mmap store, top-k search |
+//! | `volterra` | `zc-volterra` | allocation-free Volterra engines, streaming, identification |
+//! | `cuda` | `zc-cuda` | pinned / device / managed / registered CUDA buffers (cudarc, dynamic loading) |
+//! | `npu` | `zc-npu` | AMD XDNA NPU buffer objects through XRT, loaded at run time |
+//!
+//! Run the whole pipeline with `cargo run --release --example pipeline`.
 
 pub use zc_buffers as buffers;
+#[cfg(feature = "cuda")]
+pub use zc_cuda as cuda;
+#[cfg(feature = "hv16")]
+pub use zc_hv16 as hv16;
+#[cfg(feature = "mel")]
+pub use zc_mel as mel;
+#[cfg(feature = "npu")]
+pub use zc_npu as npu;
+#[cfg(feature = "volterra")]
+pub use zc_volterra as volterra;

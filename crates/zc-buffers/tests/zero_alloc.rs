@@ -64,3 +64,19 @@ fn views_transpose_and_ledger_records_allocate_nothing() {
     assert_eq!(stats.heap_calls(), 0);
     assert_eq!(l.report().copies, 101);
 }
+
+#[test]
+fn dlpack_export_allocates_once_and_copies_nothing() {
+    use zc_buffers::interop::dlpack::{DataType, DlpackTensor};
+    let pool = Pool::builder().build().unwrap();
+    let guard = pool.acquire(3000 * 80 * 4).unwrap();
+    // (the ledger scope itself allocates its counters, so count inside it)
+    let ((t, stats), report) = ledger::scope(|| {
+        count_allocs(|| DlpackTensor::new(guard, DataType::F32, &[3000, 80], None, 0).unwrap()).unwrap()
+    });
+    // the one DLManagedTensorVersioned (+ shape/strides inline) the protocol needs
+    assert_eq!(stats.allocations, 1, "{stats:?}");
+    assert_eq!(report.copies, 0);
+    drop(t);
+    assert_eq!(pool.stats().in_use, 0, "the deleter returned the guard to its pool");
+}

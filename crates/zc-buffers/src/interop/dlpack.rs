@@ -205,11 +205,38 @@ pub const DLPACK_FLAG_BITMASK_READ_ONLY: u64 = 1;
 /// The producer copied the data to make this tensor.
 pub const DLPACK_FLAG_BITMASK_IS_COPIED: u64 = 1 << 1;
 
+/// Up to this many dimensions, shape and strides live inside the one
+/// allocation that holds the managed tensor (so an export allocates once).
+const INLINE_DIMS: usize = 8;
+
+enum Dims {
+    Inline([i64; INLINE_DIMS]),
+    Heap(Box<[i64]>),
+}
+
+impl Dims {
+    fn new(v: &[i64]) -> Self {
+        if v.len() <= INLINE_DIMS {
+            let mut a = [0i64; INLINE_DIMS];
+            a[..v.len()].copy_from_slice(v);
+            Dims::Inline(a)
+        } else {
+            Dims::Heap(v.into())
+        }
+    }
+    fn as_mut_ptr(&mut self) -> *mut i64 {
+        match self {
+            Dims::Inline(a) => a.as_mut_ptr(),
+            Dims::Heap(b) => b.as_mut_ptr(),
+        }
+    }
+}
+
 #[repr(C)]
 struct Holder<B> {
     managed: DLManagedTensorVersioned, // first: *mut Holder == *mut managed
-    shape: Box<[i64]>,
-    strides: Box<[i64]>,
+    shape: Dims,
+    strides: Dims,
     owner: B,
 }
 
@@ -250,9 +277,22 @@ impl DlpackTensor {
         let elem = dtype.size_bytes().ok_or(BufferError::ZeroSizedType {
             type_name: "sub-byte DLPack type",
         })?;
-        let strides_v: Vec<usize> = match strides {
-            Some(s) => s.to_vec(),
-            None => crate::view::c_strides(shape),
+        let mut c_buf = [0usize; INLINE_DIMS];
+        let c_heap;
+        let strides_v: &[usize] = match strides {
+            Some(s) => s,
+            None if shape.len() <= INLINE_DIMS => {
+                let mut acc = 1usize;
+                for i in (0..shape.len()).rev() {
+                    c_buf[i] = acc;
+                    acc = acc.saturating_mul(shape[i]);
+                }
+                &c_buf[..shape.len()]
+            }
+            None => {
+                c_heap = crate::view::c_strides(shape);
+                &c_heap
+            }
         };
         let (data, _) = match (owner.host_ptr(), owner.device_ptr()) {
             (Some(p), _) => (p.as_ptr().cast::<c_void>(), ()),
@@ -273,7 +313,7 @@ impl DlpackTensor {
             });
         }
         let fake = avail / elem;
-        crate::view::check_reach(shape, &strides_v, fake)?;
+        crate::view::check_reach(shape, strides_v, fake)?;
         let addr = data as usize + byte_offset;
         let align = (elem).min(16).next_power_of_two();
         if !addr.is_multiple_of(align) {
@@ -284,18 +324,28 @@ impl DlpackTensor {
                 addr,
             });
         }
-        let to_i64 = |v: &[usize]| -> Result<Box<[i64]>> {
-            v.iter()
-                .map(|&x| i64::try_from(x))
-                .collect::<std::result::Result<Box<[i64]>, _>>()
-                .map_err(|_| BufferError::Overflow {
-                    shape: shape.to_vec(),
-                    strides: strides_v.clone(),
-                })
+        let to_i64 = |v: &[usize]| -> Result<Dims> {
+            let overflow = || BufferError::Overflow {
+                shape: shape.to_vec(),
+                strides: strides_v.to_vec(),
+            };
+            if v.len() <= INLINE_DIMS {
+                let mut a = [0i64; INLINE_DIMS];
+                for (d, &x) in a.iter_mut().zip(v) {
+                    *d = i64::try_from(x).map_err(|_| overflow())?;
+                }
+                Ok(Dims::Inline(a))
+            } else {
+                let w = v
+                    .iter()
+                    .map(|&x| i64::try_from(x))
+                    .collect::<std::result::Result<Vec<i64>, _>>();
+                Ok(Dims::new(&w.map_err(|_| overflow())?))
+            }
         };
         let ndim = i32::try_from(shape.len()).map_err(|_| BufferError::Overflow {
             shape: shape.to_vec(),
-            strides: strides_v.clone(),
+            strides: strides_v.to_vec(),
         })?;
         let device = owner.device();
         let mut holder = Box::new(Holder {
@@ -315,7 +365,7 @@ impl DlpackTensor {
                 },
             },
             shape: to_i64(shape)?,
-            strides: to_i64(&strides_v)?,
+            strides: to_i64(strides_v)?,
             owner,
         });
         holder.managed.dl_tensor.shape = holder.shape.as_mut_ptr();
