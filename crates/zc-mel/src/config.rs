@@ -212,7 +212,10 @@ mod tests {
         assert_eq!(c.min_samples(), 201);
         assert!(matches!(
             c.n_frames(200),
-            Err(MelError::TooShort { samples: 200, needed: 201 })
+            Err(MelError::TooShort {
+                samples: 200,
+                needed: 201
+            })
         ));
         assert_eq!(c.n_frames(201).unwrap(), 1);
     }
@@ -223,13 +226,34 @@ mod tests {
         assert!(ok.validate().is_ok());
         for c in [
             MelConfig { n_fft: 1, ..ok.clone() },
-            MelConfig { hop_length: 0, ..ok.clone() },
-            MelConfig { n_mels: 0, ..ok.clone() },
-            MelConfig { sample_rate: 0, ..ok.clone() },
-            MelConfig { f_min: 9000.0, ..ok.clone() },
-            MelConfig { f_max: Some(9000.0), ..ok.clone() },
-            MelConfig { f_min: f64::NAN, ..ok.clone() },
-            MelConfig { top_db: 0.0, ..ok.clone() },
+            MelConfig {
+                hop_length: 0,
+                ..ok.clone()
+            },
+            MelConfig {
+                n_mels: 0,
+                ..ok.clone()
+            },
+            MelConfig {
+                sample_rate: 0,
+                ..ok.clone()
+            },
+            MelConfig {
+                f_min: 9000.0,
+                ..ok.clone()
+            },
+            MelConfig {
+                f_max: Some(9000.0),
+                ..ok.clone()
+            },
+            MelConfig {
+                f_min: f64::NAN,
+                ..ok.clone()
+            },
+            MelConfig {
+                top_db: 0.0,
+                ..ok.clone()
+            },
         ] {
             assert!(matches!(c.validate(), Err(MelError::InvalidConfig { .. })), "{c:?}");
         }

@@ -104,7 +104,9 @@ pub enum MelError {
         actual: u32,
     },
     /// A WAV whose data chunk reaches past the end of the file.
-    #[error("{path}: truncated: the data chunk at offset {offset} declares {declared} bytes, the file holds {available}")]
+    #[error(
+        "{path}: truncated: the data chunk at offset {offset} declares {declared} bytes, the file holds {available}"
+    )]
     Truncated {
         /// The file.
         path: PathBuf,

@@ -19,7 +19,9 @@
 use std::path::{Path, PathBuf};
 
 use zc_buffers::ledger::{self, CopyKind};
-use zc_buffers::{AlignedBuf, Advice, HostBuffer, HostBufferExt, HostBufferMut, HostBufferMutExt, MmapBuf, MmapOptions};
+use zc_buffers::{
+    Advice, AlignedBuf, HostBuffer, HostBufferExt, HostBufferMut, HostBufferMutExt, MmapBuf, MmapOptions,
+};
 
 use crate::config::SAMPLE_RATE;
 use crate::error::{MelError, Result};
@@ -298,7 +300,9 @@ impl WavFile {
         };
         match self.info.format {
             SampleFormat::U8 => decode(data, out, ch, bps, |b| (f64::from(b[0]) - 128.0) / 128.0),
-            SampleFormat::I16 => decode(data, out, ch, bps, |b| f64::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0),
+            SampleFormat::I16 => decode(data, out, ch, bps, |b| {
+                f64::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0
+            }),
             SampleFormat::I24 => decode(data, out, ch, bps, |b| {
                 f64::from(i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8) / f64::from(1u32 << 23)
             }),

@@ -10,7 +10,9 @@ use zc_mel::{Layout, MelConfig, MelSpectrogram, Padding, WavFile};
 static ALLOC: CountingAllocator = CountingAllocator::new();
 
 fn signal(n: usize) -> Vec<f32> {
-    (0..n).map(|i| ((i as f32) * 0.031).sin() * 0.3 + ((i * 7919 % 113) as f32 - 56.0) * 1e-3).collect()
+    (0..n)
+        .map(|i| ((i as f32) * 0.031).sin() * 0.3 + ((i * 7919 % 113) as f32 - 56.0) * 1e-3)
+        .collect()
 }
 
 #[test]

@@ -58,7 +58,9 @@ fn all_targets_agree() {
 fn padding_modes_relate() {
     let x = noise(3_000, 2, 0.1);
     let plain = plan(80, Padding::None).compute(&x, Layout::MelMajor).unwrap();
-    let same_len = plan(80, Padding::PadOrTrim(3_000)).compute(&x, Layout::MelMajor).unwrap();
+    let same_len = plan(80, Padding::PadOrTrim(3_000))
+        .compute(&x, Layout::MelMajor)
+        .unwrap();
     let append0 = plan(80, Padding::Append(0)).compute(&x, Layout::MelMajor).unwrap();
     assert_eq!(plain, same_len);
     assert_eq!(plain, append0);
@@ -66,11 +68,24 @@ fn padding_modes_relate() {
     let mut padded = x.clone();
     padded.resize(5_000, 0.0);
     let explicit = plan(80, Padding::None).compute(&padded, Layout::MelMajor).unwrap();
-    assert_eq!(plan(80, Padding::PadOrTrim(5_000)).compute(&x, Layout::MelMajor).unwrap(), explicit);
-    assert_eq!(plan(80, Padding::Append(2_000)).compute(&x, Layout::MelMajor).unwrap(), explicit);
+    assert_eq!(
+        plan(80, Padding::PadOrTrim(5_000))
+            .compute(&x, Layout::MelMajor)
+            .unwrap(),
+        explicit
+    );
+    assert_eq!(
+        plan(80, Padding::Append(2_000)).compute(&x, Layout::MelMajor).unwrap(),
+        explicit
+    );
     // virtual trim == slicing
-    let trimmed = plan(80, Padding::PadOrTrim(1_000)).compute(&x, Layout::MelMajor).unwrap();
-    assert_eq!(trimmed, plan(80, Padding::None).compute(&x[..1_000], Layout::MelMajor).unwrap());
+    let trimmed = plan(80, Padding::PadOrTrim(1_000))
+        .compute(&x, Layout::MelMajor)
+        .unwrap();
+    assert_eq!(
+        trimmed,
+        plan(80, Padding::None).compute(&x[..1_000], Layout::MelMajor).unwrap()
+    );
 }
 
 #[test]
@@ -93,7 +108,12 @@ fn bad_input_leaves_output_untouched() {
     let mut small = AlignedBuf::zeroed(bytes - 4).unwrap();
     small.fill(0xAB);
     match mel.compute_into(&x, &mut small, Layout::MelMajor) {
-        Err(MelError::OutputSize { expected: 960, actual: 959, rows: 80, cols: 12 }) => {}
+        Err(MelError::OutputSize {
+            expected: 960,
+            actual: 959,
+            rows: 80,
+            cols: 12,
+        }) => {}
         other => panic!("{other:?}"),
     }
     assert!(small.iter().all(|&b| b == 0xAB));
@@ -113,18 +133,29 @@ fn bad_input_leaves_output_untouched() {
     // a NaN beyond a pad_or_trim cut is never read, so it is accepted
     let mut y = x.clone();
     y[1_999] = f32::NAN;
-    assert!(plan(80, Padding::PadOrTrim(1_500)).compute(&y, Layout::MelMajor).is_ok());
+    assert!(
+        plan(80, Padding::PadOrTrim(1_500))
+            .compute(&y, Layout::MelMajor)
+            .is_ok()
+    );
 
     // too short for reflect padding
     assert!(matches!(
         mel.compute(&x[..200], Layout::MelMajor),
-        Err(MelError::TooShort { samples: 200, needed: 201 })
+        Err(MelError::TooShort {
+            samples: 200,
+            needed: 201
+        })
     ));
     assert!(mel.compute(&[], Layout::MelMajor).is_err());
 
     // misaligned memory (a byte slice starting at an odd address)
     let mut raw = vec![0u8; bytes + 1];
-    let odd = if raw.as_ptr() as usize % 2 == 0 { &mut raw[1..] } else { &mut raw[..bytes] };
+    let odd = if (raw.as_ptr() as usize).is_multiple_of(2) {
+        &mut raw[1..]
+    } else {
+        &mut raw[..bytes]
+    };
     odd.fill(0x11);
     assert!(matches!(
         mel.compute_into(&x, odd, Layout::MelMajor),
@@ -135,13 +166,19 @@ fn bad_input_leaves_output_untouched() {
     // view of the wrong shape (mel-major shape passed as frame-major)
     let mut arr = Array2::<f32>::from_elem((80, 12), 3.0);
     match mel.compute_into_view(&x, arr.view_mut(), Layout::FrameMajor) {
-        Err(MelError::ShapeMismatch { expected: (12, 80), actual: (80, 12) }) => {}
+        Err(MelError::ShapeMismatch {
+            expected: (12, 80),
+            actual: (80, 12),
+        }) => {}
         other => panic!("{other:?}"),
     }
     assert!(arr.iter().all(|&v| v == 3.0));
 
     // invalid configuration
-    let cfg = MelConfig { hop_length: 0, ..MelConfig::whisper(80) };
+    let cfg = MelConfig {
+        hop_length: 0,
+        ..MelConfig::whisper(80)
+    };
     assert!(matches!(MelSpectrogram::new(cfg), Err(MelError::InvalidConfig { .. })));
 }
 
@@ -151,7 +188,9 @@ fn clones_share_the_plan_and_agree() {
     let mut a = plan(128, Padding::None);
     let mut b = a.clone();
     let ra = a.compute(&x, Layout::FrameMajor).unwrap();
-    let rb = std::thread::spawn(move || b.compute(&x, Layout::FrameMajor).unwrap()).join().unwrap();
+    let rb = std::thread::spawn(move || b.compute(&x, Layout::FrameMajor).unwrap())
+        .join()
+        .unwrap();
     assert_eq!(ra, rb);
     assert_eq!(a.filters().n_mels(), 128);
     assert!(format!("{a:?}").contains("MelSpectrogram"));
@@ -177,16 +216,20 @@ proptest! {
     }
 
     /// Scaling the signal by 10 scales power by 100: every value moves by
-    /// log10(100) / 4 = 0.5 (the clamp is relative to the maximum).
+    /// log10(100) / 4 = 0.5 (the clamp is relative to the maximum; only the
+    /// absolute 1e-10 power floor stays put).
     #[test]
     fn gain_shifts_by_half(len in 400usize..4_000, seed in any::<u64>()) {
-        let x = noise(len, seed, 0.01);
+        let x = noise(len, seed, 0.05);
         let y: Vec<f32> = x.iter().map(|v| v * 10.0).collect();
         let mut mel = plan(80, Padding::None);
         let a = mel.compute(&x, Layout::MelMajor).unwrap();
         let b = mel.compute(&y, Layout::MelMajor).unwrap();
         for (p, q) in a.iter().zip(b.iter()) {
-            prop_assert!((q - p - 0.5).abs() < 2e-4, "{} -> {}", p, q);
+            // values at the absolute 1e-10 power floor (-1.5) cannot move
+            if *p > -1.49 {
+                prop_assert!((q - p - 0.5).abs() < 2e-4, "{} -> {}", p, q);
+            }
         }
     }
 

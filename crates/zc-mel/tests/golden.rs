@@ -14,11 +14,17 @@ fn data(name: &str) -> String {
 
 fn read_f32(name: &str) -> Vec<f32> {
     let bytes = std::fs::read(data(name)).unwrap();
-    bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
 }
 
 fn speech() -> Vec<f32> {
-    let wav = WavFile::open(data("speech_16k.wav")).unwrap().expect_sample_rate(16_000).unwrap();
+    let wav = WavFile::open(data("speech_16k.wav"))
+        .unwrap()
+        .expect_sample_rate(16_000)
+        .unwrap();
     wav.samples().unwrap().to_vec()
 }
 
@@ -71,7 +77,11 @@ fn speech_80_mels_plain() {
 #[test]
 fn speech_80_mels_pad_or_trim_30s() {
     let x = speech();
-    let got = run(&x, MelConfig::whisper(80).with_padding(Padding::WHISPER_30S), Layout::MelMajor);
+    let got = run(
+        &x,
+        MelConfig::whisper(80).with_padding(Padding::WHISPER_30S),
+        Layout::MelMajor,
+    );
     assert_eq!(got.len(), 80 * 3000);
     check(&got, &read_f32("speech_16k.padded.mel80.f32"), "speech 80 pad_or_trim");
 }
@@ -88,18 +98,34 @@ fn speech_128_mels_frame_major() {
 fn speech_80_mels_append_padding() {
     // whisper.log_mel_spectrogram(audio, padding=16000)
     let x = speech();
-    let got = run(&x, MelConfig::whisper(80).with_padding(Padding::Append(16_000)), Layout::MelMajor);
+    let got = run(
+        &x,
+        MelConfig::whisper(80).with_padding(Padding::Append(16_000)),
+        Layout::MelMajor,
+    );
     assert_eq!(got.len(), 80 * 868);
-    check(&got, &read_f32("speech_16k.append16000.mel80.f32"), "speech 80 append 16000");
+    check(
+        &got,
+        &read_f32("speech_16k.append16000.mel80.f32"),
+        "speech 80 append 16000",
+    );
 }
 
 #[test]
 fn chirp_trimmed_by_pad_or_trim() {
     // reference computed on chirp[:100000]; here the trim is virtual
     let x = read_f32("chirp_30s.f32");
-    let got = run(&x, MelConfig::whisper(80).with_padding(Padding::PadOrTrim(100_000)), Layout::MelMajor);
+    let got = run(
+        &x,
+        MelConfig::whisper(80).with_padding(Padding::PadOrTrim(100_000)),
+        Layout::MelMajor,
+    );
     assert_eq!(got.len(), 80 * 625);
-    check(&got, &read_f32("chirp_30s.trim100000.mel80.f32"), "chirp trimmed to 100000");
+    check(
+        &got,
+        &read_f32("chirp_30s.trim100000.mel80.f32"),
+        "chirp trimmed to 100000",
+    );
 }
 
 #[test]

@@ -10,7 +10,11 @@ use zc_mel::{Layout, MelConfig, MelSpectrogram, Padding, WavFile};
 fn write_f32_wav(path: &std::path::Path, samples: &[f32], extra_chunk: &[u8]) {
     let mut f = std::fs::File::create(path).unwrap();
     let data_len = (samples.len() * 4) as u32;
-    let extra = if extra_chunk.is_empty() { 0 } else { 8 + extra_chunk.len() as u32 };
+    let extra = if extra_chunk.is_empty() {
+        0
+    } else {
+        8 + extra_chunk.len() as u32
+    };
     f.write_all(b"RIFF").unwrap();
     f.write_all(&(4 + 24 + extra + 8 + data_len).to_le_bytes()).unwrap();
     f.write_all(b"WAVE").unwrap();
@@ -117,6 +121,9 @@ fn decoding_mono_f32_into_a_buffer_is_one_plain_copy() {
     let mut out = AlignedBuf::zeroed(2_000).unwrap();
     let (n, report) = ledger::scope(|| zc_mel::load_wav_into(&path, &mut out));
     assert_eq!(n.unwrap(), 500);
-    assert_eq!((report.copies_of(CopyKind::Other), report.bytes_of(CopyKind::Other)), (1, 2_000));
+    assert_eq!(
+        (report.copies_of(CopyKind::Other), report.bytes_of(CopyKind::Other)),
+        (1, 2_000)
+    );
     assert_eq!(report.copies, 1);
 }

@@ -53,7 +53,10 @@ fn integer_pcm_formats_scale_by_full_scale() {
         let path = write_int(dir.path(), &format!("i{bits}.wav"), bits, 1, 16_000, &frames);
         let (info, out) = decode(&path);
         assert_eq!(info.format, fmt);
-        assert_eq!((info.channels, info.sample_rate, info.num_samples()), (1, 16_000, vals.len()));
+        assert_eq!(
+            (info.channels, info.sample_rate, info.num_samples()),
+            (1, 16_000, vals.len())
+        );
         for (o, v) in out.iter().zip(&vals) {
             assert_eq!(*o, (f64::from(*v) / full) as f32, "{bits} bits, value {v}");
         }
@@ -138,14 +141,22 @@ fn load_wav_into_checks_rate_and_size() {
     let p44 = write_int(dir.path(), "44k.wav", 16, 1, 44_100, &frames);
     let mut out = AlignedBuf::zeroed(200).unwrap();
     match load_wav_into(&p44, &mut out) {
-        Err(MelError::SampleRate { expected: 16_000, actual: 44_100, .. }) => {}
+        Err(MelError::SampleRate {
+            expected: 16_000,
+            actual: 44_100,
+            ..
+        }) => {}
         other => panic!("expected SampleRate error, got {other:?}"),
     }
     let p16 = write_int(dir.path(), "16k.wav", 16, 1, 16_000, &frames);
     let mut small = AlignedBuf::zeroed(196).unwrap();
     assert!(matches!(
         load_wav_into(&p16, &mut small),
-        Err(MelError::OutputSize { expected: 50, actual: 49, .. })
+        Err(MelError::OutputSize {
+            expected: 50,
+            actual: 49,
+            ..
+        })
     ));
     assert!(small.iter().all(|&b| b == 0), "output touched on error");
     assert_eq!(load_wav_into(&p16, &mut out).unwrap(), 50);
@@ -165,7 +176,12 @@ fn corrupt_files_give_clear_errors() {
     // truncated: the data chunk claims 200 bytes, 150 remain
     let p = write("trunc.wav", &good[..good.len() - 50]);
     match WavFile::open(&p) {
-        Err(MelError::Truncated { declared: 200, available: 150, offset: 44, .. }) => {}
+        Err(MelError::Truncated {
+            declared: 200,
+            available: 150,
+            offset: 44,
+            ..
+        }) => {}
         other => panic!("expected Truncated, got {other:?}"),
     }
     // not RIFF
@@ -175,17 +191,30 @@ fn corrupt_files_give_clear_errors() {
     let p = write("empty.wav", b"");
     assert!(matches!(WavFile::open(&p), Err(MelError::Buffer(_))));
     // missing file
-    assert!(matches!(WavFile::open(dir.path().join("nope.wav")), Err(MelError::Buffer(_))));
+    assert!(matches!(
+        WavFile::open(dir.path().join("nope.wav")),
+        Err(MelError::Buffer(_))
+    ));
     // unsupported format tag (ADPCM = 2)
     let mut adpcm = good.clone();
     adpcm[20] = 2;
     let p = write("adpcm.wav", &adpcm);
-    assert!(matches!(WavFile::open(&p), Err(MelError::UnsupportedFormat { format_tag: 2, .. })));
+    assert!(matches!(
+        WavFile::open(&p),
+        Err(MelError::UnsupportedFormat { format_tag: 2, .. })
+    ));
     // ragged data: 199 bytes of 16-bit samples
     let mut ragged = good[..good.len() - 1].to_vec();
     ragged[40..44].copy_from_slice(&199u32.to_le_bytes());
     let p = write("ragged.wav", &ragged);
-    assert!(matches!(WavFile::open(&p), Err(MelError::RaggedData { data_len: 199, frame_bytes: 2, .. })));
+    assert!(matches!(
+        WavFile::open(&p),
+        Err(MelError::RaggedData {
+            data_len: 199,
+            frame_bytes: 2,
+            ..
+        })
+    ));
     // no data chunk
     let p = write("nodata.wav", &good[..36]);
     assert!(matches!(WavFile::open(&p), Err(MelError::InvalidWav { .. })));
@@ -198,7 +227,10 @@ fn corrupt_files_give_clear_errors() {
 fn speech_fixture_header() {
     let wav = WavFile::open(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/speech_16k.wav")).unwrap();
     let info = wav.info();
-    assert_eq!((info.sample_rate, info.channels, info.format), (16_000, 1, SampleFormat::I16));
+    assert_eq!(
+        (info.sample_rate, info.channels, info.format),
+        (16_000, 1, SampleFormat::I16)
+    );
     assert_eq!(info.num_samples(), 122_931);
     assert!((info.duration_secs() - 7.683_187_5).abs() < 1e-9);
     assert_eq!(wav.data_bytes().len(), 122_931 * 2);
