@@ -1,2 +1,109 @@
-//! placeholder
-fn main() {}
+//! Scan throughput over a 1 GiB file-mapped store: one query and 8 queries,
+//! every kernel level, the `simsimd` hamming kernel over the same data, and a
+//! plain sequential read of the same mapping (the memory-bandwidth limit),
+//! all in one run so the ratios are side by side.
+//!
+//! The store is built once in `CARGO_TARGET_TMPDIR` (reused by later runs).
+//! `ZC_HV16_SCAN_MIB` changes its size (default 1024).
+//!
+//! `cargo bench -p zc-hv16 --bench scan -- --warm-up-time 1 --measurement-time 3`
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use simsimd::BinarySimilarity;
+use zc_hv16::kernels::{Kernel, Level};
+use zc_hv16::search::Hit;
+use zc_hv16::{GENERATOR_SPLITMIX64_V1, HV16, HvStore};
+
+fn store() -> HvStore {
+    let mib: usize = std::env::var("ZC_HV16_SCAN_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024);
+    let n = mib * 4096; // 4096 vectors per MiB
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("zc-hv16-scan-{mib}mib.hv16"));
+    if let Ok(s) = HvStore::open(&path)
+        && s.len() == n
+    {
+        return s;
+    }
+    let t = Instant::now();
+    let mut s = HvStore::create_with_generator(&path, GENERATOR_SPLITMIX64_V1).expect("create bench store");
+    s.set_durable(false);
+    s.reserve(n).expect("reserve");
+    let mut buf = Vec::with_capacity(1 << 16);
+    for start in (0..n).step_by(1 << 16) {
+        buf.clear();
+        buf.extend((start..(start + (1 << 16)).min(n)).map(|i| HV16::random(i as u64)));
+        s.append(&buf).expect("append");
+    }
+    s.flush().expect("flush");
+    drop(s);
+    eprintln!("built {} ({n} vectors) in {:.1?}", path.display(), t.elapsed());
+    HvStore::open(&path).expect("open bench store")
+}
+
+fn scan(c: &mut Criterion) {
+    let store = store();
+    let db = store.vectors();
+    let bytes = std::mem::size_of_val(db) as u64;
+    let best = Kernel::active();
+    eprintln!("{} vectors, {} bytes, best level {}", db.len(), bytes, best.level());
+    let q = db[db.len() / 3].flip(0.2, 1);
+    let queries: Vec<HV16> = (0..8).map(|i| db[i * 1000 + 7].flip(0.1, i as u64)).collect();
+    let mut hits = vec![Hit::default(); 10];
+    let mut hits8 = vec![Hit::default(); 80];
+    let mut dists = vec![0u32; db.len()];
+
+    let mut g = c.benchmark_group("scan_1gib");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(bytes));
+    g.bench_function("read_baseline_xor_all", |b| {
+        b.iter(|| black_box(best.xor_all(black_box(db))))
+    });
+    for level in Level::available().collect::<Vec<_>>().into_iter().rev() {
+        let k = Kernel::new(level).expect("available");
+        g.bench_function(format!("top10_1q/{level}"), |b| {
+            b.iter(|| {
+                k.top_k_into(db, black_box(&q), &mut hits).expect("search");
+                black_box(&hits);
+            })
+        });
+    }
+    g.bench_function("distances_1q/best", |b| {
+        b.iter(|| {
+            best.distances(black_box(&q), db, &mut dists).expect("distances");
+            black_box(&dists);
+        })
+    });
+    let qb: &[u8] = HV16::as_bytes(std::slice::from_ref(&q));
+    g.bench_function("distances_1q/simsimd", |b| {
+        b.iter(|| {
+            for (o, v) in dists.iter_mut().zip(db) {
+                let vb: &[u8] = HV16::as_bytes(std::slice::from_ref(v));
+                *o = u8::hamming(qb, vb).unwrap_or(f64::NAN) as u32;
+            }
+            black_box(&dists);
+        })
+    });
+    g.bench_function("top10_8q_tiled/best", |b| {
+        b.iter(|| {
+            best.top_k_batch_into(db, black_box(&queries), 10, &mut hits8)
+                .expect("batch");
+            black_box(&hits8);
+        })
+    });
+    g.bench_function("top10_1q_2threads/best", |b| {
+        b.iter(|| {
+            best.top_k_par_into(db, black_box(&q), &mut hits, 2).expect("par");
+            black_box(&hits);
+        })
+    });
+    g.finish();
+    assert_eq!(hits[0].index, db.len() / 3);
+}
+
+criterion_group!(benches, scan);
+criterion_main!(benches);

@@ -1,2 +1,161 @@
-//! placeholder
-fn main() {}
+//! `hvstore`: build, extend, inspect and search a zc-hv16 store from the shell.
+//!
+//! ```text
+//! cargo run --release -p zc-hv16 --example hvstore -- build  STORE --random N --seed S
+//! cargo run --release -p zc-hv16 --example hvstore -- append STORE --random N --seed S
+//! cargo run --release -p zc-hv16 --example hvstore -- info   STORE [--verify]
+//! cargo run --release -p zc-hv16 --example hvstore -- search STORE --query-seed Q [--flip P] --k K
+//!                                                           [--threads T] [--level scalar|popcnt|avx2|avx512]
+//! ```
+//!
+//! `build`/`append` write vector `i` as `HV16::random(S + i)`. `search` builds
+//! the query `HV16::random(Q).flip(P, Q)` and prints one JSON line per hit,
+//! nearest first: `{"index":I,"distance":D}`.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use zc_hv16::kernels::{Kernel, Level};
+use zc_hv16::search::Hit;
+use zc_hv16::{GENERATOR_SPLITMIX64_V1, HV16, HvStore};
+
+type BoxResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+const USAGE: &str = "usage:
+  hvstore build  STORE --random N --seed S
+  hvstore append STORE --random N --seed S
+  hvstore info   STORE [--verify]
+  hvstore search STORE --query-seed Q [--flip P] --k K [--threads T] [--level L]";
+
+struct Args {
+    rest: Vec<String>,
+}
+
+impl Args {
+    fn value<T: std::str::FromStr>(&self, flag: &str) -> BoxResult<Option<T>>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.rest.iter().position(|a| a == flag) {
+            None => Ok(None),
+            Some(i) => {
+                let v = self.rest.get(i + 1).ok_or_else(|| format!("{flag} needs a value"))?;
+                v.parse::<T>().map(Some).map_err(|e| format!("{flag} {v}: {e}").into())
+            }
+        }
+    }
+    fn required<T: std::str::FromStr>(&self, flag: &str) -> BoxResult<T>
+    where
+        T::Err: std::fmt::Display,
+    {
+        self.value(flag)?
+            .ok_or_else(|| format!("missing {flag}\n{USAGE}").into())
+    }
+    fn flag(&self, flag: &str) -> bool {
+        self.rest.iter().any(|a| a == flag)
+    }
+}
+
+fn fill(store: &mut HvStore, n: u64, seed: u64) -> BoxResult<()> {
+    const BATCH: u64 = 1 << 16;
+    store.set_durable(false);
+    store.reserve(usize::try_from(n)?)?;
+    let mut buf = Vec::with_capacity(BATCH as usize);
+    let mut i = 0;
+    while i < n {
+        let end = (i + BATCH).min(n);
+        buf.clear();
+        buf.extend((i..end).map(|j| HV16::random(seed.wrapping_add(j))));
+        store.append(&buf)?;
+        i = end;
+    }
+    store.flush()?;
+    Ok(())
+}
+
+fn info(store: &HvStore) -> String {
+    let h = store.header();
+    format!(
+        "{{\"path\":{:?},\"count\":{},\"version\":{},\"dimension\":{},\"generator\":{},\"data_checksum\":\"{:016x}\"}}",
+        store.path().display().to_string(),
+        h.count,
+        h.version,
+        h.dimension,
+        h.generator,
+        zc_hv16::store::fold_lanes(h.data_lanes)
+    )
+}
+
+fn run() -> BoxResult<()> {
+    let mut argv = std::env::args().skip(1);
+    let cmd = argv.next().ok_or(USAGE)?;
+    let path = argv.next().ok_or(USAGE)?;
+    let args = Args { rest: argv.collect() };
+    match cmd.as_str() {
+        "build" | "append" => {
+            let n: u64 = args.required("--random")?;
+            let seed: u64 = args.required("--seed")?;
+            let t = Instant::now();
+            let mut store = if cmd == "build" {
+                HvStore::create_with_generator(&path, GENERATOR_SPLITMIX64_V1)?
+            } else {
+                HvStore::open_rw(&path)?
+            };
+            fill(&mut store, n, seed)?;
+            store.shrink_to_fit()?;
+            eprintln!("{cmd}: {n} vectors in {:.2?}", t.elapsed());
+            println!("{}", info(&store));
+        }
+        "info" => {
+            let store = HvStore::open(&path)?;
+            if args.flag("--verify") {
+                store.verify()?;
+                eprintln!("data checksum ok");
+            }
+            println!("{}", info(&store));
+        }
+        "search" => {
+            let q: u64 = args.required("--query-seed")?;
+            let k: usize = args.required("--k")?;
+            let p: f64 = args.value("--flip")?.unwrap_or(0.0);
+            let threads: usize = args.value("--threads")?.unwrap_or(1);
+            let kernel = match args.value::<Level>("--level")? {
+                Some(l) => Kernel::new(l)?,
+                None => Kernel::active(),
+            };
+            let store = HvStore::open(&path)?;
+            let query = HV16::random(q).flip(p, q);
+            let mut hits = vec![Hit::default(); k];
+            let t = Instant::now();
+            if threads > 1 {
+                kernel.top_k_par_into(store.vectors(), &query, &mut hits, threads)?;
+            } else {
+                kernel.top_k_into(store.vectors(), &query, &mut hits)?;
+            }
+            let dt = t.elapsed();
+            for h in &hits {
+                println!("{{\"index\":{},\"distance\":{}}}", h.index, h.distance);
+            }
+            let gb = (store.len() * 256) as f64 / 1e9;
+            eprintln!(
+                "searched {} vectors with {} in {:.2?} ({:.2} GB/s)",
+                store.len(),
+                kernel.level(),
+                dt,
+                gb / dt.as_secs_f64()
+            );
+        }
+        _ => return Err(format!("unknown command `{cmd}`\n{USAGE}").into()),
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hvstore: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

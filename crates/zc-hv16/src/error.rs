@@ -46,7 +46,9 @@ pub enum HvError {
         expected: [u8; 8],
     },
     /// The header checksum does not match the header bytes.
-    #[error("{path}: header checksum mismatch (stored {stored:#018x}, computed {computed:#018x}); the header is corrupt")]
+    #[error(
+        "{path}: header checksum mismatch (stored {stored:#018x}, computed {computed:#018x}); the header is corrupt"
+    )]
     HeaderChecksum {
         /// The file.
         path: PathBuf,

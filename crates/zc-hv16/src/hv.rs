@@ -49,7 +49,13 @@ impl Default for HV16 {
 
 impl fmt::Debug for HV16 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "HV16({:016x}{:016x}…, ones={})", self.words[0], self.words[1], self.count_ones())
+        write!(
+            f,
+            "HV16({:016x}{:016x}…, ones={})",
+            self.words[0],
+            self.words[1],
+            self.count_ones()
+        )
     }
 }
 
@@ -112,7 +118,9 @@ impl HV16 {
 
     /// All bits 1.
     pub const fn ones() -> Self {
-        HV16 { words: [u64::MAX; WORDS] }
+        HV16 {
+            words: [u64::MAX; WORDS],
+        }
     }
 
     /// A pseudo-random vector: word `i` (0..32) is the `i+1`-th output of

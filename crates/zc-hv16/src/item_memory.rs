@@ -165,7 +165,10 @@ impl ItemMemory {
             });
         }
         let np = &self.names_path;
-        let mut f = self.names_file.as_ref().ok_or_else(|| HvError::ReadOnly { path: np.clone() })?;
+        let mut f = self
+            .names_file
+            .as_ref()
+            .ok_or_else(|| HvError::ReadOnly { path: np.clone() })?;
         let mut rec = Vec::with_capacity(4 + name.len());
         rec.extend_from_slice(&(name.len() as u32).to_le_bytes());
         rec.extend_from_slice(name.as_bytes());

@@ -81,10 +81,14 @@ impl Kernel {
             let start = base + ci * CHUNK;
             for (j, &dj) in d.iter().enumerate() {
                 if dj < thr {
-                    push(out, &mut len, Hit {
-                        distance: dj,
-                        index: start + j,
-                    });
+                    push(
+                        out,
+                        &mut len,
+                        Hit {
+                            distance: dj,
+                            index: start + j,
+                        },
+                    );
                     thr = threshold(out, len);
                 }
             }
@@ -118,10 +122,14 @@ impl Kernel {
                     for (j, row) in d.chunks_exact(nq).enumerate() {
                         let dj = row[qi];
                         if dj < *thr {
-                            push(buf, len, Hit {
-                                distance: dj,
-                                index: start + j,
-                            });
+                            push(
+                                buf,
+                                len,
+                                Hit {
+                                    distance: dj,
+                                    index: start + j,
+                                },
+                            );
                             *thr = threshold(buf, *len);
                         }
                     }

@@ -281,7 +281,8 @@ impl HvStore {
         let header = Header::decode(&raw, file_len, path)?;
         let count = usize::try_from(header.count).map_err(|_| HvError::TooLarge { count: header.count })?;
         let capacity = if writable {
-            usize::try_from((file_len - DATA_OFFSET) / BYTES as u64).map_err(|_| HvError::TooLarge { count: header.count })?
+            usize::try_from((file_len - DATA_OFFSET) / BYTES as u64)
+                .map_err(|_| HvError::TooLarge { count: header.count })?
         } else {
             count
         };
@@ -302,10 +303,9 @@ impl HvStore {
         if self.capacity == 0 {
             return Ok(());
         }
-        let len = self
-            .capacity
-            .checked_mul(BYTES)
-            .ok_or(HvError::TooLarge { count: self.capacity as u64 })?;
+        let len = self.capacity.checked_mul(BYTES).ok_or(HvError::TooLarge {
+            count: self.capacity as u64,
+        })?;
         let map = MmapOptions::new()
             .offset(DATA_OFFSET)
             .len(len)

@@ -13,10 +13,38 @@ fn hv() -> impl Strategy<Value = HV16> {
 #[test]
 fn golden_random_vectors() {
     let golden: [(u64, u64, u64, u64, u32, u64); 4] = [
-        (0, 0xe220a8397b1dcdaf, 0x6e789e6aa1b965f4, 0x377d35dea8e40225, 1003, 0xd9592a864cf6dc08),
-        (1, 0x910a2dec89025cc1, 0xbeeb8da1658eec67, 0x962b1967c90789ba, 1037, 0x1facc0f462c6232e),
-        (42, 0xbdd732262feb6e95, 0x28efe333b266f103, 0xd72c1692509d2c5e, 1051, 0x58ec3940bf8dab7a),
-        (0xDEADBEEF, 0x4adfb90f68c9eb9b, 0xde586a3141a10922, 0xba770fc50b85cb64, 1033, 0xeb59a582134903bd),
+        (
+            0,
+            0xe220a8397b1dcdaf,
+            0x6e789e6aa1b965f4,
+            0x377d35dea8e40225,
+            1003,
+            0xd9592a864cf6dc08,
+        ),
+        (
+            1,
+            0x910a2dec89025cc1,
+            0xbeeb8da1658eec67,
+            0x962b1967c90789ba,
+            1037,
+            0x1facc0f462c6232e,
+        ),
+        (
+            42,
+            0xbdd732262feb6e95,
+            0x28efe333b266f103,
+            0xd72c1692509d2c5e,
+            1051,
+            0x58ec3940bf8dab7a,
+        ),
+        (
+            0xDEADBEEF,
+            0x4adfb90f68c9eb9b,
+            0xde586a3141a10922,
+            0xba770fc50b85cb64,
+            1033,
+            0xeb59a582134903bd,
+        ),
     ];
     for (seed, w0, w1, w31, ones, hash) in golden {
         let v = HV16::random(seed);
@@ -129,9 +157,18 @@ fn level_encoder() {
     let far = enc.encode(-1.0).unwrap().hamming(enc.encode(1.0).unwrap());
     assert!(near < far);
     assert_eq!(far, 1024);
-    assert!(matches!(LevelEncoder::new(11, 1.0, 1.0, 0), Err(HvError::InvalidRange { .. })));
-    assert!(matches!(LevelEncoder::new(11, f64::NAN, 1.0, 0), Err(HvError::InvalidRange { .. })));
-    assert!(matches!(LevelEncoder::new(1, 0.0, 1.0, 0), Err(HvError::LevelOutOfRange { .. })));
+    assert!(matches!(
+        LevelEncoder::new(11, 1.0, 1.0, 0),
+        Err(HvError::InvalidRange { .. })
+    ));
+    assert!(matches!(
+        LevelEncoder::new(11, f64::NAN, 1.0, 0),
+        Err(HvError::InvalidRange { .. })
+    ));
+    assert!(matches!(
+        LevelEncoder::new(1, 0.0, 1.0, 0),
+        Err(HvError::LevelOutOfRange { .. })
+    ));
 }
 
 #[test]

@@ -32,7 +32,11 @@ fn levels_report_and_parse() {
         }
     }
     assert!(matches!("neon9".parse::<Level>(), Err(HvError::UnknownLevel { .. })));
-    eprintln!("available levels: {:?}, best {}", Level::available().collect::<Vec<_>>(), Level::best());
+    eprintln!(
+        "available levels: {:?}, best {}",
+        Level::available().collect::<Vec<_>>(),
+        Level::best()
+    );
 }
 
 #[test]
@@ -60,7 +64,10 @@ fn output_length_is_checked() {
     ));
     assert!(matches!(
         k.distances_multi(&db[..2], &db, &mut out),
-        Err(HvError::OutputLength { expected: 10, actual: 4 })
+        Err(HvError::OutputLength {
+            expected: 10,
+            actual: 4
+        })
     ));
 }
 

@@ -39,9 +39,18 @@ fn db_strategy() -> impl Strategy<Value = (Vec<HV16>, u64)> {
 fn errors_for_bad_k_and_empty_input() {
     let db: Vec<HV16> = (0..10).map(HV16::random).collect();
     let q = HV16::random(1);
-    assert!(matches!(search::top_k_into(&[], &q, &mut [Hit::default()]), Err(HvError::Empty)));
-    assert!(matches!(search::top_k_into(&db, &q, &mut []), Err(HvError::InvalidK { k: 0, n: 10 })));
-    assert!(matches!(search::top_k(&db, &q, 11), Err(HvError::InvalidK { k: 11, n: 10 })));
+    assert!(matches!(
+        search::top_k_into(&[], &q, &mut [Hit::default()]),
+        Err(HvError::Empty)
+    ));
+    assert!(matches!(
+        search::top_k_into(&db, &q, &mut []),
+        Err(HvError::InvalidK { k: 0, n: 10 })
+    ));
+    assert!(matches!(
+        search::top_k(&db, &q, 11),
+        Err(HvError::InvalidK { k: 11, n: 10 })
+    ));
     assert!(matches!(search::cleanup(&[], &q), Err(HvError::Empty)));
     assert!(matches!(search::range(&[], &q, 3), Err(HvError::Empty)));
     let mut out = vec![Hit::default(); 3];

@@ -70,7 +70,10 @@ fn empty_store_opens_and_searches_fail_cleanly() {
     HvStore::create(&path).unwrap();
     let st = HvStore::open(&path).unwrap();
     assert!(st.is_empty());
-    assert!(matches!(search::top_k(st.vectors(), &HV16::zero(), 1), Err(HvError::Empty)));
+    assert!(matches!(
+        search::top_k(st.vectors(), &HV16::zero(), 1),
+        Err(HvError::Empty)
+    ));
     st.verify().unwrap();
 }
 
@@ -140,9 +143,15 @@ fn bad_files_give_typed_errors() {
     let p = dir.path().join("b.hv16");
     let reset = || fs::copy(&good, &p).unwrap();
 
-    assert!(matches!(HvStore::open(dir.path().join("missing")), Err(HvError::Io { .. })));
+    assert!(matches!(
+        HvStore::open(dir.path().join("missing")),
+        Err(HvError::Io { .. })
+    ));
     fs::write(&p, b"").unwrap();
-    assert!(matches!(HvStore::open(&p), Err(HvError::TruncatedHeader { len: 0, .. })));
+    assert!(matches!(
+        HvStore::open(&p),
+        Err(HvError::TruncatedHeader { len: 0, .. })
+    ));
     fs::write(&p, [0u8; 100]).unwrap();
     assert!(matches!(HvStore::open(&p), Err(HvError::TruncatedHeader { .. })));
     reset();
@@ -152,23 +161,36 @@ fn bad_files_give_typed_errors() {
     write_header_field(&p, 8, &2u32.to_le_bytes(), true);
     assert!(matches!(
         HvStore::open(&p),
-        Err(HvError::UnsupportedVersion { found: 2, supported: 1, .. })
+        Err(HvError::UnsupportedVersion {
+            found: 2,
+            supported: 1,
+            ..
+        })
     ));
     reset();
     write_header_field(&p, 12, &1024u32.to_le_bytes(), true);
-    assert!(matches!(HvStore::open(&p), Err(HvError::WrongDimension { found: 1024, .. })));
+    assert!(matches!(
+        HvStore::open(&p),
+        Err(HvError::WrongDimension { found: 1024, .. })
+    ));
     reset();
     write_header_field(&p, 16, &5u64.to_le_bytes(), false);
     assert!(matches!(HvStore::open(&p), Err(HvError::HeaderChecksum { .. })));
     reset();
     write_header_field(&p, 16, &1_000_000u64.to_le_bytes(), true);
-    assert!(matches!(HvStore::open(&p), Err(HvError::CountExceedsFile { count: 1_000_000, .. })));
+    assert!(matches!(
+        HvStore::open(&p),
+        Err(HvError::CountExceedsFile { count: 1_000_000, .. })
+    ));
     reset();
     write_header_field(&p, 16, &u64::MAX.to_le_bytes(), true);
     assert!(matches!(HvStore::open(&p), Err(HvError::CountExceedsFile { .. })));
     reset();
     write_header_field(&p, 24, &9u64.to_le_bytes(), true);
-    assert!(matches!(HvStore::open(&p), Err(HvError::UnknownGenerator { found: 9, .. })));
+    assert!(matches!(
+        HvStore::open(&p),
+        Err(HvError::UnknownGenerator { found: 9, .. })
+    ));
     reset();
     write_header_field(&p, 32, &8192u64.to_le_bytes(), true);
     assert!(matches!(HvStore::open(&p), Err(HvError::BadDataOffset { .. })));
