@@ -300,6 +300,12 @@ impl WavFile {
         };
         match self.info.format {
             SampleFormat::U8 => decode(data, out, ch, bps, |b| (f64::from(b[0]) - 128.0) / 128.0),
+            // exact in f32 (a 16-bit integer times a power of two), so no f64 detour
+            SampleFormat::I16 if ch == 1 => {
+                for (o, b) in out.iter_mut().zip(data.chunks_exact(2)) {
+                    *o = f32::from(i16::from_le_bytes([b[0], b[1]])) * (1.0 / 32768.0);
+                }
+            }
             SampleFormat::I16 => decode(data, out, ch, bps, |b| {
                 f64::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0
             }),
