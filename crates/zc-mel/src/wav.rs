@@ -340,8 +340,7 @@ impl WavFile {
                 return Ok(Samples::Mapped(s));
             }
             let mut buf = AlignedBuf::zeroed(self.info.decoded_bytes())?;
-            buf.as_bytes_mut().copy_from_slice(self.data_bytes());
-            ledger::record_copy(CopyKind::Realign, buf.len());
+            ledger::copy_bytes(buf.as_bytes_mut(), self.data_bytes(), CopyKind::Realign)?;
             return Ok(Samples::Decoded(buf));
         }
         let mut buf = AlignedBuf::zeroed(self.info.decoded_bytes())?;
