@@ -19,7 +19,26 @@ pub const TIE_BREAK_SEED: u64 = 0x7469_6562_7265_616B; // "tiebreak"
 pub struct Bundler {
     counts: [i32; DIM],
     added: i64,
+    /// Σ|w| over every add/sub since the last reset: a bound on |counter|,
+    /// so while it stays ≤ i32::MAX plain (vectorised) adds cannot overflow.
+    magnitude: u64,
 }
+
+/// `SIGNS[b][j]` is +1 when bit j of byte b is set, else −1: one table row
+/// turns 8 bits into 8 lane-wise counter deltas.
+const SIGNS: [[i32; 8]; 256] = {
+    let mut t = [[0i32; 8]; 256];
+    let mut b = 0;
+    while b < 256 {
+        let mut j = 0;
+        while j < 8 {
+            t[b][j] = if (b >> j) & 1 == 1 { 1 } else { -1 };
+            j += 1;
+        }
+        b += 1;
+    }
+    t
+};
 
 impl Default for Bundler {
     fn default() -> Self {
@@ -33,6 +52,7 @@ impl Bundler {
         Bundler {
             counts: [0; DIM],
             added: 0,
+            magnitude: 0,
         }
     }
 
@@ -40,6 +60,7 @@ impl Bundler {
     pub fn reset(&mut self) {
         self.counts = [0; DIM];
         self.added = 0;
+        self.magnitude = 0;
     }
 
     /// Net weight added so far (adds minus subs, weighted).
@@ -64,6 +85,23 @@ impl Bundler {
 
     /// Adds `v` with an integer weight: counter += `w` for set bits, −`w` for clear bits.
     pub fn add_weighted(&mut self, v: &HV16, w: i32) {
+        let w_abs = u64::from(w.unsigned_abs());
+        if self.magnitude + w_abs <= i32::MAX as u64 {
+            // No counter can leave i32 range: 8 lanes at a time from a table.
+            self.magnitude += w_abs;
+            for (wi, word) in v.words.iter().enumerate() {
+                let lanes = &mut self.counts[wi * 64..wi * 64 + 64];
+                for (k, chunk) in lanes.chunks_exact_mut(8).enumerate() {
+                    let signs = &SIGNS[((word >> (8 * k)) & 0xFF) as usize];
+                    for (c, &s) in chunk.iter_mut().zip(signs) {
+                        *c += s * w;
+                    }
+                }
+            }
+            self.added = self.added.saturating_add(i64::from(w));
+            return;
+        }
+        self.magnitude = self.magnitude.saturating_add(w_abs);
         for (wi, word) in v.words.iter().enumerate() {
             let chunk = &mut self.counts[wi * 64..wi * 64 + 64];
             for (b, c) in chunk.iter_mut().enumerate() {

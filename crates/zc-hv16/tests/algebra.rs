@@ -270,3 +270,37 @@ proptest! {
         prop_assert_eq!(w.finish(), a);
     }
 }
+
+/// Reference bundler: i64 counters, saturated to i32 after every step.
+fn reference_counts(ops: &[(u64, i32)]) -> Vec<i32> {
+    let mut c = vec![0i64; zc_hv16::DIM];
+    for &(seed, w) in ops {
+        let v = HV16::random(seed);
+        for (i, ci) in c.iter_mut().enumerate() {
+            let d = if v.bit(i) {
+                i64::from(w)
+            } else {
+                i64::from(w.saturating_neg())
+            };
+            *ci = (*ci + d).clamp(i64::from(i32::MIN), i64::from(i32::MAX));
+        }
+    }
+    c.into_iter().map(|x| x as i32).collect()
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// The vectorised fast path and the saturating path agree with a plain
+    /// reference for small weights and for weights that force saturation.
+    #[test]
+    fn bundler_counts_match_reference(
+        ops in proptest::collection::vec((0u64..1000, proptest::prop_oneof![-3i32..=3, proptest::prelude::Just(i32::MAX / 2), proptest::prelude::Just(i32::MIN)]), 1..12)
+    ) {
+        let mut b = zc_hv16::Bundler::new();
+        for &(seed, w) in &ops {
+            b.add_weighted(&HV16::random(seed), w);
+        }
+        proptest::prop_assert_eq!(&b.counts()[..], &reference_counts(&ops)[..]);
+    }
+}
