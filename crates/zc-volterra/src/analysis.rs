@@ -83,7 +83,9 @@ pub fn measure_harmonics(signal: &[f64], sample_rate: f64, f0: f64, count: usize
         return Err(VolterraError::Analysis("empty signal".into()));
     }
     if !(sample_rate > 0.0 && f0 > 0.0 && f0 < sample_rate / 2.0) {
-        return Err(VolterraError::Analysis(format!("need 0 < f0 ({f0}) < sample_rate/2 ({sample_rate}/2)")));
+        return Err(VolterraError::Analysis(format!(
+            "need 0 < f0 ({f0}) < sample_rate/2 ({sample_rate}/2)"
+        )));
     }
     let l = signal.len() as f64;
     let dc = signal.iter().sum::<f64>() / l;

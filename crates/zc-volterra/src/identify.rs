@@ -34,26 +34,39 @@ impl Identified {
 /// system (e.g. an all-zero input with `ridge = 0`).
 pub fn identify(x: &[f64], y: &[f64], lengths: &[usize], ridge: f64) -> Result<Identified> {
     if x.len() != y.len() {
-        return Err(VolterraError::LengthMismatch { input: x.len(), output: y.len() });
+        return Err(VolterraError::LengthMismatch {
+            input: x.len(),
+            output: y.len(),
+        });
     }
     if lengths.len() > MAX_ORDER {
         return Err(VolterraError::BadOrder(lengths.len()));
     }
     if !(ridge >= 0.0 && ridge.is_finite()) {
-        return Err(VolterraError::Identification(format!("ridge must be finite and >= 0, got {ridge}")));
+        return Err(VolterraError::Identification(format!(
+            "ridge must be finite and >= 0, got {ridge}"
+        )));
     }
     if x.iter().chain(y).any(|v| !v.is_finite()) {
-        return Err(VolterraError::Identification("non-finite sample in the recording".into()));
+        return Err(VolterraError::Identification(
+            "non-finite sample in the recording".into(),
+        ));
     }
     // Column layout: order p, lag i → offsets[p-1] + i.
-    let cols: Vec<(i32, usize)> =
-        lengths.iter().enumerate().flat_map(|(p, &n)| (0..n).map(move |i| (p as i32 + 1, i))).collect();
+    let cols: Vec<(i32, usize)> = lengths
+        .iter()
+        .enumerate()
+        .flat_map(|(p, &n)| (0..n).map(move |i| (p as i32 + 1, i)))
+        .collect();
     let m = cols.len();
     if m == 0 {
         return Err(VolterraError::EmptyKernel);
     }
     if x.len() < m {
-        return Err(VolterraError::Identification(format!("{} samples for {m} unknowns", x.len())));
+        return Err(VolterraError::Identification(format!(
+            "{} samples for {m} unknowns",
+            x.len()
+        )));
     }
     let mut g = vec![0.0; m * m];
     let mut b = vec![0.0; m];
@@ -101,7 +114,7 @@ fn cholesky_solve(a: &mut [f64], m: usize, b: &[f64]) -> Result<Vec<f64>> {
         for k in 0..j {
             d -= a[j * m + k] * a[j * m + k];
         }
-        if !(d > 0.0) || !d.is_finite() {
+        if d.is_nan() || d <= 0.0 || d.is_infinite() {
             return Err(VolterraError::Identification(format!(
                 "normal equations are singular (pivot {j}); add ridge or excite the system more"
             )));

@@ -85,11 +85,15 @@ impl Kernel {
     /// A kernel with a linear part `h1` and a full symmetric second-order
     /// kernel `h2` (`n × n`, row-major).
     pub fn from_full_h2(h1: &[f64], n: usize, h2: &[f64]) -> Result<Self> {
-        Self::from_taps([h1]).or_else(|e| match e {
-            VolterraError::EmptyKernel => Ok(Kernel { diag: Default::default(), full_h2: None }),
-            e => Err(e),
-        })?
-        .with_full_h2(n, h2)
+        Self::from_taps([h1])
+            .or_else(|e| match e {
+                VolterraError::EmptyKernel => Ok(Kernel {
+                    diag: Default::default(),
+                    full_h2: None,
+                }),
+                e => Err(e),
+            })?
+            .with_full_h2(n, h2)
     }
 
     /// Add (or replace) the full symmetric H2 (`n × n`, row-major). It is
@@ -165,7 +169,10 @@ impl Kernel {
     /// Whether every order (and the full H2) uses only the current sample.
     pub fn is_memoryless(&self) -> bool {
         let diag_ok = self.diag.iter().all(|v| v.iter().skip(1).all(|&t| t == 0.0));
-        let h2_ok = self.full_h2.as_ref().is_none_or(|h| h.m.iter().skip(1).all(|&t| t == 0.0));
+        let h2_ok = self
+            .full_h2
+            .as_ref()
+            .is_none_or(|h| h.m.iter().skip(1).all(|&t| t == 0.0));
         diag_ok && h2_ok
     }
 
@@ -189,7 +196,10 @@ impl Kernel {
     /// zero history). A slow reference used by tests; allocation-free.
     pub fn reference_output(&self, x: &[f64], y: &mut [f64]) -> Result<()> {
         if x.len() != y.len() {
-            return Err(VolterraError::LengthMismatch { input: x.len(), output: y.len() });
+            return Err(VolterraError::LengthMismatch {
+                input: x.len(),
+                output: y.len(),
+            });
         }
         for (n, out) in y.iter_mut().enumerate() {
             let mut acc = 0.0;
@@ -240,7 +250,10 @@ fn jacobi_eigen(n: usize, m: &[f64]) -> (Vec<f64>, Vec<f64>) {
         v[i * n + i] = 1.0;
     }
     for _sweep in 0..100 {
-        let off: f64 = (0..n).flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| a[i * n + j] * a[i * n + j]).sum();
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i * n + j] * a[i * n + j])
+            .sum();
         let total: f64 = a.iter().map(|x| x * x).sum();
         if off <= 1e-32 * total || off == 0.0 {
             break;
@@ -314,7 +327,14 @@ impl From<Kernel> for KernelRepr {
     fn from(k: Kernel) -> Self {
         let [h1, h2, h3, h4, h5] = k.diag;
         let h2_full = k.full_h2.map(|h| h.m.chunks(h.n).map(<[f64]>::to_vec).collect());
-        KernelRepr { h1, h2, h3, h4, h5, h2_full }
+        KernelRepr {
+            h1,
+            h2,
+            h3,
+            h4,
+            h5,
+            h2_full,
+        }
     }
 }
 
@@ -324,16 +344,31 @@ mod tests {
 
     #[test]
     fn validation_errors() {
-        assert!(matches!(Kernel::from_taps(Vec::<Vec<f64>>::new()), Err(VolterraError::EmptyKernel)));
-        assert!(matches!(Kernel::from_taps([vec![], vec![]]), Err(VolterraError::EmptyKernel)));
+        assert!(matches!(
+            Kernel::from_taps(Vec::<Vec<f64>>::new()),
+            Err(VolterraError::EmptyKernel)
+        ));
+        assert!(matches!(
+            Kernel::from_taps([vec![], vec![]]),
+            Err(VolterraError::EmptyKernel)
+        ));
         assert!(matches!(Kernel::from_taps([[1.0]; 6]), Err(VolterraError::BadOrder(6))));
-        assert!(matches!(Kernel::from_taps([vec![1.0, f64::NAN]]), Err(VolterraError::NonFinite { index: 1, .. })));
-        assert!(matches!(Kernel::from_full_h2(&[1.0], 2, &[1.0; 3]), Err(VolterraError::H2Shape { .. })));
+        assert!(matches!(
+            Kernel::from_taps([vec![1.0, f64::NAN]]),
+            Err(VolterraError::NonFinite { index: 1, .. })
+        ));
+        assert!(matches!(
+            Kernel::from_full_h2(&[1.0], 2, &[1.0; 3]),
+            Err(VolterraError::H2Shape { .. })
+        ));
         assert!(matches!(
             Kernel::from_full_h2(&[1.0], 2, &[1.0, 0.5, 0.4, 1.0]),
             Err(VolterraError::H2NotSymmetric { .. })
         ));
-        assert!(matches!(Kernel::from_polynomial(&[0.0, 0.0]), Err(VolterraError::EmptyKernel)));
+        assert!(matches!(
+            Kernel::from_polynomial(&[0.0, 0.0]),
+            Err(VolterraError::EmptyKernel)
+        ));
     }
 
     #[test]
@@ -349,7 +384,10 @@ mod tests {
         let br = k.h2_branches();
         for i in 0..n {
             for j in 0..n {
-                let r: f64 = br.iter().map(|b| b.lambda * b.taps.get(i).unwrap_or(&0.0) * b.taps.get(j).unwrap_or(&0.0)).sum();
+                let r: f64 = br
+                    .iter()
+                    .map(|b| b.lambda * b.taps.get(i).unwrap_or(&0.0) * b.taps.get(j).unwrap_or(&0.0))
+                    .sum();
                 assert!((r - m[i * n + j]).abs() < 1e-15, "{i} {j} {r} {}", m[i * n + j]);
             }
         }
@@ -357,7 +395,10 @@ mod tests {
 
     #[test]
     fn accessors_and_serde() {
-        let k = Kernel::from_taps([vec![1.0, 0.5], vec![], vec![0.1]]).unwrap().with_full_h2(2, &[0.1, 0.2, 0.2, 0.3]).unwrap();
+        let k = Kernel::from_taps([vec![1.0, 0.5], vec![], vec![0.1]])
+            .unwrap()
+            .with_full_h2(2, &[0.1, 0.2, 0.2, 0.3])
+            .unwrap();
         assert_eq!(k.max_order(), 3);
         assert_eq!(k.memory(), 2);
         assert_eq!(k.taps(3), &[0.1]);

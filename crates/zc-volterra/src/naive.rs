@@ -12,7 +12,10 @@ use crate::sample::Sample;
 /// taps once.
 pub fn naive_process<T: Sample>(kernel: &Kernel, x: &[T], y: &mut [T]) -> Result<()> {
     if x.len() != y.len() {
-        return Err(VolterraError::LengthMismatch { input: x.len(), output: y.len() });
+        return Err(VolterraError::LengthMismatch {
+            input: x.len(),
+            output: y.len(),
+        });
     }
     let plan = Plan::<T>::new(kernel);
     for (n, out) in y.iter_mut().enumerate() {

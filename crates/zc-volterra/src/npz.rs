@@ -42,10 +42,15 @@ fn parse_npy(bytes: &[u8]) -> Result<Npy> {
     }
     let (hlen, start) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
         v => return Err(err(format!("unsupported .npy version {v}"))),
     };
-    let header = bytes.get(start..start + hlen).ok_or_else(|| err("truncated .npy header"))?;
+    let header = bytes
+        .get(start..start + hlen)
+        .ok_or_else(|| err("truncated .npy header"))?;
     let header = std::str::from_utf8(header).map_err(|_| err("non-UTF-8 .npy header"))?;
     let descr = header_value(header, "descr")?;
     let descr = descr.trim_start_matches(['\'', '"']);
@@ -60,10 +65,15 @@ fn parse_npy(bytes: &[u8]) -> Result<Npy> {
         .filter(|s| !s.is_empty())
         .map(|s| s.parse::<usize>().map_err(|_| err(format!("bad shape entry {s:?}"))))
         .collect::<Result<Vec<_>>>()?;
-    let count = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| err("shape overflows"))?;
+    let count = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| err("shape overflows"))?;
     let body = &bytes[start + hlen..];
     let (size, conv): (usize, fn(&[u8]) -> f64) = match descr {
-        "<f8" => (8, |b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])),
+        "<f8" => (8, |b| {
+            f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+        }),
         "<f4" => (4, |b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
         "|b1" | "?" | "|u1" => (1, |b| f64::from(b[0])),
         d => return Err(err(format!("unsupported dtype {d:?} (need <f8, <f4 or bool)"))),
@@ -136,7 +146,10 @@ pub fn read_npz<R: Read + Seek>(reader: R) -> Result<Kernel> {
     if let Some(a) = read_entry(&mut zip, "h1")? {
         diag[0] = one_d(a, "h1")?;
     }
-    let flag = read_entry(&mut zip, "h2_is_diagonal")?.and_then(|a| a.data.first().copied()).unwrap_or(0.0) != 0.0;
+    let flag = read_entry(&mut zip, "h2_is_diagonal")?
+        .and_then(|a| a.data.first().copied())
+        .unwrap_or(0.0)
+        != 0.0;
     let mut full = None;
     if let Some(a) = read_entry(&mut zip, "h2")? {
         match a.shape.len() {
@@ -217,10 +230,22 @@ mod tests {
     #[test]
     fn npy_roundtrip_and_errors() {
         let b = f64_npy(&[2, 2], &[1.0, 2.0, 3.0, 4.0]);
-        assert_eq!(parse_npy(&b).unwrap(), Npy { shape: vec![2, 2], data: vec![1.0, 2.0, 3.0, 4.0] });
+        assert_eq!(
+            parse_npy(&b).unwrap(),
+            Npy {
+                shape: vec![2, 2],
+                data: vec![1.0, 2.0, 3.0, 4.0]
+            }
+        );
         assert_eq!((b.len() - 32) % 64, 0, "header aligned to 64");
         let t = write_npy("|b1", &[], &[1]);
-        assert_eq!(parse_npy(&t).unwrap(), Npy { shape: vec![], data: vec![1.0] });
+        assert_eq!(
+            parse_npy(&t).unwrap(),
+            Npy {
+                shape: vec![],
+                data: vec![1.0]
+            }
+        );
         assert!(parse_npy(b"garbage").is_err());
         assert!(parse_npy(&b[..b.len() - 3]).is_err());
         let f32s = write_npy("<f4", &[1], &1.5f32.to_le_bytes());

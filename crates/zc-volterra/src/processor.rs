@@ -78,7 +78,12 @@ pub struct ProcessorConfig {
 impl ProcessorConfig {
     /// Defaults for a maximum block size.
     pub fn new(max_block: usize) -> Self {
-        ProcessorConfig { max_block, engine: EngineKind::Auto, partition: None, history: 0 }
+        ProcessorConfig {
+            max_block,
+            engine: EngineKind::Auto,
+            partition: None,
+            history: 0,
+        }
     }
 
     /// Choose the engine.
@@ -140,7 +145,12 @@ impl<T: Sample> PreparedKernel<T> {
             }
             EngineKind::Direct | EngineKind::Auto => Engine::Direct(DirectEngine::new(&plan, config.max_block, level)),
         };
-        Ok(PreparedKernel { engine, kind, max_block: config.max_block, memory })
+        Ok(PreparedKernel {
+            engine,
+            kind,
+            max_block: config.max_block,
+            memory,
+        })
     }
 
     /// The engine actually used (never `Auto`).
@@ -172,7 +182,10 @@ pub struct Processor<T: Sample> {
 
 impl<T: Sample> std::fmt::Debug for Processor<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Processor").field("kernel", &self.current).field("config", &self.config).finish()
+        f.debug_struct("Processor")
+            .field("kernel", &self.current)
+            .field("config", &self.config)
+            .finish()
     }
 }
 
@@ -229,7 +242,10 @@ impl<T: Sample> Processor<T> {
 
     fn check_len(&self, len: usize) -> Result<()> {
         if len > self.config.max_block {
-            return Err(VolterraError::BlockTooLarge { len, max: self.config.max_block });
+            return Err(VolterraError::BlockTooLarge {
+                len,
+                max: self.config.max_block,
+            });
         }
         Ok(())
     }
@@ -252,7 +268,10 @@ impl<T: Sample> Processor<T> {
     /// `output`) when the lengths differ or exceed the prepared maximum.
     pub fn process(&mut self, input: &[T], output: &mut [T]) -> Result<()> {
         if input.len() != output.len() {
-            return Err(VolterraError::LengthMismatch { input: input.len(), output: output.len() });
+            return Err(VolterraError::LengthMismatch {
+                input: input.len(),
+                output: output.len(),
+            });
         }
         self.check_len(input.len())?;
         self.record(input);

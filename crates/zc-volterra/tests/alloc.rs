@@ -10,10 +10,16 @@ static ALLOC: CountingAllocator = CountingAllocator::new();
 
 fn kernels() -> (Kernel, Kernel) {
     let t = |c: f64, r: f64, n: usize| (0..n).map(|i| c * r.powi(i as i32)).collect::<Vec<f64>>();
-    let h2: Vec<f64> = (0..36).map(|k| 0.01 * 0.5f64.powi((k / 6 + k % 6) as i32)).collect();
-    let a = Kernel::from_taps([t(1.0, 0.7, 40), t(0.1, -0.5, 20), t(0.01, 0.5, 8), t(0.001, 0.5, 4), t(1e-4, 0.5, 2)])
-        .and_then(|k| k.with_full_h2(6, &h2))
-        .expect("kernel a");
+    let h2: Vec<f64> = (0..36).map(|k| 0.01 * 0.5f64.powi(k / 6 + k % 6)).collect();
+    let a = Kernel::from_taps([
+        t(1.0, 0.7, 40),
+        t(0.1, -0.5, 20),
+        t(0.01, 0.5, 8),
+        t(0.001, 0.5, 4),
+        t(1e-4, 0.5, 2),
+    ])
+    .and_then(|k| k.with_full_h2(6, &h2))
+    .expect("kernel a");
     let b = Kernel::from_taps([t(0.8, 0.6, 33), vec![], t(0.02, 0.4, 5)]).expect("kernel b");
     (a, b)
 }
@@ -22,7 +28,12 @@ fn kernels() -> (Kernel, Kernel) {
 fn zero_allocations_after_prepare() {
     let (a, b) = kernels();
     let sizes = [1usize, 7, 64, 13, 128, 3, 100, 45];
-    for engine in [EngineKind::Direct, EngineKind::Fft, EngineKind::Partitioned, EngineKind::Auto] {
+    for engine in [
+        EngineKind::Direct,
+        EngineKind::Fft,
+        EngineKind::Partitioned,
+        EngineKind::Auto,
+    ] {
         for f32_path in [false, true] {
             let cfg = ProcessorConfig::new(128).engine(engine).partition(16).history(64);
             let x: Vec<f64> = (0..128).map(|n| (n as f64 * 0.1).sin() * 0.5).collect();

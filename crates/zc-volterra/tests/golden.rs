@@ -12,14 +12,24 @@ fn golden() -> Value {
 }
 
 fn vec_of(v: &Value) -> Vec<f64> {
-    v.as_array().expect("array").iter().map(|x| x.as_f64().expect("number")).collect()
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_f64().expect("number"))
+        .collect()
 }
 
 fn kernel_of(case: &Value) -> Kernel {
     let k = &case["kernels"];
     let get = |name: &str| k.get(name).map(vec_of).unwrap_or_default();
-    let mut kernel = Kernel::from_taps([get("h1"), get("h2_diag"), get("h3_diag"), get("h4_diag"), get("h5_diag")])
-        .expect("valid kernel");
+    let mut kernel = Kernel::from_taps([
+        get("h1"),
+        get("h2_diag"),
+        get("h3_diag"),
+        get("h4_diag"),
+        get("h5_diag"),
+    ])
+    .expect("valid kernel");
     if let Some(h2) = k.get("H2_full_symmetric") {
         let rows: Vec<Vec<f64>> = h2.as_array().expect("rows").iter().map(vec_of).collect();
         let n = rows.len();
@@ -80,7 +90,10 @@ fn golden_cases_every_engine() {
             }
             let y = run::<f32>(&kernel, engine, part, &blocks, &x);
             for (n, (a, b)) in y.iter().zip(&want).enumerate() {
-                assert!((a - b).abs() <= 1e-5 * ymax, "{name} {engine:?}/{part} f32 n={n}: {a} vs {b}");
+                assert!(
+                    (a - b).abs() <= 1e-5 * ymax,
+                    "{name} {engine:?}/{part} f32 n={n}: {a} vs {b}"
+                );
             }
             checked += 1;
         }
@@ -97,16 +110,26 @@ fn golden_cases_every_engine() {
 #[test]
 fn golden_harmonics_match_closed_form() {
     let g = golden();
-    let case = g["cases"].as_array().expect("cases").iter().find(|c| c.get("theory").is_some()).expect("case");
+    let case = g["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .find(|c| c.get("theory").is_some())
+        .expect("case");
     let theory = &case["theory"];
     let kernel = Kernel::from_polynomial(&[1.0, 0.1, 0.01]).expect("kernel");
     let pred = zc_volterra::analysis::predicted_harmonics(&kernel, 0.5, 5).expect("memoryless");
     assert!((pred.dc - theory["dc"].as_f64().expect("dc")).abs() < 1e-15);
     for (k, key) in ["h1", "h2", "h3", "h4"].iter().enumerate() {
-        assert!((pred.amplitudes[k] - theory[*key].as_f64().expect("h")).abs() < 1e-15, "{key}");
+        assert!(
+            (pred.amplitudes[k] - theory[*key].as_f64().expect("h")).abs() < 1e-15,
+            "{key}"
+        );
     }
     // Measured on the processed sine (4800 samples, 100 periods at 48 kHz).
-    let x: Vec<f64> = (0..4800).map(|n| 0.5 * (2.0 * std::f64::consts::PI * 1000.0 * n as f64 / 48000.0).sin()).collect();
+    let x: Vec<f64> = (0..4800)
+        .map(|n| 0.5 * (2.0 * std::f64::consts::PI * 1000.0 * n as f64 / 48000.0).sin())
+        .collect();
     let mut p = Processor::<f64>::prepare(&kernel, 512).expect("prepare");
     let mut y = x.clone();
     for c in y.chunks_mut(512) {
@@ -115,7 +138,11 @@ fn golden_harmonics_match_closed_form() {
     let m = zc_volterra::analysis::measure_harmonics(&y, 48000.0, 1000.0, 5).expect("measure");
     assert!((m.dc - pred.dc).abs() < 1e-12);
     for k in 0..5 {
-        assert!((m.amplitudes[k] - pred.amplitudes[k]).abs() < 1e-12, "harmonic {}", k + 1);
+        assert!(
+            (m.amplitudes[k] - pred.amplitudes[k]).abs() < 1e-12,
+            "harmonic {}",
+            k + 1
+        );
     }
     let thd = (pred.amplitudes[1..].iter().map(|a| a * a).sum::<f64>()).sqrt() / pred.amplitudes[0];
     assert!((m.thd - thd).abs() < 1e-12);

@@ -45,9 +45,17 @@ fn recovers_known_kernel_from_noise() {
             assert!((a - b).abs() < 5e-3, "order {order}: {a} vs {b}");
         }
     }
-    assert!(fit.nmse_db() < -50.0 && fit.nmse_db() > -80.0, "nmse {} dB", fit.nmse_db());
+    assert!(
+        fit.nmse_db() < -50.0 && fit.nmse_db() > -80.0,
+        "nmse {} dB",
+        fit.nmse_db()
+    );
 
     // Under-modelled (order 3 missing): a worse fit.
     let poor = identify(&x, &y, &[6, 4], 0.0).expect("fit");
-    assert!(poor.nmse > 1e-7 && poor.nmse > 1e6 * exact_nmse, "under-modelled nmse {}", poor.nmse);
+    assert!(
+        poor.nmse > 1e-7 && poor.nmse > 1e6 * exact_nmse,
+        "under-modelled nmse {}",
+        poor.nmse
+    );
 }

@@ -48,7 +48,9 @@ fn roundtrip_pads_to_common_length() {
     assert_eq!(back.taps(4), &[0.0, 0.01, 0.0]);
 
     // Full H2 plus diagonal h2 taps become one matrix.
-    let k = Kernel::from_full_h2(&[1.0], 2, &[0.1, 0.2, 0.2, 0.3]).expect("k").with_full_h2(2, &[0.1, 0.2, 0.2, 0.3]);
+    let k = Kernel::from_full_h2(&[1.0], 2, &[0.1, 0.2, 0.2, 0.3])
+        .expect("k")
+        .with_full_h2(2, &[0.1, 0.2, 0.2, 0.3]);
     let k = k.expect("k");
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("k.npz");
@@ -70,7 +72,10 @@ fn corrupt_files_are_errors() {
 
 #[test]
 fn numpy_reads_our_npz() {
-    let ok = std::process::Command::new("python3").args(["-c", "import numpy"]).status().is_ok_and(|s| s.success());
+    let ok = std::process::Command::new("python3")
+        .args(["-c", "import numpy"])
+        .status()
+        .is_ok_and(|s| s.success());
     if !ok {
         eprintln!("skipped: python3 with numpy not available");
         return;
@@ -83,6 +88,10 @@ fn numpy_reads_our_npz() {
         assert list(d['h1']) == [1.0, 0.5]; assert list(d['h2']) == [0.1, 0.0]; \
         assert bool(d['h2_is_diagonal']) is True; assert list(d['h3_diagonal']) == [0.01, 0.002]; \
         assert 'h4_diagonal' not in d";
-    let st = std::process::Command::new("python3").args(["-c", script]).arg(&path).status().expect("python3 runs");
+    let st = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&path)
+        .status()
+        .expect("python3 runs");
     assert!(st.success(), "numpy rejected our npz");
 }

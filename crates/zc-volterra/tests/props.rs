@@ -9,19 +9,18 @@ use zc_volterra::{EngineKind, Kernel, Processor, ProcessorConfig};
 fn kernel_strategy() -> impl Strategy<Value = Kernel> {
     let order = prop::collection::vec(-0.5f64..0.5, 0..=12);
     let h2 = prop::option::of((1usize..=6).prop_flat_map(|n| (Just(n), prop::collection::vec(-0.3f64..0.3, n * n))));
-    (prop::collection::vec(order, 1..=5), h2)
-        .prop_filter_map("non-empty kernel", |(orders, h2)| {
-            let mut k = Kernel::from_taps(orders).ok();
-            if let Some((n, m)) = h2 {
-                // Symmetrise.
-                let s: Vec<f64> = (0..n * n).map(|k| 0.5 * (m[k] + m[(k % n) * n + k / n])).collect();
-                k = match k {
-                    Some(k) => k.with_full_h2(n, &s).ok(),
-                    None => Kernel::from_full_h2(&[], n, &s).ok(),
-                };
-            }
-            k
-        })
+    (prop::collection::vec(order, 1..=5), h2).prop_filter_map("non-empty kernel", |(orders, h2)| {
+        let mut k = Kernel::from_taps(orders).ok();
+        if let Some((n, m)) = h2 {
+            // Symmetrise.
+            let s: Vec<f64> = (0..n * n).map(|k| 0.5 * (m[k] + m[(k % n) * n + k / n])).collect();
+            k = match k {
+                Some(k) => k.with_full_h2(n, &s).ok(),
+                None => Kernel::from_full_h2(&[], n, &s).ok(),
+            };
+        }
+        k
+    })
 }
 
 fn engines() -> Vec<ProcessorConfig> {
@@ -137,7 +136,10 @@ fn errors_leave_state_untouched() {
     p.process(&[1.0, 0.0, 0.0, 0.0], &mut y).expect("ok");
     assert_eq!(y, [1.0, 0.5, 0.0, 0.0]);
     let mut big = [7.0; 5];
-    assert!(matches!(p.process_in_place(&mut big), Err(zc_volterra::VolterraError::BlockTooLarge { len: 5, max: 4 })));
+    assert!(matches!(
+        p.process_in_place(&mut big),
+        Err(zc_volterra::VolterraError::BlockTooLarge { len: 5, max: 4 })
+    ));
     assert_eq!(big, [7.0; 5]);
     assert!(p.process(&[1.0; 3], &mut [0.0; 2]).is_err());
     assert!(Processor::<f64>::prepare(&k, 0).is_err());
@@ -181,7 +183,10 @@ fn kernel_swap_continues_the_stream() {
         let long = Kernel::from_taps([vec![1.0; 40]]).expect("long");
         let mut l = p.prepare_kernel(&long).expect("prepare");
         assert!(p.swap_kernel(&mut l).is_err());
-        let mut other = Processor::<f64>::prepare(&a, 16).expect("p").prepare_kernel(&a).expect("k");
+        let mut other = Processor::<f64>::prepare(&a, 16)
+            .expect("p")
+            .prepare_kernel(&a)
+            .expect("k");
         assert!(p.swap_kernel(&mut other).is_err());
     }
 }
@@ -190,7 +195,11 @@ fn kernel_swap_continues_the_stream() {
 fn process_buffer_on_pool_buffer() {
     use zc_buffers::{HostBufferExt, HostBufferMutExt, Pool};
     let k = Kernel::from_polynomial(&[2.0]).expect("kernel");
-    let pool = Pool::builder().name("volterra").cap_bytes(1 << 20).build().expect("pool");
+    let pool = Pool::builder()
+        .name("volterra")
+        .cap_bytes(1 << 20)
+        .build()
+        .expect("pool");
     let mut buf = pool.acquire(1000 * 4).expect("buffer");
     buf.as_slice_mut::<f32>().expect("view").fill(0.25);
     let mut p = Processor::<f32>::prepare(&k, 128).expect("prepare");

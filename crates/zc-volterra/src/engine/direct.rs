@@ -34,7 +34,11 @@ impl<T: Sample> DirectCore<T> {
                 bufs[i].hist = bufs[i].hist.max(len.saturating_sub(1));
                 i
             } else {
-                bufs.push(PowBuf { p, hist: len.saturating_sub(1), data: Vec::new() });
+                bufs.push(PowBuf {
+                    p,
+                    hist: len.saturating_sub(1),
+                    data: Vec::new(),
+                });
                 bufs.len() - 1
             }
         };
@@ -51,7 +55,13 @@ impl<T: Sample> DirectCore<T> {
         for b in &mut bufs {
             b.data = vec![T::zero(); b.hist + max_chunk];
         }
-        DirectCore { level, bufs, diag, branches, x_buf }
+        DirectCore {
+            level,
+            bufs,
+            diag,
+            branches,
+            x_buf,
+        }
     }
 
     /// Store `x^p` of the new samples (`x.len() <= max_chunk`).

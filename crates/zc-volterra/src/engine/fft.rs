@@ -91,10 +91,23 @@ impl<T: Sample> FftEngine<T> {
             scratch_len = scratch_len.max(fwd.get_scratch_len()).max(inv.get_scratch_len());
             let mut scratch = vec![Complex::new(T::zero(), T::zero()); fwd.get_scratch_len()];
             let scale = T::one() / T::of_f64(l as f64);
-            let diag = plan.diag.iter().map(|(_, h)| spectrum(&fwd, h, scale, &mut scratch)).collect::<Result<_>>()?;
-            let branch =
-                plan.branches.iter().map(|(_, v)| spectrum(&fwd, v, scale, &mut scratch)).collect::<Result<_>>()?;
-            sizes.push(SizePlan { l, fwd, inv, diag, branch });
+            let diag = plan
+                .diag
+                .iter()
+                .map(|(_, h)| spectrum(&fwd, h, scale, &mut scratch))
+                .collect::<Result<_>>()?;
+            let branch = plan
+                .branches
+                .iter()
+                .map(|(_, v)| spectrum(&fwd, v, scale, &mut scratch))
+                .collect::<Result<_>>()?;
+            sizes.push(SizePlan {
+                l,
+                fwd,
+                inv,
+                diag,
+                branch,
+            });
             l *= 2;
         }
         let zc = Complex::new(T::zero(), T::zero());
@@ -123,7 +136,10 @@ impl<T: Sample> FftEngine<T> {
         }
         let q = h + m;
         let Some(sp) = self.sizes.iter().find(|s| s.l >= q) else {
-            return Err(VolterraError::BlockTooLarge { len: m, max: self.xbuf.len() - h });
+            return Err(VolterraError::BlockTooLarge {
+                len: m,
+                max: self.xbuf.len() - h,
+            });
         };
         let (l, nb) = (sp.l, sp.l / 2 + 1);
         let zero = Complex::new(T::zero(), T::zero());
@@ -138,7 +154,9 @@ impl<T: Sample> FftEngine<T> {
             }
             t[q..].fill(T::zero());
             let spec = &mut self.spec[..nb];
-            sp.fwd.process_with_scratch(t, spec, &mut self.scratch).map_err(fft_err)?;
+            sp.fwd
+                .process_with_scratch(t, spec, &mut self.scratch)
+                .map_err(fft_err)?;
             if p == 1 && need_x1 {
                 self.x1[..nb].copy_from_slice(spec);
                 have_x1 = true;
@@ -155,7 +173,9 @@ impl<T: Sample> FftEngine<T> {
             acc[0].im = T::zero();
             acc[nb - 1].im = T::zero();
             let t = &mut self.time[..l];
-            sp.inv.process_with_scratch(acc, t, &mut self.scratch).map_err(fft_err)?;
+            sp.inv
+                .process_with_scratch(acc, t, &mut self.scratch)
+                .map_err(fft_err)?;
             io.copy_from_slice(&t[h..q]);
         }
         if need_x1 {
@@ -163,7 +183,9 @@ impl<T: Sample> FftEngine<T> {
                 let t = &mut self.time[..l];
                 t[..q].copy_from_slice(&self.xbuf[..q]);
                 t[q..].fill(T::zero());
-                sp.fwd.process_with_scratch(t, &mut self.x1[..nb], &mut self.scratch).map_err(fft_err)?;
+                sp.fwd
+                    .process_with_scratch(t, &mut self.x1[..nb], &mut self.scratch)
+                    .map_err(fft_err)?;
             }
             for (b, &lambda) in self.lambdas.iter().enumerate() {
                 let tmp = &mut self.tmp[..nb];
@@ -173,7 +195,9 @@ impl<T: Sample> FftEngine<T> {
                 tmp[0].im = T::zero();
                 tmp[nb - 1].im = T::zero();
                 let t = &mut self.time[..l];
-                sp.inv.process_with_scratch(tmp, t, &mut self.scratch).map_err(fft_err)?;
+                sp.inv
+                    .process_with_scratch(tmp, t, &mut self.scratch)
+                    .map_err(fft_err)?;
                 for (o, &z) in io.iter_mut().zip(&t[h..q]) {
                     *o = *o + lambda * z * z;
                 }

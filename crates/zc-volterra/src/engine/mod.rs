@@ -27,13 +27,23 @@ impl<T: Sample> Plan<T> {
             .filter(|&p| !kernel.taps(p).is_empty())
             .map(|p| (p as u32, conv(kernel.taps(p))))
             .collect();
-        let branches = kernel.h2_branches().into_iter().map(|b| (T::of_f64(b.lambda), conv(&b.taps))).collect();
+        let branches = kernel
+            .h2_branches()
+            .into_iter()
+            .map(|b| (T::of_f64(b.lambda), conv(&b.taps)))
+            .collect();
         Plan { diag, branches }
     }
 
     /// The longest FIR (diagonal lane or branch), at least 1.
     pub fn memory(&self) -> usize {
-        self.diag.iter().map(|(_, h)| h.len()).chain(self.branches.iter().map(|(_, v)| v.len())).max().unwrap_or(1).max(1) // ok: unwrap_or never panics
+        self.diag
+            .iter()
+            .map(|(_, h)| h.len())
+            .chain(self.branches.iter().map(|(_, v)| v.len()))
+            .max()
+            .unwrap_or(1)
+            .max(1) // ok: unwrap_or never panics
     }
 }
 

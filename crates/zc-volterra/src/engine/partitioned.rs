@@ -68,8 +68,16 @@ impl<T: Sample> PartitionedEngine<T> {
         let mut scratch = vec![zc; fwd.get_scratch_len().max(inv.get_scratch_len())];
         let scale = T::one() / T::of_f64((2 * p) as f64);
 
-        let head_diag: Vec<(u32, Vec<T>)> = plan.diag.iter().map(|(q, h)| (*q, h[..h.len().min(p)].to_vec())).collect();
-        let head_br: Vec<Vec<T>> = plan.branches.iter().map(|(_, v)| v[..v.len().min(p)].to_vec()).collect();
+        let head_diag: Vec<(u32, Vec<T>)> = plan
+            .diag
+            .iter()
+            .map(|(q, h)| (*q, h[..h.len().min(p)].to_vec()))
+            .collect();
+        let head_br: Vec<Vec<T>> = plan
+            .branches
+            .iter()
+            .map(|(_, v)| v[..v.len().min(p)].to_vec())
+            .collect();
         let head = DirectCore::new(&head_diag, &head_br, p, level);
 
         let mut fdls: Vec<Fdl<T>> = Vec::new();
@@ -84,7 +92,12 @@ impl<T: Sample> PartitionedEngine<T> {
                     i
                 }
                 None => {
-                    fdls.push(Fdl { p: power, k: parts, newest: 0, data: Vec::new() });
+                    fdls.push(Fdl {
+                        p: power,
+                        k: parts,
+                        newest: 0,
+                        data: Vec::new(),
+                    });
                     fdls.len() - 1
                 }
             };
@@ -177,7 +190,9 @@ impl<T: Sample> PartitionedEngine<T> {
             }
             f.newest = (f.newest + 1) % f.k;
             let slot = &mut f.data[f.newest * nb..(f.newest + 1) * nb];
-            self.fwd.process_with_scratch(&mut self.time, slot, &mut self.scratch).map_err(fft_err)?;
+            self.fwd
+                .process_with_scratch(&mut self.time, slot, &mut self.scratch)
+                .map_err(fft_err)?;
         }
         // Σ_j X_{s+1-j} · H_j, X_{s} newest (j = 1).
         let mac = |tail: &Tail<T>, fdls: &[Fdl<T>], acc: &mut [Complex<T>]| {
@@ -199,7 +214,9 @@ impl<T: Sample> PartitionedEngine<T> {
             }
             self.acc[0].im = T::zero();
             self.acc[nb - 1].im = T::zero();
-            self.inv.process_with_scratch(&mut self.acc, &mut self.time, &mut self.scratch).map_err(fft_err)?;
+            self.inv
+                .process_with_scratch(&mut self.acc, &mut self.time, &mut self.scratch)
+                .map_err(fft_err)?;
             self.tail_y.copy_from_slice(&self.time[p..]);
         }
         for (b, tail) in self.branch_tails.iter().enumerate() {
@@ -210,7 +227,9 @@ impl<T: Sample> PartitionedEngine<T> {
                     mac(t, &self.fdls, &mut self.acc);
                     self.acc[0].im = T::zero();
                     self.acc[nb - 1].im = T::zero();
-                    self.inv.process_with_scratch(&mut self.acc, &mut self.time, &mut self.scratch).map_err(fft_err)?;
+                    self.inv
+                        .process_with_scratch(&mut self.acc, &mut self.time, &mut self.scratch)
+                        .map_err(fft_err)?;
                     self.tail_z[b].copy_from_slice(&self.time[p..]);
                 }
             }
