@@ -15,6 +15,27 @@
 //! | `npu` | `zc-npu` | AMD XDNA NPU buffer objects through XRT, loaded at run time |
 //!
 //! Run the whole pipeline with `cargo run --release --example pipeline`.
+//!
+//! ```
+//! # #[cfg(feature = "mel")] {
+//! use zc::buffers::{Pool, HostBufferExt, ledger};
+//! use zc::mel::{Layout, MelConfig, MelSpectrogram, Padding};
+//!
+//! let mut mel = MelSpectrogram::new(MelConfig::whisper(80).with_padding(Padding::WHISPER_30S))?;
+//! let pool = Pool::builder().name("mel").build()?;
+//! let audio: Vec<f32> = (0..16_000).map(|i| (i as f32 * 0.05).sin() * 0.1).collect();
+//! let (frames, report) = ledger::scope(|| -> Result<_, Box<dyn std::error::Error>> {
+//!     let mut out = pool.acquire(mel.output_bytes(audio.len())?)?;   // pool buffer
+//!     mel.compute_into(&audio, &mut out, Layout::FrameMajor)?;         // written in place, frame-major
+//!     Ok(out)
+//! });
+//! let frames = frames?;
+//! assert_eq!(report.bytes_copied, 0);
+//! let view = frames.view2::<f32>(3000, 80)?;                           // ndarray view, same bytes
+//! assert_eq!(view.dim(), (3000, 80));
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub use zc_buffers as buffers;
 #[cfg(feature = "cuda")]
