@@ -1,12 +1,14 @@
-//! Side-by-side: zc-mel (into a caller buffer, both layouts) against the
-//! `mel_spec` crate on the 30 s chirp fixture, 80 mels. Only ratios measured
-//! in one run are meaningful on a shared machine.
+//! Side-by-side: zc-mel (into a caller buffer) against the `mel_spec` crate
+//! in the same run, on the 30 s chirp fixture: 80 and 128 mels, one thread
+//! and all threads, both layouts, the portable kernels, `padding=480000`,
+//! and `pad_or_trim` of a 5 s clip (silent frames skip the FFT). Only
+//! ratios measured in one run are meaningful on a shared machine.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mel_spec::prelude::{BatchLogMelConfig, BatchLogMelSpectrogram, Spectrogram};
 use std::hint::black_box;
 use zc_buffers::AlignedBuf;
-use zc_mel::{Layout, MelConfig, MelSpectrogram, WavFile};
+use zc_mel::{KernelLevel, Layout, MelConfig, MelSpectrogram, MelStream, Normalization, Padding, WavFile};
 
 fn chirp() -> Vec<f32> {
     let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/chirp_30s.f32")).unwrap();
@@ -16,34 +18,106 @@ fn chirp() -> Vec<f32> {
         .collect()
 }
 
+fn zc(
+    c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    x: &[f32],
+    mut mel: MelSpectrogram,
+    layout: Layout,
+) {
+    let mut out = AlignedBuf::zeroed(mel.output_bytes(x.len()).unwrap()).unwrap();
+    c.bench_function(name, |b| {
+        b.iter(|| mel.compute_into(black_box(x), &mut out, layout).unwrap())
+    });
+}
+
 fn bench(c: &mut Criterion) {
     let x = chirp();
-    let mut g = c.benchmark_group("log_mel_30s_80");
+    let all = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for n_mels in [80usize, 128] {
+        let mut g = c.benchmark_group(format!("log_mel_30s_{n_mels}"));
+        let plan = || MelSpectrogram::new(MelConfig::whisper(n_mels)).unwrap();
+        zc(&mut g, "zc-mel 1 thread mel-major", &x, plan(), Layout::MelMajor);
+        zc(&mut g, "zc-mel 1 thread frame-major", &x, plan(), Layout::FrameMajor);
+        zc(
+            &mut g,
+            &format!("zc-mel {all} threads mel-major"),
+            &x,
+            plan().with_threads(all),
+            Layout::MelMajor,
+        );
+        if n_mels == 80 {
+            let mut p = plan();
+            p.set_kernel_level(KernelLevel::Scalar).unwrap();
+            zc(&mut g, "zc-mel 1 thread portable kernels", &x, p, Layout::MelMajor);
+            let pad = MelSpectrogram::new(MelConfig::whisper(80).with_padding(Padding::Append(480_000))).unwrap();
+            zc(
+                &mut g,
+                "zc-mel padding=480000 (60 s, half silent)",
+                &x,
+                pad,
+                Layout::MelMajor,
+            );
+            let five = &x[..80_000];
+            let pot = MelSpectrogram::new(MelConfig::whisper(80).with_padding(Padding::WHISPER_30S)).unwrap();
+            zc(
+                &mut g,
+                "zc-mel pad_or_trim of 5 s to 30 s (FFT skipping)",
+                five,
+                pot,
+                Layout::MelMajor,
+            );
+            let mut stream =
+                MelStream::new(MelConfig::whisper(80).with_normalization(Normalization::Fixed(1.0))).unwrap();
+            let mut frames = vec![0f32; 3000 * 80];
+            g.bench_function("zc-mel MelStream, 1600-sample chunks", |b| {
+                b.iter(|| {
+                    let mut at = 0;
+                    for chunk in x.chunks(1600) {
+                        at += stream.push(black_box(chunk), &mut frames[at * 80..]).unwrap();
+                    }
+                    stream.finish(&mut frames[at * 80..]).unwrap()
+                })
+            });
+        }
+        let batch = BatchLogMelSpectrogram::new(BatchLogMelConfig {
+            n_fft: 400,
+            win_length: 400,
+            hop_length: 160,
+            n_mels,
+            ..BatchLogMelConfig::default()
+        })
+        .unwrap();
+        let mut scratch = batch.scratch();
+        g.bench_function("mel_spec BatchLogMelSpectrogram (with scratch)", |b| {
+            b.iter(|| batch.compute_flat_with_scratch(black_box(&x), &mut scratch).unwrap())
+        });
+        if n_mels == 80 {
+            g.bench_function("mel_spec Spectrogram::compute_mel_spectrogram_cpu", |b| {
+                b.iter(|| Spectrogram::compute_mel_spectrogram_cpu(black_box(&x), 400, 160, 80, 16_000.0))
+            });
+        }
+        g.finish();
+    }
 
-    let mut mel = MelSpectrogram::new(MelConfig::whisper(80)).unwrap();
-    let mut out = AlignedBuf::zeroed(mel.output_bytes(x.len()).unwrap()).unwrap();
-    g.bench_function("zc-mel compute_into mel-major", |b| {
-        b.iter(|| mel.compute_into(black_box(&x), &mut out, Layout::MelMajor).unwrap())
-    });
-    g.bench_function("zc-mel compute_into frame-major", |b| {
-        b.iter(|| mel.compute_into(black_box(&x), &mut out, Layout::FrameMajor).unwrap())
-    });
-
-    let batch = BatchLogMelSpectrogram::new(BatchLogMelConfig {
-        n_fft: 400,
-        win_length: 400,
-        hop_length: 160,
-        n_mels: 80,
-        ..BatchLogMelConfig::default()
-    })
-    .unwrap();
-    let mut scratch = batch.scratch();
-    g.bench_function("mel_spec BatchLogMelSpectrogram (with scratch)", |b| {
-        b.iter(|| batch.compute_flat_with_scratch(black_box(&x), &mut scratch).unwrap())
-    });
-    g.bench_function("mel_spec Spectrogram::compute_mel_spectrogram_cpu", |b| {
-        b.iter(|| Spectrogram::compute_mel_spectrogram_cpu(black_box(&x), 400, 160, 80, 16_000.0))
-    });
+    let mut g = c.benchmark_group("batch_8x5s_80");
+    let clips: Vec<&[f32]> = x.chunks(80_000).take(6).chain(x.chunks(40_000).take(2)).collect();
+    for threads in [1, all] {
+        let mut mel = MelSpectrogram::new(
+            MelConfig::whisper(80)
+                .with_padding(Padding::WHISPER_30S)
+                .with_normalization(Normalization::PerItem),
+        )
+        .unwrap()
+        .with_threads(threads);
+        let mut outs: Vec<Vec<f32>> = clips.iter().map(|_| vec![0f32; 80 * 3000]).collect();
+        g.bench_function(format!("zc-mel batch, per-item max, {threads} threads"), |b| {
+            b.iter(|| {
+                let mut o: Vec<&mut [f32]> = outs.iter_mut().map(|v| v.as_mut_slice()).collect();
+                mel.compute_batch_into_slices(&clips, &mut o, Layout::MelMajor).unwrap()
+            })
+        });
+    }
     g.finish();
 
     let mut g = c.benchmark_group("wav_speech_7.7s");

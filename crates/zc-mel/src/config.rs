@@ -63,6 +63,24 @@ impl Layout {
     }
 }
 
+/// Which maximum the `max − top_db` clamp is taken from.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub enum Normalization {
+    /// The maximum over everything one call computes: one clip, or a whole
+    /// batch (as `whisper.log_mel_spectrogram` does for a batched tensor).
+    /// Whisper's default.
+    #[default]
+    Global,
+    /// Each clip of a batch against its own maximum (clips independent);
+    /// the same as [`Normalization::Global`] for a single clip.
+    PerItem,
+    /// A maximum (in `log10` units, before the `(x + 4) / 4` scaling)
+    /// supplied by the caller. Needed for streaming, where the global
+    /// maximum is not known until the end; offline and streamed output
+    /// are then identical.
+    Fixed(f32),
+}
+
 /// Parameters of a log-mel spectrogram. [`MelConfig::whisper`] gives
 /// openai-whisper's definition; the fields may be changed for other
 /// front ends that share its Slaney filterbank and log normalisation.
@@ -84,6 +102,8 @@ pub struct MelConfig {
     pub top_db: f32,
     /// Padding applied to every input.
     pub padding: Padding,
+    /// Where the clamp maximum comes from.
+    pub normalization: Normalization,
 }
 
 impl MelConfig {
@@ -100,12 +120,19 @@ impl MelConfig {
             f_max: None,
             top_db: 8.0,
             padding: Padding::None,
+            normalization: Normalization::Global,
         }
     }
 
     /// The same configuration with another padding mode.
     pub fn with_padding(mut self, padding: Padding) -> Self {
         self.padding = padding;
+        self
+    }
+
+    /// The same configuration with another normalisation scope.
+    pub fn with_normalization(mut self, normalization: Normalization) -> Self {
+        self.normalization = normalization;
         self
     }
 
@@ -127,6 +154,9 @@ impl MelConfig {
         }
         if self.n_fft < 2 {
             return bad("n_fft must be at least 2");
+        }
+        if !self.n_fft.is_multiple_of(2) {
+            return bad("n_fft must be even");
         }
         if self.n_fft > 1 << 20 {
             return bad("n_fft must be at most 2^20");
@@ -152,6 +182,11 @@ impl MelConfig {
         }
         if !(self.top_db.is_finite() && self.top_db > 0.0) {
             return bad("top_db must be finite and positive");
+        }
+        if let Normalization::Fixed(m) = self.normalization
+            && !m.is_finite()
+        {
+            return bad("a fixed normalisation maximum must be finite");
         }
         Ok(())
     }
@@ -254,6 +289,11 @@ mod tests {
                 top_db: 0.0,
                 ..ok.clone()
             },
+            MelConfig {
+                n_fft: 401,
+                ..ok.clone()
+            },
+            ok.clone().with_normalization(Normalization::Fixed(f32::NAN)),
         ] {
             assert!(matches!(c.validate(), Err(MelError::InvalidConfig { .. })), "{c:?}");
         }

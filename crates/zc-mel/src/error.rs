@@ -53,10 +53,43 @@ pub enum MelError {
         /// Shape provided.
         actual: (usize, usize),
     },
+    /// A batch whose clip and output counts differ.
+    #[error("batch of {clips} clips but {outputs} outputs")]
+    BatchSize {
+        /// Clips given.
+        clips: usize,
+        /// Outputs given.
+        outputs: usize,
+    },
+    /// An error in one clip of a batch (nothing of the batch was written).
+    #[error("batch clip {item}: {source}")]
+    BatchItem {
+        /// Index of the clip.
+        item: usize,
+        /// What is wrong with it.
+        #[source]
+        source: Box<MelError>,
+    },
+    /// A streaming output slice too small for the frames a call emits.
+    #[error("stream output holds {actual} f32 values, this call emits {frames} frames ({needed} values)")]
+    StreamOutput {
+        /// Frames the call emits.
+        frames: usize,
+        /// Values needed (`frames * n_mels`).
+        needed: usize,
+        /// Values provided.
+        actual: usize,
+    },
+    /// Streaming needs a caller-supplied maximum.
+    #[error("streaming needs Normalization::Fixed: the global maximum is unknown until the end")]
+    StreamNormalization,
+    /// A worker thread panicked (an internal bug; the output may be partly written).
+    #[error("a worker thread panicked")]
+    WorkerPanicked,
     /// The FFT engine rejected its buffers (an internal sizing bug).
     #[error("FFT failed: {message}")]
     Fft {
-        /// realfft's message.
+        /// the FFT engine's message.
         message: String,
     },
     /// A buffer-level failure (misaligned output memory, mapping, …).

@@ -143,26 +143,6 @@ impl MelFilterbank {
         }
         d
     }
-
-    /// Apply to one power spectrum: `mel[m] = Σ_k w[m, k] · power[k]`.
-    /// `power.len()` must be `n_bins` and `mel.len()` `n_mels` (checked by the caller).
-    #[inline]
-    pub(crate) fn apply(&self, power: &[f32], mel: &mut [f32]) {
-        for (b, out) in self.bands.iter().zip(mel.iter_mut()) {
-            let w = &self.weights[b.offset..b.offset + b.len];
-            let p = &power[b.start..b.start + b.len];
-            // four independent partial sums hide the add latency
-            let mut acc = [0.0f32; 4];
-            let (wc, pc) = (w.chunks_exact(4), p.chunks_exact(4));
-            let tail: f32 = wc.remainder().iter().zip(pc.remainder()).map(|(w, p)| w * p).sum();
-            for (w, p) in wc.zip(pc) {
-                for i in 0..4 {
-                    acc[i] += w[i] * p[i];
-                }
-            }
-            *out = (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail;
-        }
-    }
 }
 
 #[cfg(test)]

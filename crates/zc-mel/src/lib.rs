@@ -32,11 +32,15 @@
 pub mod config;
 pub mod error;
 pub mod filters;
+pub mod kernels;
 pub mod spectrogram;
+pub mod stream;
 pub mod wav;
 
-pub use config::{HOP_LENGTH, Layout, MelConfig, N_FFT, N_FRAMES, N_SAMPLES, Padding, SAMPLE_RATE};
+pub use config::{HOP_LENGTH, Layout, MelConfig, N_FFT, N_FRAMES, N_SAMPLES, Normalization, Padding, SAMPLE_RATE};
 pub use error::{MelError, Result};
 pub use filters::MelFilterbank;
+pub use kernels::KernelLevel;
 pub use spectrogram::MelSpectrogram;
+pub use stream::MelStream;
 pub use wav::{SampleFormat, Samples, WavFile, WavInfo, load_wav_into};

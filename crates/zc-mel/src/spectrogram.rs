@@ -2,17 +2,16 @@
 
 use std::sync::Arc;
 
-use ndarray::{Array2, ArrayView2, ArrayViewMut2, ShapeBuilder, s};
-use realfft::num_complex::Complex32;
-use realfft::{RealFftPlanner, RealToComplex};
-use zc_buffers::{HostBufferMut, HostBufferMutExt, ledger};
+use ndarray::{Array2, ArrayViewMut2, Axis, ShapeBuilder};
+use rustfft::num_complex::Complex32;
+use rustfft::{Fft, FftPlanner};
+use zc_buffers::ledger::{self, Ledger};
+use zc_buffers::{HostBufferMut, HostBufferMutExt};
 
-use crate::config::{Layout, MelConfig};
+use crate::config::{Layout, MelConfig, Normalization};
 use crate::error::{MelError, Result};
 use crate::filters::MelFilterbank;
-
-/// Floor applied to mel power before `log10` (Whisper: `clamp(min=1e-10)`).
-const POWER_FLOOR: f32 = 1e-10;
+use crate::kernels::{self, KernelLevel, LANES, POWER_FLOOR};
 
 /// A Whisper log-mel spectrogram plan.
 ///
@@ -21,60 +20,125 @@ const POWER_FLOOR: f32 = 1e-10;
 /// write straight into caller-owned memory (any [`HostBufferMut`] — a pool
 /// guard, an [`AlignedBuf`](zc_buffers::AlignedBuf), a writable mapping —
 /// an `f32` slice or an `ndarray` view, in either [`Layout`]) and perform
-/// **no heap allocation**. Padding and trimming are virtual: the samples are
-/// read in place, never copied into a padded signal.
+/// **no heap allocation** (single-threaded; see [`set_threads`](Self::set_threads)).
+/// Padding and trimming are virtual: the samples are read in place, never
+/// copied into a padded signal, and frames that lie entirely in zero
+/// padding skip the FFT (their value, `log10(1e-10)`, is known).
 ///
 /// Semantics follow `whisper.audio.log_mel_spectrogram`: centred STFT with
 /// reflect padding of `n_fft/2` each side, periodic Hann window, power
 /// spectrum, last frame dropped, Slaney mel filters, `log10(max(x, 1e-10))`,
-/// clamp to (global max − `top_db`), `(x + 4) / 4`.
+/// clamp to (max − `top_db`), `(x + 4) / 4`, with the maximum chosen by
+/// [`MelConfig::normalization`].
 ///
-/// NaN/Inf policy: inputs containing a non-finite sample are rejected with
-/// [`MelError::NonFiniteSample`] before anything is written.
+/// Bad input (see also [`MelError`]):
+/// * NaN/Inf policy: inputs containing a non-finite sample (within the part
+///   that padding/trimming keeps) are rejected with
+///   [`MelError::NonFiniteSample`] before anything is written. Finite
+///   samples so large that the power spectrum overflows (|x| ≳ 1e17) give
+///   finite but meaningless values.
+/// * Short input: the centred STFT reflects `n_fft / 2` samples at each
+///   edge, which needs more than `n_fft / 2` samples (Whisper: at least 201;
+///   numpy/torch refuse fewer). Fewer samples after padding — including
+///   empty input — give [`MelError::TooShort`]; `Padding::PadOrTrim` /
+///   `Padding::Append` count towards the length, so a short clip padded
+///   to 30 s is fine.
 ///
 /// `Clone` is cheap apart from the small scratch (the FFT plan and the
-/// filterbank are shared); clone one plan per worker thread.
+/// filterbank are shared).
 #[derive(Clone)]
 pub struct MelSpectrogram {
     config: MelConfig,
-    fft: Arc<dyn RealToComplex<f32>>,
-    filters: Arc<MelFilterbank>,
-    window: Arc<[f32]>,
-    frame: Vec<f32>,
-    spectrum: Vec<Complex32>,
-    fft_scratch: Vec<Complex32>,
-    power: Vec<f32>,
-    mel: Vec<f32>,
-    /// `(n_mels, BLOCK)` staging for log-mel columns, written out a block
-    /// at a time so mel-major rows are filled in contiguous runs.
-    block: Vec<f32>,
+    shared: Arc<Shared>,
+    level: KernelLevel,
+    scratch: Scratch,
+    /// Scratch for worker threads (`threads - 1` of them).
+    workers: Vec<Scratch>,
 }
 
-/// Frames staged per block before they are written to the output.
-const BLOCK: usize = 16;
+/// The immutable part of a plan, shared by clones and worker threads.
+struct Shared {
+    n_fft: usize,
+    hop: usize,
+    n_mels: usize,
+    fft: Arc<dyn Fft<f32>>,
+    filters: MelFilterbank,
+    window: Vec<f32>,
+    /// First and one-past-last FFT bin any mel band uses.
+    k0: usize,
+    k1: usize,
+    /// `cos`, `-sin` of `2πk / n_fft` for `k in k0..k1`.
+    twc: Vec<f32>,
+    tws: Vec<f32>,
+    /// `log10(1e-10)` as the kernels compute it: the value of a silent frame.
+    floor_log: f32,
+}
+
+/// Per-thread working memory.
+#[derive(Clone)]
+struct Scratch {
+    /// One frame assembled from reflect / zero padding.
+    frame: Vec<f32>,
+    /// `LANES` packed half-length complex frames, transformed in place.
+    fft: Vec<Complex32>,
+    fft_scratch: Vec<Complex32>,
+    /// Transposed spectra, `(n_fft/2 + 1, LANES)`.
+    zr: Vec<f32>,
+    zi: Vec<f32>,
+    /// Power rows `(k1 - k0, LANES)`.
+    pow: Vec<f32>,
+    /// Log-mel `(n_mels, LANES)`.
+    mel: Vec<f32>,
+}
+
+impl Scratch {
+    fn new(shared: &Shared) -> Self {
+        let m = shared.n_fft / 2;
+        Self {
+            frame: vec![0.0; shared.n_fft],
+            fft: vec![Complex32::new(0.0, 0.0); m * (LANES + 1)],
+            fft_scratch: vec![Complex32::new(0.0, 0.0); shared.fft.get_inplace_scratch_len()],
+            zr: vec![0.0; (m + 1) * LANES],
+            zi: vec![0.0; (m + 1) * LANES],
+            pow: vec![0.0; (shared.k1 - shared.k0) * LANES],
+            mel: vec![0.0; shared.n_mels * LANES],
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        (self.frame.len() + self.zr.len() + self.zi.len() + self.pow.len() + self.mel.len()) * 4
+            + (self.fft.len() + self.fft_scratch.len()) * 8
+    }
+}
 
 impl std::fmt::Debug for MelSpectrogram {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MelSpectrogram")
             .field("config", &self.config)
-            .field("filter_weights", &self.filters.nonzero_weights())
+            .field("level", &self.level)
+            .field("threads", &self.threads())
+            .field("filter_weights", &self.shared.filters.nonzero_weights())
             .finish()
     }
 }
 
-/// The signal as the STFT sees it: the caller's samples, truncated or
-/// followed by virtual zeros up to `len`.
+/// The signal as the STFT sees it: samples `offset..real_end` held in
+/// `data`, virtual zeros from `real_end` to `len`, reflected at both ends.
 #[derive(Clone, Copy)]
-struct Signal<'a> {
-    real: &'a [f32],
-    len: usize,
+pub(crate) struct Signal<'a> {
+    pub(crate) data: &'a [f32],
+    /// Index (in signal coordinates) of `data[0]`.
+    pub(crate) offset: usize,
+    /// End of the real samples.
+    pub(crate) real_end: usize,
+    /// Length of the (zero-padded) signal; reflection happens at `len - 1`.
+    pub(crate) len: usize,
 }
 
 impl Signal<'_> {
-    /// Sample at index `j` of the reflect-padded signal (`j` relative to the
-    /// unpadded start, `-half <= j < len + half`, `len > half`).
+    /// Index into the signal of padded position `j` (`-len < j < 2 len - 1`).
     #[inline]
-    fn reflect(&self, j: isize) -> f32 {
+    fn reflect(&self, j: isize) -> usize {
         let len = self.len as isize;
         let i = if j < 0 {
             -j
@@ -83,35 +147,226 @@ impl Signal<'_> {
         } else {
             j
         };
-        // i is in 0..len by the precondition; indices past the real samples are virtual zeros.
-        self.real.get(i as usize).copied().unwrap_or(0.0)
+        i.max(0) as usize
+    }
+
+    #[inline]
+    fn at(&self, j: isize) -> f32 {
+        let i = self.reflect(j);
+        if i >= self.real_end {
+            return 0.0;
+        }
+        i.checked_sub(self.offset)
+            .and_then(|k| self.data.get(k))
+            .copied()
+            .unwrap_or(0.0)
+    }
+
+    /// The `n` samples from position `start` when they are all real and held.
+    #[inline]
+    fn contiguous(&self, start: isize, n: usize) -> Option<&[f32]> {
+        let s = usize::try_from(start).ok()?;
+        if s < self.offset || s + n > self.real_end {
+            return None;
+        }
+        self.data.get(s - self.offset..s - self.offset + n)
+    }
+
+    /// Whether every sample of the window at `start..start + n` is a
+    /// virtual zero (after reflection).
+    #[inline]
+    fn is_silent(&self, start: isize, n: usize) -> bool {
+        let end = start + n as isize - 1;
+        // reflect() is piecewise monotone with its minimum 0 at j = 0, so the
+        // smallest index read is at an end of the window or 0 inside it
+        let mut lo = self.reflect(start).min(self.reflect(end));
+        if start <= 0 && end >= 0 {
+            lo = 0;
+        }
+        lo >= self.real_end
     }
 }
 
-impl MelSpectrogram {
-    /// Plan a spectrogram for `config` (validated).
-    pub fn new(config: MelConfig) -> Result<Self> {
-        let filters = MelFilterbank::new(&config)?;
+impl Shared {
+    fn new(config: &MelConfig) -> Result<Self> {
+        let filters = MelFilterbank::new(config)?;
         let n = config.n_fft;
-        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n);
+        let m = n / 2;
+        let fft = FftPlanner::<f32>::new().plan_fft_forward(m);
         // periodic Hann, computed in f64 (torch.hann_window(n, periodic=True))
-        let window: Arc<[f32]> = (0..n)
+        let window = (0..n)
             .map(|k| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * k as f64 / n as f64).cos()) as f32)
             .collect();
-        let scratch_len = fft.get_scratch_len();
-        let bytes = n * 4 + config.n_bins() * 12 + scratch_len * 8 + config.n_mels * 4 * (1 + BLOCK);
-        ledger::record_alloc(bytes);
+        let mut k0 = m + 1;
+        let mut k1 = 0;
+        for b in 0..filters.n_mels() {
+            if let Some((start, w)) = filters.band(b)
+                && !w.is_empty()
+            {
+                k0 = k0.min(start);
+                k1 = k1.max(start + w.len());
+            }
+        }
+        if k1 <= k0 {
+            (k0, k1) = (0, 1);
+        }
+        let angle = |k: usize| 2.0 * std::f64::consts::PI * k as f64 / n as f64;
+        let twc = (k0..k1).map(|k| angle(k).cos() as f32).collect();
+        let tws = (k0..k1).map(|k| -angle(k).sin() as f32).collect();
+        let floor_log = kernels::log10_lane(POWER_FLOOR);
         Ok(Self {
-            frame: vec![0.0; n],
-            spectrum: vec![Complex32::new(0.0, 0.0); config.n_bins()],
-            fft_scratch: vec![Complex32::new(0.0, 0.0); scratch_len],
-            power: vec![0.0; config.n_bins()],
-            mel: vec![0.0; config.n_mels],
-            block: vec![0.0; config.n_mels * BLOCK],
-            filters: Arc::new(filters),
-            window,
+            n_fft: n,
+            hop: config.hop_length,
+            n_mels: config.n_mels,
             fft,
+            filters,
+            window,
+            k0,
+            k1,
+            twc,
+            tws,
+            floor_log,
+        })
+    }
+
+    /// Raw `log10` mel values of frames `t0..t0 + n` of `sig`, handed to
+    /// `sink(first_frame, frames, block)` a block of up to [`LANES`] frames
+    /// at a time (`block` is `(n_mels, LANES)`). Returns the largest value.
+    fn frames(
+        &self,
+        level: KernelLevel,
+        s: &mut Scratch,
+        sig: &Signal<'_>,
+        t0: usize,
+        n: usize,
+        mut sink: impl FnMut(usize, usize, &[f32]),
+    ) -> f32 {
+        let m = self.n_fft / 2;
+        let half = (self.n_fft / 2) as isize;
+        let mut max = [f32::NEG_INFINITY; LANES];
+        let mut t = t0;
+        while t < t0 + n {
+            let nb = LANES.min(t0 + n - t);
+            // silent lanes read the all-zero chunk after the LANES frame chunks
+            let mut slots = [LANES; LANES];
+            let mut active = 0;
+            for (l, slot) in slots.iter_mut().enumerate().take(nb) {
+                let start = ((t + l) * self.hop) as isize - half;
+                if sig.is_silent(start, self.n_fft) {
+                    continue;
+                }
+                let dst = &mut s.fft[active * m..(active + 1) * m];
+                if let Some(src) = sig.contiguous(start, self.n_fft) {
+                    kernels::window(level, src, &self.window, dst);
+                } else {
+                    for (i, v) in s.frame.iter_mut().enumerate() {
+                        *v = sig.at(start + i as isize);
+                    }
+                    kernels::window(level, &s.frame, &self.window, dst);
+                }
+                *slot = active;
+                active += 1;
+            }
+            if active == 0 {
+                // every frame of the block is silent: power 0, log10(1e-10)
+                s.mel.fill(self.floor_log);
+                for v in &mut max {
+                    *v = v.max(self.floor_log);
+                }
+            } else {
+                self.fft
+                    .process_with_scratch(&mut s.fft[..active * m], &mut s.fft_scratch);
+                kernels::gather(level, &s.fft, &slots, m, &mut s.zr, &mut s.zi);
+                kernels::power(level, &s.zr, &s.zi, m, self.k0, &self.twc, &self.tws, &mut s.pow);
+                kernels::project(level, &self.filters, &s.pow, self.k0, &mut s.mel);
+                kernels::log_max(level, &mut s.mel, &mut max);
+            }
+            sink(t, nb, &s.mel);
+            t += nb;
+        }
+        max.into_iter().fold(f32::NEG_INFINITY, f32::max)
+    }
+}
+
+/// Write a block of `nb` frames (`(n_mels, LANES)`) into columns
+/// `c0..c0 + nb` of a `(n_mels, frames)` view with any strides.
+#[inline]
+fn write_block(out: &mut ArrayViewMut2<'_, f32>, c0: usize, nb: usize, block: &[f32]) {
+    let (rows, cols) = out.dim();
+    if c0 + nb > cols || block.len() < rows * LANES {
+        return;
+    }
+    let (s0, s1) = (out.strides()[0], out.strides()[1]);
+    if s1 == 1 && nb == LANES {
+        // rows contiguous along frames (mel-major): eight-value runs
+        for (m, src) in block.chunks_exact(LANES).take(rows).enumerate() {
+            let mut row = out.row_mut(m);
+            if let Some(dst) = row.as_slice_mut().and_then(|r| r.get_mut(c0..c0 + LANES)) {
+                dst.copy_from_slice(src);
+            }
+        }
+        return;
+    }
+    let ptr = out.as_mut_ptr();
+    for (m, src) in block.chunks_exact(LANES).take(rows).enumerate() {
+        for (l, &v) in src.iter().take(nb).enumerate() {
+            let offset = m as isize * s0 + (c0 + l) as isize * s1;
+            // SAFETY: m < rows and c0 + l < cols (checked above), so the
+            // offset addresses element [m, c0 + l] of the view, which the
+            // view borrows mutably and exclusively.
+            unsafe { *ptr.offset(offset) = v };
+        }
+    }
+}
+
+/// Apply Whisper's clamp and scaling to every value of a view.
+fn normalise_view(level: KernelLevel, out: &mut ArrayViewMut2<'_, f32>, floor: f32) {
+    if let Some(slice) = out.as_slice_memory_order_mut() {
+        kernels::normalise(level, slice, floor);
+    } else {
+        for mut lane in out.lanes_mut(Axis(1)) {
+            match lane.as_slice_mut() {
+                Some(s) => kernels::normalise(level, s, floor),
+                None => lane.map_inplace(|v| *v = kernels::normalise_one(*v, floor)),
+            }
+        }
+    }
+}
+
+/// The largest value of the computed output: reduce per normalisation.
+fn clamp_floor(norm: Normalization, computed_max: f32, top_db: f32) -> f32 {
+    match norm {
+        Normalization::Fixed(m) => m - top_db,
+        Normalization::Global | Normalization::PerItem => computed_max - top_db,
+    }
+}
+
+/// Run `f` under `ledger` (if any), so copies made on a worker thread are
+/// recorded where the caller is looking.
+fn with_ledger<R>(ledger: &Option<Ledger>, f: impl FnOnce() -> R) -> R {
+    match ledger {
+        Some(l) => l.enter(f),
+        None => f(),
+    }
+}
+
+/// Frames per thread below which splitting does not pay.
+const MIN_FRAMES_PER_THREAD: usize = 64;
+
+impl MelSpectrogram {
+    /// Plan a spectrogram for `config` (validated), using the fastest
+    /// kernels this CPU supports and one thread.
+    pub fn new(config: MelConfig) -> Result<Self> {
+        let shared = Shared::new(&config)?;
+        let scratch = Scratch::new(&shared);
+        let table_bytes = (shared.window.len() + shared.twc.len() * 2) * 4;
+        ledger::record_alloc(scratch.bytes() + table_bytes);
+        Ok(Self {
             config,
+            shared: Arc::new(shared),
+            level: KernelLevel::detect(),
+            scratch,
+            workers: Vec::new(),
         })
     }
 
@@ -122,7 +377,54 @@ impl MelSpectrogram {
 
     /// The mel filterbank.
     pub fn filters(&self) -> &MelFilterbank {
-        &self.filters
+        &self.shared.filters
+    }
+
+    /// The kernel level in use.
+    pub fn kernel_level(&self) -> KernelLevel {
+        self.level
+    }
+
+    /// Select the kernel level (for testing or benchmarking the portable
+    /// path); an error if this CPU does not support it.
+    pub fn set_kernel_level(&mut self, level: KernelLevel) -> Result<()> {
+        if !level.is_available() {
+            return Err(MelError::InvalidConfig {
+                reason: "kernel level not supported by this CPU",
+            });
+        }
+        self.level = level;
+        Ok(())
+    }
+
+    /// Threads used per call (1 by default).
+    pub fn threads(&self) -> usize {
+        self.workers.len() + 1
+    }
+
+    /// Split each long clip's frames (or a batch's clips) across `threads`
+    /// threads (`0` means `std::thread::available_parallelism`). Allocates
+    /// the workers' scratch now; every threaded call then spawns scoped
+    /// threads (the only allocations it makes) and gives output identical
+    /// to one thread. The ledger active on the calling thread is entered on
+    /// each worker.
+    pub fn set_threads(&mut self, threads: usize) {
+        let n = if threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            threads
+        };
+        self.workers.truncate(n - 1);
+        while self.workers.len() < n - 1 {
+            self.workers.push(Scratch::new(&self.shared));
+            ledger::record_alloc(self.scratch.bytes());
+        }
+    }
+
+    /// [`set_threads`](Self::set_threads), builder style.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.set_threads(threads);
+        self
     }
 
     /// Frames produced for `n_samples` input samples (see [`MelConfig::n_frames`]).
@@ -158,30 +460,11 @@ impl MelSpectrogram {
     /// row-major in `layout`. Returns `(rows, cols)`.
     pub fn compute_into_slice(&mut self, samples: &[f32], out: &mut [f32], layout: Layout) -> Result<(usize, usize)> {
         let n_frames = self.n_frames(samples.len())?;
-        let (rows, cols) = layout.shape(self.config.n_mels, n_frames);
-        let expected = rows * cols;
-        if out.len() != expected {
-            return Err(MelError::OutputSize {
-                expected,
-                actual: out.len(),
-                rows,
-                cols,
-            });
-        }
-        let strides = match layout {
-            Layout::MelMajor => (n_frames, 1),
-            Layout::FrameMajor => (1, self.config.n_mels),
-        };
-        let view = ArrayViewMut2::from_shape((self.config.n_mels, n_frames).strides(strides), out).map_err(|_| {
-            MelError::OutputSize {
-                expected,
-                actual: expected,
-                rows,
-                cols,
-            }
-        })?;
-        self.run(samples, view)?;
-        Ok((rows, cols))
+        let shape = layout.shape(self.config.n_mels, n_frames);
+        let view = slice_view(out, self.config.n_mels, n_frames, layout)?;
+        let real = self.checked_real(samples)?;
+        self.run(real, samples.len(), view)?;
+        Ok(shape)
     }
 
     /// Compute into a 2-D view of any strides whose shape is the output
@@ -200,7 +483,8 @@ impl MelSpectrogram {
             Layout::MelMajor => out,
             Layout::FrameMajor => out.reversed_axes(),
         };
-        self.run(samples, mel_major)
+        let real = self.checked_real(samples)?;
+        self.run(real, samples.len(), mel_major)
     }
 
     /// Compute into a new `ndarray` (allocates the output; recorded in the ledger).
@@ -212,63 +496,295 @@ impl MelSpectrogram {
         Ok(out)
     }
 
-    /// The engine: `out` is `(n_mels, n_frames)` with any strides, already
-    /// checked against the configuration.
-    fn run(&mut self, samples: &[f32], mut out: ArrayViewMut2<'_, f32>) -> Result<()> {
-        let len = self.config.padding.effective_len(samples.len()).unwrap_or(usize::MAX); // ok: n_frames succeeded, so no overflow
-        let real = &samples[..samples.len().min(len)];
-        // branch-free scan first (vectorises); locate the culprit only on failure
-        if !real.iter().fold(true, |ok, v| ok & v.is_finite())
-            && let Some((index, &value)) = real.iter().enumerate().find(|(_, v)| !v.is_finite())
-        {
-            return Err(MelError::NonFiniteSample { index, value });
+    /// Compute a batch of independent clips, `clips[i]` into `outs[i]`
+    /// (each sized as for [`compute_into_slice`](Self::compute_into_slice)
+    /// for its own length). The clamp maximum follows
+    /// [`MelConfig::normalization`]: `Global` takes it over the whole batch
+    /// (as Whisper does for a batched tensor), `PerItem` per clip, `Fixed`
+    /// from the caller. With [`set_threads`](Self::set_threads) > 1 the
+    /// clips are spread over the threads. Everything is validated before
+    /// anything is written; errors name the clip ([`MelError::BatchItem`]).
+    pub fn compute_batch_into_slices(
+        &mut self,
+        clips: &[&[f32]],
+        outs: &mut [&mut [f32]],
+        layout: Layout,
+    ) -> Result<()> {
+        if clips.len() != outs.len() {
+            return Err(MelError::BatchSize {
+                clips: clips.len(),
+                outputs: outs.len(),
+            });
         }
-        let sig = Signal { real, len };
-        let n_fft = self.config.n_fft;
-        let half = n_fft / 2;
-        let hop = self.config.hop_length;
-        let n_frames = out.ncols();
-
+        let item = |i: usize| {
+            move |e: MelError| MelError::BatchItem {
+                item: i,
+                source: Box::new(e),
+            }
+        };
+        for (i, (clip, out)) in clips.iter().zip(outs.iter_mut()).enumerate() {
+            let n_frames = self.n_frames(clip.len()).map_err(item(i))?;
+            slice_view(out, self.config.n_mels, n_frames, layout).map_err(item(i))?;
+            self.checked_real(clip).map_err(item(i))?;
+        }
+        let norm = self.config.normalization;
+        let (n_mels, level, top_db) = (self.config.n_mels, self.level, self.config.top_db);
+        let per_clip = |plan: &Self, scratch: &mut Scratch, clip: &[f32], out: &mut [f32]| -> f32 {
+            let n_frames = plan.n_frames(clip.len()).unwrap_or(0); // ok: validated above
+            let Ok(mut view) = slice_view(out, n_mels, n_frames, layout) else {
+                return f32::NEG_INFINITY; // ok: validated above
+            };
+            let real = plan.real_part(clip);
+            let max = plan.raw_single(scratch, real, clip.len(), &mut view);
+            if norm != Normalization::Global {
+                normalise_view(level, &mut view, clamp_floor(norm, max, top_db));
+            }
+            max
+        };
         let mut max = f32::NEG_INFINITY;
-        for t in 0..n_frames {
-            let start = t * hop; // in padded coordinates; original index = start - half
-            if start >= half && start - half + n_fft <= real.len() {
-                let src = &real[start - half..start - half + n_fft];
-                for ((d, &s), &w) in self.frame.iter_mut().zip(src).zip(self.window.iter()) {
-                    *d = s * w;
+        let parts = self.threads().min(clips.len());
+        if parts <= 1 {
+            let mut scratch = std::mem::replace(&mut self.scratch, Scratch::empty());
+            for (clip, out) in clips.iter().zip(outs.iter_mut()) {
+                max = max.max(per_clip(self, &mut scratch, clip, out));
+            }
+            self.scratch = scratch;
+        } else {
+            let per = clips.len().div_ceil(parts);
+            let ledger = Ledger::current();
+            let mut workers = std::mem::take(&mut self.workers);
+            let mut scratch = std::mem::replace(&mut self.scratch, Scratch::empty());
+            let this = &*self;
+            max = std::thread::scope(|sc| {
+                let mut handles = Vec::with_capacity(parts);
+                let mut jobs = clips.chunks(per).zip(outs.chunks_mut(per));
+                let first = jobs.next();
+                for ((cs, os), ws) in jobs.zip(workers.iter_mut()) {
+                    let ledger = &ledger;
+                    handles.push(sc.spawn(move || {
+                        with_ledger(ledger, || {
+                            let mut max = f32::NEG_INFINITY;
+                            for (clip, out) in cs.iter().zip(os.iter_mut()) {
+                                max = max.max(per_clip(this, ws, clip, out));
+                            }
+                            max
+                        })
+                    }));
                 }
-            } else {
-                for (i, (d, &w)) in self.frame.iter_mut().zip(self.window.iter()).enumerate() {
-                    *d = sig.reflect(start as isize - half as isize + i as isize) * w;
-                }
-            }
-            self.fft
-                .process_with_scratch(&mut self.frame, &mut self.spectrum, &mut self.fft_scratch)
-                .map_err(|e| MelError::Fft { message: e.to_string() })?;
-            for (p, c) in self.power.iter_mut().zip(&self.spectrum) {
-                *p = c.re * c.re + c.im * c.im;
-            }
-            self.filters.apply(&self.power, &mut self.mel);
-            let j = t % BLOCK;
-            for (o, &m) in self.block[j..].iter_mut().step_by(BLOCK).zip(&self.mel) {
-                // inputs are finite, so plain comparisons (no NaN handling) suffice
-                // ln · log10(e): glibc's logf is about twice as fast as log10f (≤ 2 ulp apart)
-                let v = if m > POWER_FLOOR { m } else { POWER_FLOOR }.ln() * std::f32::consts::LOG10_E;
-                max = if v > max { v } else { max };
-                *o = v;
-            }
-            if j == BLOCK - 1 || t == n_frames - 1 {
-                let t0 = t - j;
-                let staged = ArrayView2::from_shape((self.config.n_mels, BLOCK), &self.block[..]).map_err(|_| {
-                    MelError::InvalidConfig {
-                        reason: "staging block size",
+                let mut max = f32::NEG_INFINITY;
+                if let Some((cs, os)) = first {
+                    for (clip, out) in cs.iter().zip(os.iter_mut()) {
+                        max = max.max(per_clip(this, &mut scratch, clip, out));
                     }
-                })?;
-                out.slice_mut(s![.., t0..=t]).assign(&staged.slice(s![.., ..=j]));
+                }
+                for h in handles {
+                    max = max.max(h.join().unwrap_or(f32::NAN));
+                }
+                max
+            });
+            self.workers = workers;
+            self.scratch = scratch;
+            if max.is_nan() {
+                return Err(MelError::WorkerPanicked);
             }
         }
-        let floor = max - self.config.top_db;
-        out.map_inplace(|v| *v = (v.max(floor) + 4.0) / 4.0);
+        if norm == Normalization::Global {
+            let floor = clamp_floor(norm, max, top_db);
+            for (clip, out) in clips.iter().zip(outs.iter_mut()) {
+                let n_frames = self.n_frames(clip.len()).unwrap_or(0); // ok: validated above
+                if let Ok(mut view) = slice_view(out, n_mels, n_frames, layout) {
+                    normalise_view(level, &mut view, floor);
+                }
+            }
+        }
         Ok(())
     }
+
+    /// The samples the STFT reads (trimmed by `PadOrTrim`).
+    fn real_part<'a>(&self, samples: &'a [f32]) -> &'a [f32] {
+        let len = self.config.padding.effective_len(samples.len()).unwrap_or(usize::MAX);
+        &samples[..samples.len().min(len)]
+    }
+
+    /// [`real_part`](Self::real_part), rejecting non-finite samples.
+    fn checked_real<'a>(&self, samples: &'a [f32]) -> Result<&'a [f32]> {
+        let real = self.real_part(samples);
+        check_finite(real, 0)?;
+        Ok(real)
+    }
+
+    fn signal<'a>(&self, real: &'a [f32], n_samples: usize) -> Signal<'a> {
+        Signal {
+            data: real,
+            offset: 0,
+            real_end: real.len(),
+            len: self.config.padding.effective_len(n_samples).unwrap_or(usize::MAX), // ok: n_frames succeeded
+        }
+    }
+
+    /// Raw log10 values of one clip into `out` (`(n_mels, n_frames)`) on
+    /// the calling thread; returns the maximum.
+    fn raw_single(
+        &self,
+        scratch: &mut Scratch,
+        real: &[f32],
+        n_samples: usize,
+        out: &mut ArrayViewMut2<'_, f32>,
+    ) -> f32 {
+        let sig = self.signal(real, n_samples);
+        let n_frames = out.ncols();
+        self.shared
+            .frames(self.level, scratch, &sig, 0, n_frames, |t, nb, block| {
+                write_block(out, t, nb, block)
+            })
+    }
+
+    /// The engine: `out` is `(n_mels, n_frames)` with any strides, already
+    /// checked against the configuration, `real` checked for finiteness.
+    fn run(&mut self, real: &[f32], n_samples: usize, mut out: ArrayViewMut2<'_, f32>) -> Result<()> {
+        let n_frames = out.ncols();
+        let parts = self.threads().min(n_frames / MIN_FRAMES_PER_THREAD).max(1);
+        let (level, top_db, norm) = (self.level, self.config.top_db, self.config.normalization);
+        if parts <= 1 {
+            let mut scratch = std::mem::replace(&mut self.scratch, Scratch::empty());
+            let max = self.raw_single(&mut scratch, real, n_samples, &mut out);
+            self.scratch = scratch;
+            normalise_view(level, &mut out, clamp_floor(norm, max, top_db));
+            return Ok(());
+        }
+        let sig = self.signal(real, n_samples);
+        let per = n_frames.div_ceil(parts).next_multiple_of(LANES);
+        let ledger = Ledger::current();
+        let shared = &*self.shared;
+        let scratch = &mut self.scratch;
+        let workers = &mut self.workers;
+        let (max, mut views) = std::thread::scope(|sc| {
+            let mut handles = Vec::with_capacity(parts);
+            let mut rest = out.view_mut();
+            let mut t0 = 0;
+            let mut mine = None;
+            for ws in std::iter::once(scratch).chain(workers.iter_mut()) {
+                if rest.ncols() == 0 {
+                    break;
+                }
+                let take = per.min(rest.ncols());
+                let (mut part, r) = rest.split_at(Axis(1), take);
+                rest = r;
+                let start = t0;
+                t0 += part.ncols();
+                if mine.is_none() {
+                    mine = Some((ws, part, start));
+                    continue;
+                }
+                let ledger = &ledger;
+                handles.push(sc.spawn(move || {
+                    with_ledger(ledger, || {
+                        let n = part.ncols();
+                        let max = shared.frames(level, ws, &sig, start, n, |t, nb, block| {
+                            write_block(&mut part, t - start, nb, block)
+                        });
+                        (max, part)
+                    })
+                }));
+            }
+            let mut max = f32::NEG_INFINITY;
+            let mut views = Vec::with_capacity(parts);
+            if let Some((ws, mut part, start)) = mine {
+                let n = part.ncols();
+                max = shared.frames(level, ws, &sig, start, n, |t, nb, block| {
+                    write_block(&mut part, t - start, nb, block)
+                });
+                views.push(part);
+            }
+            for h in handles {
+                match h.join() {
+                    Ok((m, v)) => {
+                        max = max.max(m);
+                        views.push(v);
+                    }
+                    Err(_) => return Err(MelError::WorkerPanicked),
+                }
+            }
+            Ok((max, views))
+        })?;
+        let floor = clamp_floor(norm, max, top_db);
+        std::thread::scope(|sc| {
+            let mut it = views.iter_mut();
+            let first = it.next();
+            for v in it {
+                let ledger = &ledger;
+                sc.spawn(move || with_ledger(ledger, || normalise_view(level, v, floor)));
+            }
+            if let Some(v) = first {
+                normalise_view(level, v, floor);
+            }
+        });
+        Ok(())
+    }
+
+    /// Raw `log10` mel values of frames `t0..t0 + n` of a signal held
+    /// partly in memory (for streaming), handed to `sink` a block at a
+    /// time; returns their maximum.
+    pub(crate) fn raw_frames(
+        &mut self,
+        sig: &Signal<'_>,
+        t0: usize,
+        n: usize,
+        sink: impl FnMut(usize, usize, &[f32]),
+    ) -> f32 {
+        self.shared.frames(self.level, &mut self.scratch, sig, t0, n, sink)
+    }
+}
+
+impl Scratch {
+    /// A placeholder holding no memory (while the real scratch is lent out).
+    fn empty() -> Self {
+        Self {
+            frame: Vec::new(),
+            fft: Vec::new(),
+            fft_scratch: Vec::new(),
+            zr: Vec::new(),
+            zi: Vec::new(),
+            pow: Vec::new(),
+            mel: Vec::new(),
+        }
+    }
+}
+
+/// The first non-finite sample, as an error (indices shifted by `base`).
+pub(crate) fn check_finite(samples: &[f32], base: usize) -> Result<()> {
+    // branch-free scan first (vectorises); locate the culprit only on failure
+    if !samples.iter().fold(true, |ok, v| ok & v.is_finite())
+        && let Some((index, &value)) = samples.iter().enumerate().find(|(_, v)| !v.is_finite())
+    {
+        return Err(MelError::NonFiniteSample {
+            index: base + index,
+            value,
+        });
+    }
+    Ok(())
+}
+
+/// A `(n_mels, n_frames)` view of a row-major slice in `layout`.
+fn slice_view(out: &mut [f32], n_mels: usize, n_frames: usize, layout: Layout) -> Result<ArrayViewMut2<'_, f32>> {
+    let (rows, cols) = layout.shape(n_mels, n_frames);
+    let expected = rows * cols;
+    if out.len() != expected {
+        return Err(MelError::OutputSize {
+            expected,
+            actual: out.len(),
+            rows,
+            cols,
+        });
+    }
+    let strides = match layout {
+        Layout::MelMajor => (n_frames, 1),
+        Layout::FrameMajor => (1, n_mels),
+    };
+    ArrayViewMut2::from_shape((n_mels, n_frames).strides(strides), out).map_err(|_| MelError::OutputSize {
+        expected,
+        actual: expected,
+        rows,
+        cols,
+    })
 }
