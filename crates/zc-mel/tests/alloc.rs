@@ -4,7 +4,7 @@
 use ndarray::Array2;
 use zc_buffers::testing::{CountingAllocator, count_allocs};
 use zc_buffers::{AlignedBuf, Pool};
-use zc_mel::{Layout, MelConfig, MelSpectrogram, Padding, WavFile};
+use zc_mel::{Layout, MelConfig, MelSpectrogram, MelStream, Normalization, Padding, WavFile};
 
 #[global_allocator]
 static ALLOC: CountingAllocator = CountingAllocator::new();
@@ -46,5 +46,42 @@ fn wav_view_and_decode_allocate_nothing() {
     let mut out = AlignedBuf::zeroed(wav.info().decoded_bytes()).unwrap();
     let (n, stats) = count_allocs(|| wav.decode_into(&mut out)).unwrap();
     assert_eq!(n.unwrap(), 122_931);
+    assert_eq!(stats.heap_calls(), 0, "{stats:?}");
+}
+
+#[test]
+fn stream_push_and_finish_allocate_nothing() {
+    let audio = signal(48_000);
+    let cfg = MelConfig::whisper(80)
+        .with_padding(Padding::Append(16_000))
+        .with_normalization(Normalization::Fixed(0.0));
+    let mut stream = MelStream::new(cfg).unwrap();
+    let mut out = vec![0f32; 80 * 500];
+    let (r, stats) = count_allocs(|| -> zc_mel::Result<usize> {
+        let mut frames = 0;
+        for chunk in audio.chunks(97) {
+            frames += stream.push(chunk, &mut out)?;
+        }
+        Ok(frames + stream.finish(&mut out)?)
+    })
+    .unwrap();
+    assert_eq!(r.unwrap(), (48_000 + 16_000) / 160);
+    assert_eq!(stats.heap_calls(), 0, "{stats:?}");
+}
+
+#[test]
+fn batch_allocates_nothing_single_threaded() {
+    let a = signal(20_000);
+    let b = signal(9_000);
+    let mut mel = MelSpectrogram::new(MelConfig::whisper(80).with_normalization(Normalization::PerItem)).unwrap();
+    let mut oa = vec![0f32; 80 * 125];
+    let mut ob = vec![0f32; 80 * 56];
+    let clips: [&[f32]; 2] = [&a, &b];
+    let (r, stats) = count_allocs(|| {
+        let mut outs: [&mut [f32]; 2] = [&mut oa, &mut ob];
+        mel.compute_batch_into_slices(&clips, &mut outs, Layout::FrameMajor)
+    })
+    .unwrap();
+    r.unwrap();
     assert_eq!(stats.heap_calls(), 0, "{stats:?}");
 }

@@ -1,0 +1,257 @@
+//! Streaming == offline (bit-exact, any chunking), FFT skipping == computing
+//! the silent frames, threaded == single-threaded, batches with per-item /
+//! global / fixed maxima, and the portable kernels against the SIMD ones.
+
+use proptest::prelude::*;
+use zc_buffers::ledger::{self, CopyKind};
+use zc_mel::{KernelLevel, Layout, MelConfig, MelError, MelSpectrogram, MelStream, Normalization, Padding};
+
+fn noise(n: usize, seed: u64, amp: f32) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|i| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let r = ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5;
+            amp * (r + 0.5 * (i as f32 * 0.013).sin())
+        })
+        .collect()
+}
+
+fn offline(cfg: MelConfig, x: &[f32], layout: Layout) -> Vec<f32> {
+    let mut mel = MelSpectrogram::new(cfg).unwrap();
+    let mut out = vec![0f32; mel.output_bytes(x.len()).unwrap() / 4];
+    mel.compute_into_slice(x, &mut out, layout).unwrap();
+    out
+}
+
+/// Push `x` in chunks of the given sizes (cycled), then finish.
+fn streamed(cfg: MelConfig, x: &[f32], sizes: &[usize]) -> Vec<f32> {
+    let mut s = MelStream::new(cfg).unwrap();
+    let n_mels = s.n_mels();
+    let mut out = Vec::new();
+    let mut frame_buf = vec![0f32; 64 * 1024];
+    let mut at = 0;
+    let mut i = 0;
+    while at < x.len() {
+        let n = sizes[i % sizes.len()].min(x.len() - at);
+        i += 1;
+        let expect = s.frames_for_push(n);
+        let got = s.push(&x[at..at + n], &mut frame_buf).unwrap();
+        assert_eq!(got, expect);
+        out.extend_from_slice(&frame_buf[..got * n_mels]);
+        at += n;
+    }
+    let got = s.finish(&mut frame_buf).unwrap();
+    out.extend_from_slice(&frame_buf[..got * n_mels]);
+    assert_eq!(s.frames_emitted(), 0, "finish resets");
+    out
+}
+
+#[test]
+fn frames_are_emitted_as_soon_as_their_window_is_complete() {
+    let cfg = MelConfig::whisper(80).with_normalization(Normalization::Fixed(0.0));
+    let mut s = MelStream::new(cfg).unwrap();
+    let mut out = vec![0f32; 80 * 4];
+    let x = noise(1000, 1, 0.1);
+    // frame 0 reflects x[1..=200]: it needs 201 samples
+    assert_eq!(s.push(&x[..200], &mut out).unwrap(), 0);
+    assert_eq!(s.push(&x[200..201], &mut out).unwrap(), 1);
+    // frame 1 covers x[-40..360]
+    assert_eq!(s.push(&x[201..359], &mut out).unwrap(), 0);
+    assert_eq!(s.push(&x[359..360], &mut out).unwrap(), 1);
+    assert_eq!(s.samples_received(), 360);
+    // too small an output: rejected, nothing consumed
+    let mut tiny = vec![7f32; 10];
+    assert!(matches!(
+        s.push(&x[360..700], &mut tiny),
+        Err(MelError::StreamOutput {
+            frames: 2,
+            needed: 160,
+            actual: 10
+        })
+    ));
+    assert!(tiny.iter().all(|&v| v == 7.0));
+    assert_eq!(s.samples_received(), 360);
+    // a NaN is rejected with its absolute index, nothing consumed
+    let mut bad = x[360..700].to_vec();
+    bad[5] = f32::NAN;
+    assert!(matches!(
+        s.push(&bad, &mut out),
+        Err(MelError::NonFiniteSample { index: 365, .. })
+    ));
+    assert_eq!(s.samples_received(), 360);
+}
+
+#[test]
+fn streaming_needs_a_fixed_maximum_and_enough_samples() {
+    assert!(matches!(
+        MelStream::new(MelConfig::whisper(80)),
+        Err(MelError::StreamNormalization)
+    ));
+    let mut s = MelStream::new(MelConfig::whisper(80).with_normalization(Normalization::Fixed(1.0))).unwrap();
+    let mut out = vec![0f32; 80];
+    s.push(&[0.1; 150], &mut out).unwrap();
+    assert!(matches!(
+        s.finish(&mut out),
+        Err(MelError::TooShort {
+            samples: 150,
+            needed: 201
+        })
+    ));
+    s.reset();
+    assert_eq!(s.samples_received(), 0);
+}
+
+#[test]
+fn stream_of_the_speech_fixture_equals_offline() {
+    let wav = zc_mel::WavFile::open(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/speech_16k.wav")).unwrap();
+    let x = wav.samples().unwrap().to_vec();
+    let cfg = MelConfig::whisper(80).with_normalization(Normalization::Fixed(0.5));
+    assert_eq!(
+        streamed(cfg.clone(), &x, &[160, 1, 4099, 333]),
+        offline(cfg.clone(), &x, Layout::FrameMajor)
+    );
+    let padded = cfg.with_padding(Padding::Append(16_000));
+    assert_eq!(
+        streamed(padded.clone(), &x, &[1000]),
+        offline(padded, &x, Layout::FrameMajor)
+    );
+}
+
+#[test]
+fn skipping_silent_frames_equals_computing_them() {
+    // a 5 s clip padded to 30 s: 2500 of 3000 frames lie entirely in zeros
+    let x = noise(80_000, 9, 0.2);
+    let skipped = offline(
+        MelConfig::whisper(80).with_padding(Padding::WHISPER_30S),
+        &x,
+        Layout::MelMajor,
+    );
+    let mut explicit = x.clone();
+    explicit.resize(480_000, 0.0);
+    // explicit zeros are real samples: every frame goes through the FFT
+    let computed = offline(MelConfig::whisper(80), &explicit, Layout::MelMajor);
+    assert_eq!(skipped, computed);
+    let appended = offline(
+        MelConfig::whisper(80).with_padding(Padding::Append(400_000)),
+        &x,
+        Layout::MelMajor,
+    );
+    assert_eq!(appended, computed);
+}
+
+#[test]
+fn threads_equal_one_thread_and_share_the_ledger() {
+    let x = noise(100_000, 5, 0.3);
+    for (n_mels, layout, padding) in [
+        (80, Layout::MelMajor, Padding::None),
+        (128, Layout::FrameMajor, Padding::WHISPER_30S),
+    ] {
+        let cfg = MelConfig::whisper(n_mels).with_padding(padding);
+        let one = offline(cfg.clone(), &x, layout);
+        for threads in [2, 3, 4] {
+            let mut mel = MelSpectrogram::new(cfg.clone()).unwrap().with_threads(threads);
+            assert_eq!(mel.threads(), threads);
+            let mut out = vec![0f32; one.len()];
+            let (r, report) = ledger::scope(|| mel.compute_into_slice(&x, &mut out, layout));
+            r.unwrap();
+            assert_eq!(out, one, "{threads} threads, {n_mels} mels");
+            assert_eq!(report.copies, 0);
+        }
+    }
+}
+
+#[test]
+fn batches_normalise_per_item_globally_or_fixed() {
+    let clips = [noise(20_000, 1, 0.5), noise(7_000, 2, 0.001), noise(33_000, 3, 0.05)];
+    let refs: Vec<&[f32]> = clips.iter().map(|c| c.as_slice()).collect();
+    for threads in [1, 2, 3] {
+        for norm in [
+            Normalization::PerItem,
+            Normalization::Global,
+            Normalization::Fixed(-1.0),
+        ] {
+            let cfg = MelConfig::whisper(80).with_normalization(norm);
+            let mut mel = MelSpectrogram::new(cfg.clone()).unwrap().with_threads(threads);
+            let mut outs: Vec<Vec<f32>> = clips
+                .iter()
+                .map(|c| vec![0f32; mel.output_bytes(c.len()).unwrap() / 4])
+                .collect();
+            let mut o: Vec<&mut [f32]> = outs.iter_mut().map(|v| v.as_mut_slice()).collect();
+            mel.compute_batch_into_slices(&refs, &mut o, Layout::FrameMajor)
+                .unwrap();
+            match norm {
+                Normalization::PerItem | Normalization::Fixed(_) => {
+                    for (c, got) in clips.iter().zip(&outs) {
+                        assert_eq!(got, &offline(cfg.clone(), c, Layout::FrameMajor));
+                    }
+                }
+                Normalization::Global => {
+                    // the quiet clip is clamped against the loud clip's maximum
+                    let quiet = offline(cfg.clone(), &clips[1], Layout::FrameMajor);
+                    assert_ne!(outs[1], quiet);
+                    assert_eq!(outs[0], offline(cfg.clone(), &clips[0], Layout::FrameMajor));
+                    let max0 = outs[0].iter().copied().fold(f32::MIN, f32::max);
+                    let min1 = outs[1].iter().copied().fold(f32::MAX, f32::min);
+                    assert!((max0 - 2.0 - min1).abs() < 1e-6, "{max0} {min1}");
+                }
+            }
+        }
+    }
+    // a bad clip: named, nothing written
+    let mut mel = MelSpectrogram::new(MelConfig::whisper(80)).unwrap();
+    let mut a = vec![3f32; 80 * 125];
+    let mut b = vec![3f32; 80];
+    let short = [0.0f32; 100];
+    let err = mel
+        .compute_batch_into_slices(&[&clips[0], &short], &mut [&mut a, &mut b], Layout::MelMajor)
+        .unwrap_err();
+    assert!(matches!(err, MelError::BatchItem { item: 1, .. }), "{err}");
+    assert!(a.iter().all(|&v| v == 3.0));
+    assert!(matches!(
+        mel.compute_batch_into_slices(&[&clips[0]], &mut [], Layout::MelMajor),
+        Err(MelError::BatchSize { clips: 1, outputs: 0 })
+    ));
+}
+
+#[test]
+fn portable_kernels_match_the_simd_ones() {
+    let x = noise(30_000, 11, 0.2);
+    let mut fast = MelSpectrogram::new(MelConfig::whisper(128)).unwrap();
+    let mut slow = fast.clone();
+    slow.set_kernel_level(KernelLevel::Scalar).unwrap();
+    let a = fast.compute(&x, Layout::MelMajor).unwrap();
+    let b = slow.compute(&x, Layout::MelMajor).unwrap();
+    let worst = a.iter().zip(b.iter()).map(|(p, q)| (p - q).abs()).fold(0f32, f32::max);
+    assert!(worst < 2e-6, "{:?} vs Scalar: {worst:e}", fast.kernel_level());
+}
+
+#[test]
+fn stream_input_copy_is_recorded() {
+    let x = noise(5_000, 4, 0.1);
+    let mut s = MelStream::new(MelConfig::whisper(80).with_normalization(Normalization::Fixed(0.0))).unwrap();
+    let mut out = vec![0f32; 80 * 64];
+    let (r, report) = ledger::scope(|| s.push(&x, &mut out));
+    assert_eq!(r.unwrap(), 31);
+    assert_eq!(report.copies_of(CopyKind::Other), 1);
+    assert_eq!(report.bytes_of(CopyKind::Other), 20_000);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Any chunking of any signal streams to exactly the offline result.
+    #[test]
+    fn stream_equals_offline_for_any_chunking(
+        len in 201usize..6_000,
+        seed in any::<u64>(),
+        sizes in proptest::collection::vec(1usize..2_500, 1..6),
+        max in -3f32..1.0,
+        n_mels in prop_oneof![Just(80usize), Just(128)],
+        padding in prop_oneof![Just(Padding::None), (0usize..2_000).prop_map(Padding::Append), (201usize..7_000).prop_map(Padding::PadOrTrim)],
+    ) {
+        let x = noise(len, seed, 0.3);
+        let cfg = MelConfig::whisper(n_mels).with_padding(padding).with_normalization(Normalization::Fixed(max));
+        prop_assert_eq!(streamed(cfg.clone(), &x, &sizes), offline(cfg, &x, Layout::FrameMajor));
+    }
+}
