@@ -1,9 +1,10 @@
 //! Load a 16 kHz WAV (mapped in place where it is mono f32, decoded once
 //! otherwise), compute Whisper's 80-mel log-mel padded/trimmed to 30 s into
-//! a pool buffer, print what was copied, and render the spectrogram as a PNG.
+//! a pool buffer, print what was copied, and render the spectrogram as a
+//! colour PNG (low frequencies at the bottom, one pixel per frame and band).
 //!
 //! ```text
-//! cargo run -p zc-mel --release --example wav_to_mel -- [input.wav] [out.png]
+//! cargo run -p zc-mel --release --example mel_png -- [input.wav] [out.png]
 //! ```
 
 use std::error::Error;
@@ -55,15 +56,33 @@ fn main() -> Result<(), Box<dyn Error>> {
         .iter()
         .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
     let scale = if hi > lo { 255.0 / (hi - lo) } else { 0.0 };
-    let mut pixels = Vec::with_capacity(rows * cols);
+    let mut pixels = Vec::with_capacity(rows * cols * 3);
     for m in (0..rows).rev() {
-        pixels.extend(view.row(m).iter().map(|&v| ((v - lo) * scale) as u8));
+        for &v in view.row(m) {
+            pixels.extend(colour((v - lo) * scale / 255.0));
+        }
     }
     let file = std::fs::File::create(&output)?;
     let mut enc = png::Encoder::new(BufWriter::new(file), cols as u32, rows as u32);
-    enc.set_color(png::ColorType::Grayscale);
+    enc.set_color(png::ColorType::Rgb);
     enc.set_depth(png::BitDepth::Eight);
     enc.write_header()?.write_image_data(&pixels)?;
     println!("wrote {output} ({cols} x {rows} px, value range {lo:.3} .. {hi:.3})");
     Ok(())
+}
+
+/// A black → purple → orange → yellow ramp (magma-like) for `t` in 0..=1.
+fn colour(t: f32) -> [u8; 3] {
+    const STOPS: [[f32; 3]; 5] = [
+        [0.0, 0.0, 4.0],
+        [81.0, 18.0, 124.0],
+        [183.0, 55.0, 121.0],
+        [252.0, 137.0, 97.0],
+        [252.0, 253.0, 191.0],
+    ];
+    let x = t.clamp(0.0, 1.0) * (STOPS.len() - 1) as f32;
+    let i = (x as usize).min(STOPS.len() - 2);
+    let f = x - i as f32;
+    let mix = |c: usize| (STOPS[i][c] + (STOPS[i + 1][c] - STOPS[i][c]) * f) as u8;
+    [mix(0), mix(1), mix(2)]
 }

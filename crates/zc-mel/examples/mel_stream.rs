@@ -1,0 +1,72 @@
+//! Stream a WAV through [`MelStream`] in small chunks (as audio would
+//! arrive from a microphone) and print when each frame comes out, the time
+//! each push takes and whether the streamed result equals the offline one.
+//!
+//! ```text
+//! cargo run -p zc-mel --release --example mel_stream -- [input.wav] [chunk_samples]
+//! ```
+//!
+//! Streaming needs a maximum known in advance (`Normalization::Fixed`);
+//! here it is 0.5 in log10 units, about right for speech normalised to ±1.
+
+use std::error::Error;
+use std::time::Instant;
+
+use zc_mel::{Layout, MelConfig, MelSpectrogram, MelStream, Normalization, SAMPLE_RATE, WavFile};
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let mut args = std::env::args().skip(1);
+    let input = args
+        .next()
+        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/speech_16k.wav").to_string());
+    let chunk: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(320);
+    if chunk == 0 {
+        return Err("chunk size must be positive".into());
+    }
+    let wav = WavFile::open(&input)?.expect_sample_rate(SAMPLE_RATE)?;
+    let samples = wav.samples()?;
+    let config = MelConfig::whisper(80).with_normalization(Normalization::Fixed(0.5));
+    let mut stream = MelStream::new(config.clone())?;
+    let n_mels = stream.n_mels();
+    let mut out = vec![0f32; stream.frames_for_push(chunk).max(1) * n_mels + n_mels];
+    let mut all = Vec::with_capacity(samples.len() / 160 * n_mels);
+    let (mut worst, mut total) = (0f64, 0f64);
+    println!(
+        "{input}: {} samples, chunks of {chunk} ({:.1} ms)",
+        samples.len(),
+        chunk as f64 / 16.0
+    );
+    for (i, c) in samples.chunks(chunk).enumerate() {
+        let t = Instant::now();
+        let n = stream.push(c, &mut out)?;
+        let us = t.elapsed().as_secs_f64() * 1e6;
+        (worst, total) = (worst.max(us), total + us);
+        all.extend_from_slice(&out[..n * n_mels]);
+        if i < 8 || i % 100 == 0 {
+            let first = stream.frames_emitted() - n;
+            println!(
+                "chunk {i:4}: {:6} samples in, {n} frame(s) out (frames {first}..{}), {us:7.1} µs",
+                stream.samples_received(),
+                stream.frames_emitted()
+            );
+        }
+    }
+    let tail = stream.frames_for_finish()?;
+    let mut rest = vec![0f32; tail * n_mels];
+    let n = stream.finish(&mut rest)?;
+    all.extend_from_slice(&rest);
+    let frames = all.len() / n_mels;
+    println!("finish: {n} frame(s) that need the end reflection; {frames} frames in all");
+    println!(
+        "push time: mean {:.1} µs, worst {worst:.1} µs per {:.1} ms of audio",
+        total / samples.len().div_ceil(chunk) as f64,
+        chunk as f64 / 16.0
+    );
+    let offline = MelSpectrogram::new(config)?.compute(&samples, Layout::FrameMajor)?;
+    let same = offline.as_slice().is_some_and(|o| o == all.as_slice());
+    println!("streamed == offline (Layout::FrameMajor, same fixed max): {same}");
+    if !same {
+        return Err("streamed output differs from offline".into());
+    }
+    Ok(())
+}
