@@ -228,18 +228,19 @@ impl HostBufferMut for [u8] {
     }
 }
 
+// A Vec<u8> is its slice: forward to the [u8] impls.
 impl Buffer for Vec<u8> {
     fn len(&self) -> usize {
         Vec::len(self)
     }
     fn align(&self) -> usize {
-        observed_align(self.as_ptr())
+        self.as_slice().align()
     }
     fn residency(&self) -> Residency {
         Residency::Heap
     }
     fn host_ptr(&self) -> Option<NonNull<u8>> {
-        NonNull::new(self.as_ptr().cast_mut())
+        self.as_slice().host_ptr()
     }
 }
 impl HostBuffer for Vec<u8> {

@@ -285,53 +285,37 @@ fn map_align(ptr: *const u8) -> usize {
     observed_align(ptr).min(PAGE_ALIGN)
 }
 
-impl Buffer for MmapBuf {
-    fn len(&self) -> usize {
-        self.map.len()
-    }
-    fn align(&self) -> usize {
-        map_align(self.map.as_ptr())
-    }
-    fn residency(&self) -> Residency {
-        Residency::Mmap
-    }
-    fn host_ptr(&self) -> Option<NonNull<u8>> {
-        NonNull::new(self.map.as_ptr().cast_mut())
-    }
-}
+macro_rules! mapping_buffer {
+    ($($t:ty),*) => {$(
+        impl Buffer for $t {
+            fn len(&self) -> usize {
+                self.map.len()
+            }
+            fn align(&self) -> usize {
+                map_align(self.map.as_ptr())
+            }
+            fn residency(&self) -> Residency {
+                Residency::Mmap
+            }
+            fn host_ptr(&self) -> Option<NonNull<u8>> {
+                NonNull::new(self.map.as_ptr().cast_mut())
+            }
+        }
 
-impl HostBuffer for MmapBuf {
-    fn as_bytes(&self) -> &[u8] {
-        &self.map
-    }
-}
+        impl HostBuffer for $t {
+            fn as_bytes(&self) -> &[u8] {
+                &self.map
+            }
+        }
 
-impl AsRef<[u8]> for MmapBuf {
-    fn as_ref(&self) -> &[u8] {
-        &self.map
-    }
+        impl AsRef<[u8]> for $t {
+            fn as_ref(&self) -> &[u8] {
+                &self.map
+            }
+        }
+    )*};
 }
-
-impl Buffer for MmapBufMut {
-    fn len(&self) -> usize {
-        self.map.len()
-    }
-    fn align(&self) -> usize {
-        map_align(self.map.as_ptr())
-    }
-    fn residency(&self) -> Residency {
-        Residency::Mmap
-    }
-    fn host_ptr(&self) -> Option<NonNull<u8>> {
-        NonNull::new(self.map.as_ptr().cast_mut())
-    }
-}
-
-impl HostBuffer for MmapBufMut {
-    fn as_bytes(&self) -> &[u8] {
-        &self.map
-    }
-}
+mapping_buffer!(MmapBuf, MmapBufMut);
 
 impl HostBufferMut for MmapBufMut {
     fn as_bytes_mut(&mut self) -> &mut [u8] {

@@ -75,25 +75,26 @@ impl CountingAllocator {
     }
 }
 
+/// Count one allocation of `size` bytes, per thread and globally.
+fn note_alloc(size: usize) {
+    INSTALLED.store(true, Relaxed);
+    bump(&T_ALLOC, 1);
+    bump(&T_BYTES, size as u64);
+    G_ALLOC.fetch_add(1, Relaxed);
+    G_BYTES.fetch_add(size as u64, Relaxed);
+}
+
 // SAFETY: every method forwards to System with the caller's arguments, so
 // System's guarantees carry over; the counters touch only const-initialised
 // thread-locals (no allocation, no destructor) and atomics.
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        INSTALLED.store(true, Relaxed);
-        bump(&T_ALLOC, 1);
-        bump(&T_BYTES, layout.size() as u64);
-        G_ALLOC.fetch_add(1, Relaxed);
-        G_BYTES.fetch_add(layout.size() as u64, Relaxed);
+        note_alloc(layout.size());
         // SAFETY: forwarded contract.
         unsafe { System.alloc(layout) }
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        INSTALLED.store(true, Relaxed);
-        bump(&T_ALLOC, 1);
-        bump(&T_BYTES, layout.size() as u64);
-        G_ALLOC.fetch_add(1, Relaxed);
-        G_BYTES.fetch_add(layout.size() as u64, Relaxed);
+        note_alloc(layout.size());
         // SAFETY: forwarded contract.
         unsafe { System.alloc_zeroed(layout) }
     }

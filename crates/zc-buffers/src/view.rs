@@ -25,7 +25,8 @@ use crate::buffer::{HostBuffer, HostBufferMut};
 use crate::error::{BufferError, Result, addr_alignment};
 use crate::ledger::{self, CopyKind};
 
-fn check_cast<T: Pod>(ptr: *const u8, len: usize) -> Result<()> {
+/// A non-zero-sized `T` at an address aligned for it; returns size_of::<T>().
+fn check_elem<T: Pod>(ptr: *const u8) -> Result<usize> {
     let size = std::mem::size_of::<T>();
     let type_name = std::any::type_name::<T>();
     if size == 0 {
@@ -41,6 +42,12 @@ fn check_cast<T: Pod>(ptr: *const u8, len: usize) -> Result<()> {
             addr,
         });
     }
+    Ok(size)
+}
+
+fn check_cast<T: Pod>(ptr: *const u8, len: usize) -> Result<()> {
+    let size = check_elem::<T>(ptr)?;
+    let type_name = std::any::type_name::<T>();
     if !len.is_multiple_of(size) {
         return Err(BufferError::LengthNotMultiple {
             type_name,
@@ -159,21 +166,7 @@ fn is_unaliased(shape: &[usize], strides: &[usize]) -> bool {
 }
 
 fn check_view<T: Pod>(ptr: *const u8, len: usize, shape: &[usize], strides: &[usize]) -> Result<()> {
-    let size = std::mem::size_of::<T>();
-    let type_name = std::any::type_name::<T>();
-    if size == 0 {
-        return Err(BufferError::ZeroSizedType { type_name });
-    }
-    let align = std::mem::align_of::<T>();
-    let addr = ptr as usize;
-    if !addr.is_multiple_of(align) {
-        return Err(BufferError::Misaligned {
-            type_name,
-            required: align,
-            actual: addr_alignment(addr),
-            addr,
-        });
-    }
+    let size = check_elem::<T>(ptr)?;
     check_reach(shape, strides, len / size)
 }
 
