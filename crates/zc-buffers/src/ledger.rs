@@ -7,13 +7,15 @@
 //!
 //! ```
 //! use zc_buffers::ledger::{self, CopyKind};
-//! let ((), report) = ledger::scope(|| {
+//! let (result, report) = ledger::scope(|| {
 //!     let src = [1u8; 100];
 //!     let mut dst = [0u8; 100];
-//!     ledger::copy_bytes(&mut dst, &src, CopyKind::Other).unwrap();
+//!     ledger::copy_bytes(&mut dst, &src, CopyKind::Other)
 //! });
+//! result?;
 //! assert_eq!(report.copies, 1);
 //! assert_eq!(report.bytes_copied, 100);
+//! # Ok::<(), zc_buffers::BufferError>(())
 //! ```
 //!
 //! Scopes are per thread and nest (an outer scope sees what inner scopes

@@ -2,7 +2,7 @@
 //!
 //! ```
 //! use zc_buffers::{MmapBuf, MmapBufMut, MmapOptions, Advice, HostBufferExt, HostBufferMutExt};
-//! let dir = tempfile::tempdir().unwrap();
+//! let dir = tempfile::tempdir()?;
 //! let path = dir.path().join("frames.f32");
 //! {
 //!     let mut out = MmapBufMut::create(&path, 3000 * 4)?;
@@ -11,7 +11,7 @@
 //! }
 //! let map = MmapOptions::new().advice(Advice::Sequential).populate(true).open(&path)?;
 //! assert_eq!(map.as_slice::<f32>()?[2999], 7.0); // straight over the mapping
-//! # Ok::<(), zc_buffers::BufferError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! A mapping of a file that another process truncates can fault (SIGBUS);

@@ -8,7 +8,7 @@
 //! #[global_allocator]
 //! static ALLOC: CountingAllocator = CountingAllocator::new();
 //!
-//! let ((), stats) = count_allocs(|| { /* hot path */ }).unwrap();
+//! let ((), stats) = count_allocs(|| { /* hot path */ })?;
 //! assert_eq!(stats.allocations, 0);
 //! ```
 //!
