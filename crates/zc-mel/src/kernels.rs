@@ -185,17 +185,28 @@ impl<const FMA: bool> Generic<FMA> {
         let (pow, _) = pow.as_chunks::<LANES>();
         let (mel, _) = mel.as_chunks_mut::<LANES>();
         for (band, out) in mel.iter_mut().enumerate() {
-            let mut acc = [0f32; LANES];
+            // two accumulators halve the dependency chain of short bands
+            let mut acc = [[0f32; LANES]; 2];
             if let Some((start, w)) = filters.band(band)
                 && let Some(rows) = pow.get(start.saturating_sub(k0)..)
             {
-                for (&w, p) in w.iter().zip(rows) {
+                let (w2, w_tail) = w.as_chunks::<2>();
+                let (r2, r_tail) = rows.get(..w.len()).unwrap_or(rows).as_chunks::<2>();
+                for (w, p) in w2.iter().zip(r2) {
                     for l in 0..LANES {
-                        acc[l] = Self::madd(w, p[l], acc[l]);
+                        acc[0][l] = Self::madd(w[0], p[0][l], acc[0][l]);
+                        acc[1][l] = Self::madd(w[1], p[1][l], acc[1][l]);
+                    }
+                }
+                for (&w, p) in w_tail.iter().zip(r_tail) {
+                    for l in 0..LANES {
+                        acc[0][l] = Self::madd(w, p[l], acc[0][l]);
                     }
                 }
             }
-            *out = acc;
+            for l in 0..LANES {
+                out[l] = acc[0][l] + acc[1][l];
+            }
         }
     }
 

@@ -79,8 +79,10 @@ struct Shared {
 struct Scratch {
     /// One frame assembled from reflect / zero padding.
     frame: Vec<f32>,
-    /// `LANES` packed half-length complex frames, transformed in place.
+    /// `LANES` packed half-length complex frames (the FFT input).
     fft: Vec<Complex32>,
+    /// Their spectra, plus an all-zero chunk read by silent lanes.
+    spec: Vec<Complex32>,
     fft_scratch: Vec<Complex32>,
     /// Transposed spectra, `(n_fft/2 + 1, LANES)`.
     zr: Vec<f32>,
@@ -96,8 +98,9 @@ impl Scratch {
         let m = shared.n_fft / 2;
         Self {
             frame: vec![0.0; shared.n_fft],
-            fft: vec![Complex32::new(0.0, 0.0); m * (LANES + 1)],
-            fft_scratch: vec![Complex32::new(0.0, 0.0); shared.fft.get_inplace_scratch_len()],
+            fft: vec![Complex32::new(0.0, 0.0); m * LANES],
+            spec: vec![Complex32::new(0.0, 0.0); m * (LANES + 1)],
+            fft_scratch: vec![Complex32::new(0.0, 0.0); shared.fft.get_outofplace_scratch_len()],
             zr: vec![0.0; (m + 1) * LANES],
             zi: vec![0.0; (m + 1) * LANES],
             pow: vec![0.0; (shared.k1 - shared.k0) * LANES],
@@ -107,7 +110,7 @@ impl Scratch {
 
     fn bytes(&self) -> usize {
         (self.frame.len() + self.zr.len() + self.zi.len() + self.pow.len() + self.mel.len()) * 4
-            + (self.fft.len() + self.fft_scratch.len()) * 8
+            + (self.fft.len() + self.spec.len() + self.fft_scratch.len()) * 8
     }
 }
 
@@ -274,9 +277,12 @@ impl Shared {
                     *v = v.max(self.floor_log);
                 }
             } else {
-                self.fft
-                    .process_with_scratch(&mut s.fft[..active * m], &mut s.fft_scratch);
-                kernels::gather(level, &s.fft, &slots, m, &mut s.zr, &mut s.zi);
+                self.fft.process_outofplace_with_scratch(
+                    &mut s.fft[..active * m],
+                    &mut s.spec[..active * m],
+                    &mut s.fft_scratch,
+                );
+                kernels::gather(level, &s.spec, &slots, m, &mut s.zr, &mut s.zi);
                 kernels::power(level, &s.zr, &s.zi, m, self.k0, &self.twc, &self.tws, &mut s.pow);
                 kernels::project(level, &self.filters, &s.pow, self.k0, &mut s.mel);
                 kernels::log_max(level, &mut s.mel, &mut max);
@@ -742,6 +748,7 @@ impl Scratch {
         Self {
             frame: Vec::new(),
             fft: Vec::new(),
+            spec: Vec::new(),
             fft_scratch: Vec::new(),
             zr: Vec::new(),
             zi: Vec::new(),
