@@ -196,6 +196,10 @@ struct Inner<B: PoolBackend> {
     waiters: AtomicUsize,
     wait_lock: Mutex<()>,
     wait_cv: Condvar,
+    /// set (under every class lock) when the last handle went while guards were out
+    orphaned: AtomicBool,
+    /// guards still out when the pool was orphaned
+    remaining: AtomicUsize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -274,15 +278,72 @@ fn slot_lock<Buf>(slot: &Slot<Buf>) -> SpinGuard<'_, SlotState<Buf>> {
 }
 
 /// A thread-safe pool of reusable buffers. Cloning is cheap (shared).
+///
+/// Guards do not hold a reference count (that would cost two more atomic
+/// operations per acquire/release): the pool's shared state is owned by the
+/// handles, and if the last handle goes while guards are still out, the
+/// state is marked orphaned and the last guard to come back frees it.
 pub struct Pool<B: PoolBackend = HeapBackend> {
-    inner: Arc<Inner<B>>,
+    owner: Arc<Owner<B>>,
 }
 
 impl<B: PoolBackend> Clone for Pool<B> {
     fn clone(&self) -> Self {
         Self {
-            inner: self.inner.clone(),
+            owner: self.owner.clone(),
         }
+    }
+}
+
+/// Owns the leaked `Box<Inner>` on behalf of all `Pool` handles; its `Drop`
+/// runs once, when the last handle goes.
+struct Owner<B: PoolBackend> {
+    inner: NonNull<Inner<B>>,
+}
+
+// SAFETY: Owner only gives out `&Inner<B>`; Inner is Send + Sync because its
+// backend is (PoolBackend: Send + Sync), its buffers are Send and sit behind
+// locks, and everything else is atomics, locks or immutable after build.
+unsafe impl<B: PoolBackend> Send for Owner<B> {}
+// SAFETY: as above.
+unsafe impl<B: PoolBackend> Sync for Owner<B> {}
+
+impl<B: PoolBackend> Drop for Owner<B> {
+    fn drop(&mut self) {
+        let ptr = self.inner;
+        // SAFETY: the state is alive: only this drop (once) or, after it
+        // marked the state orphaned, the last guard frees it.
+        let inner = unsafe { ptr.as_ref() };
+        // Decide with every class locked, so no guard returns in between.
+        let locked: Vec<_> = inner.slots.iter().map(slot_lock).collect();
+        let outstanding: usize = locked.iter().map(|st| st.in_use).sum();
+        if outstanding > 0 {
+            inner.remaining.store(outstanding, SeqCst);
+            inner.orphaned.store(true, SeqCst);
+            drop(locked);
+            return;
+        }
+        drop(locked);
+        // SAFETY: no handle and no guard refers to the state any more; it
+        // came from Box::leak in `build`.
+        drop(unsafe { Box::from_raw(ptr.as_ptr()) });
+    }
+}
+
+/// Called by a guard after it has returned (or detached) its buffer from an
+/// orphaned pool: the last one frees the state.
+///
+/// # Safety
+/// `ptr` is the pool state the guard belonged to, the guard was counted in
+/// `remaining`, and it calls this exactly once and touches the state no
+/// more afterwards.
+unsafe fn leave_orphaned<B: PoolBackend>(ptr: NonNull<Inner<B>>) {
+    // SAFETY: this guard is still counted in `remaining`, so the state lives.
+    let last = unsafe { ptr.as_ref() }.remaining.fetch_sub(1, AcqRel) == 1;
+    if last {
+        // SAFETY: every guard counted at orphaning has now left; no handle
+        // exists; the state came from Box::leak in `build`.
+        drop(unsafe { Box::from_raw(ptr.as_ptr()) });
     }
 }
 
@@ -376,21 +437,26 @@ impl<B: PoolBackend> PoolBuilder<B> {
                 }),
             })
             .collect();
+        let inner = Box::new(Inner {
+            name: self.name,
+            backend: self.backend,
+            slots,
+            cap: self.cap,
+            zero_on_release: self.zero_on_release,
+            default_wait: self.default_wait,
+            held: AtomicUsize::new(0),
+            high_water: AtomicUsize::new(0),
+            evictions: AtomicU64::new(0),
+            exhausted: AtomicU64::new(0),
+            waiters: AtomicUsize::new(0),
+            wait_lock: Mutex::new(()),
+            wait_cv: Condvar::new(),
+            orphaned: AtomicBool::new(false),
+            remaining: AtomicUsize::new(0),
+        });
         let pool = Pool {
-            inner: Arc::new(Inner {
-                name: self.name,
-                backend: self.backend,
-                slots,
-                cap: self.cap,
-                zero_on_release: self.zero_on_release,
-                default_wait: self.default_wait,
-                held: AtomicUsize::new(0),
-                high_water: AtomicUsize::new(0),
-                evictions: AtomicU64::new(0),
-                exhausted: AtomicU64::new(0),
-                waiters: AtomicUsize::new(0),
-                wait_lock: Mutex::new(()),
-                wait_cv: Condvar::new(),
+            owner: Arc::new(Owner {
+                inner: NonNull::from(Box::leak(inner)),
             }),
         };
         for (len, count) in self.prefill {
@@ -399,8 +465,8 @@ impl<B: PoolBackend> PoolBuilder<B> {
         }
         // Reserve free-list room so steady-state releases never reallocate,
         // and start the counters after the prefill.
-        for slot in pool.inner.slots.iter() {
-            let per_slot = (pool.inner.cap / slot.size.max(1)).clamp(1, 64);
+        for slot in pool.inner().slots.iter() {
+            let per_slot = (pool.inner().cap / slot.size.max(1)).clamp(1, 64);
             let mut st = slot_lock(slot);
             st.free.reserve(per_slot);
             st.hits = 0;
@@ -413,7 +479,7 @@ impl<B: PoolBackend> PoolBuilder<B> {
 impl<B: PoolBackend> fmt::Debug for Pool<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pool")
-            .field("name", &self.inner.name)
+            .field("name", &self.inner().name)
             .field("stats", &self.stats())
             .finish()
     }
@@ -425,25 +491,31 @@ enum Outcome<T> {
 }
 
 impl<B: PoolBackend> Pool<B> {
+    fn inner(&self) -> &Inner<B> {
+        // SAFETY: the Owner (kept alive by this handle) frees the state only
+        // in its Drop, which cannot have run while a handle exists.
+        unsafe { self.owner.inner.as_ref() }
+    }
+
     /// The pool's name.
     pub fn name(&self) -> &str {
-        &self.inner.name
+        &self.inner().name
     }
 
     /// The backend.
     pub fn backend(&self) -> &B {
-        &self.inner.backend
+        &self.inner().backend
     }
 
     /// The sizes this pool keeps, ascending.
     pub fn class_sizes(&self) -> impl Iterator<Item = usize> + '_ {
-        self.inner.slots.iter().map(|s| s.size)
+        self.inner().slots.iter().map(|s| s.size)
     }
 
     /// Acquire a buffer of `len` bytes, waiting up to the builder's
     /// [`wait`](PoolBuilder::wait) timeout when the cap is reached.
     pub fn acquire(&self, len: usize) -> Result<Pooled<B>> {
-        match self.inner.default_wait {
+        match self.inner().default_wait {
             Some(t) => self.acquire_timeout(len, t),
             None => self.try_acquire(len),
         }
@@ -466,7 +538,7 @@ impl<B: PoolBackend> Pool<B> {
         }
         let start = Instant::now();
         let deadline = start.checked_add(timeout);
-        let inner = &self.inner;
+        let inner = self.inner();
         let mut guard = lock(&inner.wait_lock);
         inner.waiters.fetch_add(1, SeqCst);
         let result = loop {
@@ -492,37 +564,37 @@ impl<B: PoolBackend> Pool<B> {
     }
 
     fn slot_for(&self, len: usize) -> Result<usize> {
-        let slots = &self.inner.slots;
+        let slots = &self.inner().slots;
         let i = slots.partition_point(|s| s.size < len);
-        if i == slots.len() || slots[i].size > self.inner.cap {
+        if i == slots.len() || slots[i].size > self.inner().cap {
             return Err(BufferError::RequestTooLarge {
-                pool: self.inner.name.clone(),
+                pool: self.inner().name.clone(),
                 requested: len,
                 limit: slots
                     .iter()
                     .map(|s| s.size)
-                    .filter(|&s| s <= self.inner.cap)
+                    .filter(|&s| s <= self.inner().cap)
                     .max()
                     .unwrap_or(0)
-                    .min(self.inner.cap),
+                    .min(self.inner().cap),
             });
         }
         Ok(i)
     }
 
     fn exhausted_error(&self, slot: usize, waited: Duration) -> BufferError {
-        self.inner.exhausted.fetch_add(1, Relaxed);
+        self.inner().exhausted.fetch_add(1, Relaxed);
         BufferError::PoolExhausted {
-            pool: self.inner.name.clone(),
+            pool: self.inner().name.clone(),
             in_use: self.in_use_bytes(),
-            cap: self.inner.cap,
-            requested: self.inner.slots[slot].size,
+            cap: self.inner().cap,
+            requested: self.inner().slots[slot].size,
             waited,
         }
     }
 
     fn attempt(&self, slot: usize, len: usize) -> Result<Outcome<Pooled<B>>> {
-        let inner = &self.inner;
+        let inner = self.inner();
         let size = inner.slots[slot].size;
         // Fast path: an idle buffer of this class, counted under the same lock.
         {
@@ -558,7 +630,7 @@ impl<B: PoolBackend> Pool<B> {
     /// Add `size` to `held` if it stays within the cap, evicting idle buffers
     /// (largest classes first) when needed.
     fn reserve(&self, size: usize) -> bool {
-        let inner = &self.inner;
+        let inner = self.inner();
         loop {
             let held = inner.held.load(SeqCst);
             if let Some(next) = held.checked_add(size)
@@ -577,7 +649,7 @@ impl<B: PoolBackend> Pool<B> {
     }
 
     fn evict_one(&self) -> bool {
-        let inner = &self.inner;
+        let inner = self.inner();
         for slot in inner.slots.iter().rev() {
             let victim = slot_lock(slot).free.pop();
             if let Some(buf) = victim {
@@ -595,7 +667,7 @@ impl<B: PoolBackend> Pool<B> {
             buf: ManuallyDrop::new(buf),
             len,
             slot,
-            pool: self.inner.clone(),
+            pool: self.owner.inner,
         }
     }
 
@@ -607,7 +679,7 @@ impl<B: PoolBackend> Pool<B> {
     /// Free idle buffers (largest first) until at most `keep_idle` idle bytes
     /// remain; returns the bytes released.
     pub fn trim_to(&self, keep_idle: usize) -> usize {
-        let inner = &self.inner;
+        let inner = self.inner();
         let mut released = 0;
         let mut idle = self.idle_bytes();
         for slot in inner.slots.iter().rev() {
@@ -625,17 +697,21 @@ impl<B: PoolBackend> Pool<B> {
     }
 
     fn idle_bytes(&self) -> usize {
-        self.inner.slots.iter().map(|s| slot_lock(s).free.len() * s.size).sum()
+        self.inner()
+            .slots
+            .iter()
+            .map(|s| slot_lock(s).free.len() * s.size)
+            .sum()
     }
 
     fn in_use_bytes(&self) -> usize {
-        self.inner.slots.iter().map(|s| slot_lock(s).in_use * s.size).sum()
+        self.inner().slots.iter().map(|s| slot_lock(s).in_use * s.size).sum()
     }
 
     /// A snapshot of the statistics (each class is read under its lock; the
     /// classes are read one after another).
     pub fn stats(&self) -> PoolStats {
-        let inner = &self.inner;
+        let inner = self.inner();
         let mut st = PoolStats {
             evictions: inner.evictions.load(Relaxed),
             exhausted: inner.exhausted.load(Relaxed),
@@ -657,10 +733,11 @@ impl<B: PoolBackend> Pool<B> {
 }
 
 impl<B: PoolBackend> Inner<B> {
-    fn release(&self, mut buf: B::Buf, slot: usize, len: usize) {
+    /// Returns whether the pool was orphaned (read under the class lock).
+    fn release(&self, mut buf: B::Buf, slot: usize, len: usize) -> bool {
         let size = self.slots[slot].size;
         let keep = !self.zero_on_release || self.backend.zero(&mut buf, len).is_ok();
-        let waiters = {
+        let (waiters, orphaned) = {
             let mut st = slot_lock(&self.slots[slot]);
             st.in_use -= 1;
             if keep {
@@ -669,7 +746,7 @@ impl<B: PoolBackend> Inner<B> {
             // Read under the slot lock: a waiter registers before its retry,
             // and a failing retry locks every slot, so either it saw this
             // buffer or this read sees it (no lost wake-up).
-            self.waiters.load(Relaxed)
+            (self.waiters.load(Relaxed), self.orphaned.load(Relaxed))
         };
         if !keep {
             // Could not scrub it: never hand it out again (dropped above
@@ -680,16 +757,23 @@ impl<B: PoolBackend> Inner<B> {
             let _g = lock(&self.wait_lock);
             self.wait_cv.notify_all();
         }
+        orphaned
     }
 
-    fn forget(&self, slot: usize) {
+    /// Returns whether the pool was orphaned (read under the class lock).
+    fn forget(&self, slot: usize) -> bool {
         let size = self.slots[slot].size;
-        slot_lock(&self.slots[slot]).in_use -= 1;
+        let orphaned = {
+            let mut st = slot_lock(&self.slots[slot]);
+            st.in_use -= 1;
+            self.orphaned.load(Relaxed)
+        };
         self.held.fetch_sub(size, SeqCst);
         if self.waiters.load(SeqCst) > 0 {
             let _g = lock(&self.wait_lock);
             self.wait_cv.notify_all();
         }
+        orphaned
     }
 }
 
@@ -699,10 +783,22 @@ pub struct Pooled<B: PoolBackend = HeapBackend> {
     buf: ManuallyDrop<B::Buf>,
     len: usize,
     slot: usize,
-    pool: Arc<Inner<B>>,
+    /// Not reference-counted: the state outlives every guard (see [`Pool`]).
+    pool: NonNull<Inner<B>>,
 }
 
+// SAFETY: a guard owns its buffer (B::Buf: Send) and shares only the pool
+// state, which is Sync (see Owner) and outlives it.
+unsafe impl<B: PoolBackend> Send for Pooled<B> {}
+// SAFETY: `&Pooled` gives `&B::Buf` (needs Buf: Sync) and `&Inner` (Sync).
+unsafe impl<B: PoolBackend> Sync for Pooled<B> where B::Buf: Sync {}
+
 impl<B: PoolBackend> Pooled<B> {
+    fn pool(&self) -> &Inner<B> {
+        // SAFETY: the state is freed only after every guard has returned.
+        unsafe { self.pool.as_ref() }
+    }
+
     /// The bytes asked for at acquire.
     pub fn requested_len(&self) -> usize {
         self.len
@@ -710,7 +806,7 @@ impl<B: PoolBackend> Pooled<B> {
 
     /// Bytes actually reserved (the size class).
     pub fn capacity(&self) -> usize {
-        self.pool.slots[self.slot].size
+        self.pool().slots[self.slot].size
     }
 
     /// The underlying buffer (all `capacity()` bytes).
@@ -728,11 +824,12 @@ impl<B: PoolBackend> Pooled<B> {
     pub fn detach(self) -> B::Buf {
         let mut this = ManuallyDrop::new(self);
         // SAFETY: `this` is never used or dropped again, so buf is moved out
-        // exactly once; the Arc is dropped explicitly below.
+        // exactly once.
         let buf = unsafe { ManuallyDrop::take(&mut this.buf) };
-        // SAFETY: as above, the Arc field is read out once and dropped.
-        let pool = unsafe { std::ptr::read(&this.pool) };
-        pool.forget(this.slot);
+        if this.pool().forget(this.slot) {
+            // SAFETY: this guard has left its class and touches the state no more.
+            unsafe { leave_orphaned(this.pool) };
+        }
         buf
     }
 }
@@ -752,14 +849,18 @@ impl<B: PoolBackend> Drop for Pooled<B> {
     fn drop(&mut self) {
         // SAFETY: drop runs once; buf is not touched afterwards.
         let buf = unsafe { ManuallyDrop::take(&mut self.buf) };
-        self.pool.release(buf, self.slot, self.len);
+        if self.pool().release(buf, self.slot, self.len) {
+            // SAFETY: this guard has returned its buffer and touches the
+            // state no more.
+            unsafe { leave_orphaned(self.pool) };
+        }
     }
 }
 
 impl<B: PoolBackend> fmt::Debug for Pooled<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pooled")
-            .field("pool", &self.pool.name)
+            .field("pool", &self.pool().name)
             .field("len", &self.len)
             .field("capacity", &self.capacity())
             .finish()

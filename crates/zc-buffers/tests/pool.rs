@@ -283,3 +283,111 @@ proptest! {
         prop_assert_eq!(p.stats().in_use_bytes, 0);
     }
 }
+
+/// A backend whose buffers count their drops, to check that every buffer is
+/// freed exactly once however the pool and its guards go away.
+#[derive(Clone)]
+struct Counting {
+    drops: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+struct CountedBuf {
+    buf: zc_buffers::AlignedBuf,
+    drops: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Drop for CountedBuf {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Buffer for CountedBuf {
+    fn len(&self) -> usize {
+        self.buf.len()
+    }
+    fn align(&self) -> usize {
+        self.buf.align()
+    }
+    fn residency(&self) -> Residency {
+        Residency::Heap
+    }
+    fn host_ptr(&self) -> Option<std::ptr::NonNull<u8>> {
+        self.buf.host_ptr()
+    }
+}
+
+impl HostBuffer for CountedBuf {
+    fn as_bytes(&self) -> &[u8] {
+        self.buf.as_bytes()
+    }
+}
+
+impl zc_buffers::PoolBackend for Counting {
+    type Buf = CountedBuf;
+    fn allocate(&self, capacity: usize) -> zc_buffers::Result<CountedBuf> {
+        Ok(CountedBuf {
+            buf: zc_buffers::AlignedBuf::zeroed(capacity)?,
+            drops: self.drops.clone(),
+        })
+    }
+    fn zero(&self, _buf: &mut CountedBuf, _len: usize) -> zc_buffers::Result<()> {
+        Ok(())
+    }
+    fn align(&self) -> usize {
+        64
+    }
+}
+
+fn counting_pool() -> (Pool<Counting>, Arc<std::sync::atomic::AtomicUsize>) {
+    let drops = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let pool = zc_buffers::PoolBuilder::with_backend(Counting { drops: drops.clone() })
+        .cap_bytes(1 << 20)
+        .build()
+        .unwrap();
+    (pool, drops)
+}
+
+#[test]
+fn dropping_the_pool_with_no_guards_frees_idle_buffers() {
+    let (pool, drops) = counting_pool();
+    drop((pool.acquire(100).unwrap(), pool.acquire(10_000).unwrap()));
+    assert_eq!(drops.load(std::sync::atomic::Ordering::SeqCst), 0);
+    drop(pool);
+    assert_eq!(drops.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[test]
+fn guards_outlive_the_pool_and_the_last_one_frees_everything() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let (pool, drops) = counting_pool();
+    let idle = pool.acquire(50_000).unwrap();
+    let guards: Vec<_> = (0..6).map(|i| pool.acquire(1000 * (i + 1)).unwrap()).collect();
+    let detached = pool.acquire(300).unwrap();
+    let bytes = pool.acquire(200).unwrap().into_bytes();
+    drop(idle); // back to the free list before the pool goes
+    drop(pool); // orphaned: 8 still out
+    assert_eq!(drops.load(SeqCst), 0);
+    let kept = detached.detach(); // leaves the pool for good
+    let handles: Vec<_> = guards
+        .into_iter()
+        .map(|mut g| {
+            thread::spawn(move || {
+                g.inner_mut().buf[0] = 7; // still valid memory
+                drop(g);
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(
+        drops.load(SeqCst),
+        0,
+        "returned buffers wait in the free lists: the Bytes is still out"
+    );
+    drop(bytes); // the last guard: frees the state and every idle buffer
+    assert_eq!(drops.load(SeqCst), 8, "6 returned + 1 idle + the Bytes' buffer");
+    drop(kept);
+    assert_eq!(drops.load(SeqCst), 9, "the detached buffer is freed by its own drop");
+}
