@@ -2,7 +2,7 @@
 //!
 //! * `throughput`: 10 s of 48 kHz audio (480 000 samples, f64 like
 //!   py-volterra), block 512, N = 64/256/512, orders 1..3 and 1..5, each
-//!   engine. `throughput_f32`: the same cells with `Auto` in f32.
+//!   engine. `throughput_f32`: the same cells in f32.
 //! * `naive_vs_direct`: a per-sample, per-order loop with `powi` against the
 //!   Direct engine at N = 256, orders 1..3.
 //! * `crossover`: Direct vs Fft vs Partitioned over kernel memory N and block
@@ -87,9 +87,13 @@ fn throughput(c: &mut Criterion) {
     g.throughput(Throughput::Elements(len as u64));
     for n in [64, 256, 512] {
         for orders in [3, 5] {
-            let mut p = Processor::<f32>::prepare(&kernel(n, orders), block).expect("prepare");
-            let id = BenchmarkId::new(format!("Auto({:?})", p.engine_kind()), format!("N{n}_o1-{orders}"));
-            g.bench_function(id, |b| b.iter(|| stream(&mut p, black_box(&xf), &mut yf, block)));
+            let k = kernel(n, orders);
+            for engine in ENGINES {
+                let cfg = ProcessorConfig::new(block).engine(engine);
+                let mut p = Processor::<f32>::with_config(&k, cfg).expect("prepare");
+                let id = BenchmarkId::new(format!("{engine:?}"), format!("N{n}_o1-{orders}"));
+                g.bench_function(id, |b| b.iter(|| stream(&mut p, black_box(&xf), &mut yf, block)));
+            }
         }
     }
     g.finish();

@@ -33,27 +33,37 @@ pub enum EngineKind {
 /// kernel memory `n` (longest order / H2 side) and a maximum block size.
 ///
 /// Measured with `cargo bench -p zc-volterra --bench volterra -- crossover`
-/// (group `crossover`, f32 orders 1..3, on an Intel Xeon with AVX-512, 2
-/// shared cores, Linux); the table is reproduced in the crate README.
+/// (group `crossover`: f64, orders 1..3, N = 16..4096 × block 16..1024, on an
+/// Intel Xeon with AVX-512, 2 shared cores, Linux); the measured table is in
+/// the crate README ("Crossover map"). Summary of what it showed:
+///
+/// * `n <= 64`: Direct wins (or ties) at every block size.
+/// * block >= 256 and `n <= 2·block`: the block FFT wins (N=128..1024).
+/// * otherwise `n <= 256` with block >= 64: Direct.
+/// * otherwise (long kernels, small blocks): Partitioned.
 pub fn auto_engine(n: usize, max_block: usize) -> EngineKind {
-    // Rows: kernel memory; columns: block size. See README "Crossover map".
     if n <= CROSSOVER_DIRECT_MAX_N {
-        return EngineKind::Direct;
-    }
-    if max_block >= CROSSOVER_FFT_MIN_BLOCK || n <= max_block * CROSSOVER_FFT_N_PER_BLOCK {
+        EngineKind::Direct
+    } else if max_block >= CROSSOVER_FFT_MIN_BLOCK && n <= CROSSOVER_FFT_N_PER_BLOCK * max_block {
         EngineKind::Fft
+    } else if n <= CROSSOVER_DIRECT_SMALL_BLOCK_MAX_N && max_block >= CROSSOVER_DIRECT_MIN_BLOCK {
+        EngineKind::Direct
     } else {
         EngineKind::Partitioned
     }
 }
 
-/// Kernels up to this memory run fastest in the Direct engine at every block
-/// size measured (bench group `crossover`).
-const CROSSOVER_DIRECT_MAX_N: usize = 48;
-/// From this block size the block FFT wins over the partitioned engine.
+/// Kernels up to this memory run fastest in the Direct engine at every
+/// measured block size (bench group `crossover`).
+const CROSSOVER_DIRECT_MAX_N: usize = 64;
+/// The block FFT needs blocks of at least this size to win...
 const CROSSOVER_FFT_MIN_BLOCK: usize = 256;
-/// Below that, the block FFT still wins while `n <= block * this`.
-const CROSSOVER_FFT_N_PER_BLOCK: usize = 4;
+/// ...and a kernel no longer than this many blocks.
+const CROSSOVER_FFT_N_PER_BLOCK: usize = 2;
+/// Below the FFT region, Direct still wins up to this memory...
+const CROSSOVER_DIRECT_SMALL_BLOCK_MAX_N: usize = 256;
+/// ...for blocks of at least this size; elsewhere Partitioned wins.
+const CROSSOVER_DIRECT_MIN_BLOCK: usize = 64;
 
 /// Default partition size of the partitioned engine for a maximum block.
 pub fn default_partition(max_block: usize) -> usize {
@@ -340,5 +350,36 @@ impl<T: Sample> Processor<T> {
         }
         std::mem::swap(&mut self.current, next);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_follows_the_crossover_table() {
+        use EngineKind::{Direct, Fft, Partitioned};
+        // (N, block, choice) — the "Auto" column of the README crossover map.
+        let table = [
+            (16, 16, Direct),
+            (64, 1024, Direct),
+            (128, 16, Partitioned),
+            (128, 64, Direct),
+            (128, 256, Fft),
+            (256, 64, Direct),
+            (256, 512, Fft),
+            (512, 512, Fft),
+            (1024, 64, Partitioned),
+            (1024, 1024, Fft),
+            (4096, 256, Partitioned),
+            (4096, 1024, Partitioned),
+        ];
+        for (n, b, want) in table {
+            assert_eq!(auto_engine(n, b), want, "N={n} block={b}");
+        }
+        assert_eq!(default_partition(1), 32);
+        assert_eq!(default_partition(100), 128);
+        assert_eq!(default_partition(4096), 256);
     }
 }

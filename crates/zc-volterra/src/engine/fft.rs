@@ -3,7 +3,9 @@
 //! For a block of `m` samples the segment is `[history (H) | block (m)]`
 //! zero-padded to the smallest power of two `L >= H + m` (plans and kernel
 //! spectra for every such `L` up to the prepared maximum are made in
-//! `prepare`, so a short block uses a short FFT). Each present power is
+//! `prepare`, so a short block uses a short FFT; a long block is cut into
+//! segments of the most efficient size for the kernel length, least
+//! `L·log2 L / (L − H)`, rather than padded to one huge FFT). Each present power is
 //! transformed once, multiplied by its order's spectrum and summed in the
 //! frequency domain: one inverse FFT per block for all diagonal orders. Each
 //! full-H2 branch filters the order-1 spectrum, is inverse transformed and
@@ -30,6 +32,8 @@ struct SizePlan<T: Sample> {
 
 pub(crate) struct FftEngine<T: Sample> {
     hist: usize,
+    /// Index into `sizes` of the most efficient FFT size for this kernel.
+    best: usize,
     xbuf: Vec<T>,
     sizes: Vec<SizePlan<T>>,
     /// Distinct powers and, per diagonal lane, its power index.
@@ -110,9 +114,16 @@ impl<T: Sample> FftEngine<T> {
             });
             l *= 2;
         }
+        // The most efficient segment size: least FFT work per output sample,
+        // L·log2(L) / (L − hist).
+        let cost = |l: usize| (l as f64) * (l as f64).log2() / (l - hist) as f64;
+        let best = (0..sizes.len())
+            .min_by(|&a, &b| cost(sizes[a].l).total_cmp(&cost(sizes[b].l)))
+            .unwrap_or(0); // ok: unwrap_or never panics
         let zc = Complex::new(T::zero(), T::zero());
         Ok(FftEngine {
             hist,
+            best,
             xbuf: vec![T::zero(); hist + max_block],
             sizes,
             powers,
@@ -130,18 +141,41 @@ impl<T: Sample> FftEngine<T> {
     pub fn run(&mut self, input: Input<'_, T>, io: &mut [T]) -> Result<()> {
         let m = io.len();
         let h = self.hist;
-        match input {
-            Input::Slice(x) => self.xbuf[h..h + m].copy_from_slice(x),
-            Input::InPlace => self.xbuf[h..h + m].copy_from_slice(io),
-        }
-        let q = h + m;
-        let Some(sp) = self.sizes.iter().find(|s| s.l >= q) else {
+        if h + m > self.xbuf.len() {
             return Err(VolterraError::BlockTooLarge {
                 len: m,
                 max: self.xbuf.len() - h,
             });
-        };
+        }
+        match input {
+            Input::Slice(x) => self.xbuf[h..h + m].copy_from_slice(x),
+            Input::InPlace => self.xbuf[h..h + m].copy_from_slice(io),
+        }
+        // Segments: the smallest FFT that holds the rest of the block, but
+        // never larger than the most efficient size for this kernel length.
+        let mut s = 0;
+        while s < m {
+            let rem = m - s;
+            let idx = match self.sizes.iter().position(|sp| sp.l >= h + rem) {
+                Some(i) if i <= self.best => i,
+                _ => self.best,
+            };
+            let c = rem.min(self.sizes[idx].l - h);
+            self.segment(idx, s, &mut io[s..s + c])?;
+            s += c;
+        }
+        self.xbuf.copy_within(m..m + h, 0);
+        Ok(())
+    }
+
+    /// Outputs for block positions `s..s + out.len()` with FFT size index
+    /// `idx` (`hist + out.len() <= L`).
+    fn segment(&mut self, idx: usize, s: usize, out: &mut [T]) -> Result<()> {
+        let h = self.hist;
+        let q = h + out.len();
+        let sp = &self.sizes[idx];
         let (l, nb) = (sp.l, sp.l / 2 + 1);
+        let xseg = &self.xbuf[s..s + q];
         let zero = Complex::new(T::zero(), T::zero());
         let need_x1 = !self.lambdas.is_empty();
         let mut have_x1 = false;
@@ -149,8 +183,8 @@ impl<T: Sample> FftEngine<T> {
         acc.fill(zero);
         for (pi, &p) in self.powers.iter().enumerate() {
             let t = &mut self.time[..l];
-            for (d, &s) in t[..q].iter_mut().zip(&self.xbuf[..q]) {
-                *d = pow(s, p);
+            for (d, &v) in t[..q].iter_mut().zip(xseg) {
+                *d = pow(v, p);
             }
             t[q..].fill(T::zero());
             let spec = &mut self.spec[..nb];
@@ -162,13 +196,13 @@ impl<T: Sample> FftEngine<T> {
                 have_x1 = true;
             }
             for (lane, _) in self.lane_power.iter().enumerate().filter(|&(_, &lp)| lp == pi) {
-                for ((a, &s), &k) in acc.iter_mut().zip(spec.iter()).zip(&sp.diag[lane]) {
-                    *a = *a + s * k;
+                for ((a, &sv), &k) in acc.iter_mut().zip(spec.iter()).zip(&sp.diag[lane]) {
+                    *a = *a + sv * k;
                 }
             }
         }
         if self.powers.is_empty() {
-            io.fill(T::zero());
+            out.fill(T::zero());
         } else {
             acc[0].im = T::zero();
             acc[nb - 1].im = T::zero();
@@ -176,12 +210,12 @@ impl<T: Sample> FftEngine<T> {
             sp.inv
                 .process_with_scratch(acc, t, &mut self.scratch)
                 .map_err(fft_err)?;
-            io.copy_from_slice(&t[h..q]);
+            out.copy_from_slice(&t[h..q]);
         }
         if need_x1 {
             if !have_x1 {
                 let t = &mut self.time[..l];
-                t[..q].copy_from_slice(&self.xbuf[..q]);
+                t[..q].copy_from_slice(xseg);
                 t[q..].fill(T::zero());
                 sp.fwd
                     .process_with_scratch(t, &mut self.x1[..nb], &mut self.scratch)
@@ -189,8 +223,8 @@ impl<T: Sample> FftEngine<T> {
             }
             for (b, &lambda) in self.lambdas.iter().enumerate() {
                 let tmp = &mut self.tmp[..nb];
-                for ((d, &s), &k) in tmp.iter_mut().zip(&self.x1[..nb]).zip(&sp.branch[b]) {
-                    *d = s * k;
+                for ((d, &sv), &k) in tmp.iter_mut().zip(&self.x1[..nb]).zip(&sp.branch[b]) {
+                    *d = sv * k;
                 }
                 tmp[0].im = T::zero();
                 tmp[nb - 1].im = T::zero();
@@ -198,12 +232,11 @@ impl<T: Sample> FftEngine<T> {
                 sp.inv
                     .process_with_scratch(tmp, t, &mut self.scratch)
                     .map_err(fft_err)?;
-                for (o, &z) in io.iter_mut().zip(&t[h..q]) {
+                for (o, &z) in out.iter_mut().zip(&t[h..q]) {
                     *o = *o + lambda * z * z;
                 }
             }
         }
-        self.xbuf.copy_within(m..m + h, 0);
         Ok(())
     }
 
