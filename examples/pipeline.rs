@@ -323,8 +323,8 @@ impl Pipeline {
                 let mut audio = self.audio_pool.acquire(n * 4)?;
                 match input {
                     Input::Synthetic(v, seed) => v.synth(*seed, audio.as_slice_mut::<f32>()?),
-                    Input::Wav(w) if w.samples_f32().is_ok() => {} // read in place by stage 2
-                    Input::Wav(w) => {
+                    Input::Wav(_, true) => {} // read in place by stage 2
+                    Input::Wav(w, false) => {
                         w.decode_into(&mut audio)?;
                     }
                 }
@@ -332,8 +332,8 @@ impl Pipeline {
             },
             |_| match input {
                 Input::Synthetic(v, _) => format!("generated {} in place", v.name()),
-                Input::Wav(w) if w.samples_f32().is_ok() => "16 kHz float WAV: read in place from the mapping".into(),
-                Input::Wav(w) => format!("{:?} WAV decoded once into the pool buffer", w.info().format),
+                Input::Wav(_, true) => "16 kHz float WAV: read in place from the mapping".into(),
+                Input::Wav(w, false) => format!("{:?} WAV decoded once into the pool buffer", w.info().format),
             },
         )?;
         stages.push(s);
@@ -347,7 +347,7 @@ impl Pipeline {
                 self.volterra.reset();
                 let out = audio.as_slice_mut::<f32>()?;
                 match input {
-                    Input::Wav(w) if w.samples_f32().is_ok() => {
+                    Input::Wav(w, true) => {
                         let src = w.samples_f32()?;
                         for (i, o) in src.chunks(BLOCK).zip(out.chunks_mut(BLOCK)) {
                             self.volterra.process(i, o)?;
@@ -489,20 +489,22 @@ fn short_reason(s: &str) -> &str {
 
 enum Input {
     Synthetic(Voice, u64),
-    Wav(WavFile),
+    /// A WAV file and whether its samples can be read in place (16 kHz mono
+    /// f32 with an aligned data chunk), decided once when it is opened.
+    Wav(WavFile, bool),
 }
 
 impl Input {
     fn n_samples(&self) -> usize {
         match self {
             Input::Synthetic(..) => 5 * SR,
-            Input::Wav(w) => w.info().num_samples(),
+            Input::Wav(w, _) => w.info().num_samples(),
         }
     }
     fn describe(&self) -> String {
         match self {
             Input::Synthetic(v, seed) => format!("synthetic {} (seed {seed}), 5.0 s", v.name()),
-            Input::Wav(w) => format!(
+            Input::Wav(w, _) => format!(
                 "{} ({} Hz, {} ch, {:?}, {:.2} s)",
                 w.path().display(),
                 w.info().sample_rate,
@@ -610,10 +612,14 @@ fn print_json(run: usize, stages: &[Stage], audio_secs: f64, class: &str, distan
 fn main() -> Result<()> {
     let args = parse_args()?;
     let input = match &args.wav {
-        Some(p) => Input::Wav(WavFile::open(p)?),
+        Some(p) => {
+            let w = WavFile::open(p)?;
+            let in_place = w.samples_f32().is_ok();
+            Input::Wav(w, in_place)
+        }
         None => Input::Synthetic(CLASSES[0], 7),
     };
-    if let Input::Wav(w) = &input
+    if let Input::Wav(w, _) = &input
         && w.info().sample_rate as usize != SR
     {
         return Err(format!(
