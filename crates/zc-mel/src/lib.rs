@@ -7,6 +7,15 @@
 //!   caller-owned memory — any [`zc_buffers::HostBufferMut`], an `f32`
 //!   slice or an `ndarray` view — mel-major or frame-major, with **no heap
 //!   allocation and no copy** of the input.
+//!   Frames lying entirely in zero padding skip the FFT; the kernels run
+//!   eight frames per SIMD lane (AVX2+FMA detected at run time, portable
+//!   fallback, see [`KernelLevel`]); long clips and batches can be split
+//!   across threads with identical output.
+//! * [`MelStream`]: chunks of any size in, frames out as soon as their
+//!   window is complete; bit-identical to the offline result under
+//!   [`Normalization::Fixed`].
+//! * [`Normalization`]: the clamp maximum per call / per batch item /
+//!   supplied by the caller.
 //! * [`MelConfig`], [`Padding`], [`Layout`]: Whisper's definition
 //!   (`MelConfig::whisper(80)` / `(128)`), `pad_or_trim` to 30 s, output
 //!   shape and byte size for sizing a pool buffer.
