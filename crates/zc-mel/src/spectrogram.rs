@@ -67,7 +67,7 @@ struct Shared {
     /// First and one-past-last FFT bin any mel band uses.
     k0: usize,
     k1: usize,
-    /// `cos`, `-sin` of `2πk / n_fft` for `k in k0..k1`.
+    /// `cos`, `-sin` of `2πk / n_fft` for `k in 0..=n_fft/4`.
     twc: Vec<f32>,
     tws: Vec<f32>,
     /// `log10(1e-10)` as the kernels compute it: the value of a silent frame.
@@ -214,8 +214,8 @@ impl Shared {
             (k0, k1) = (0, 1);
         }
         let angle = |k: usize| 2.0 * std::f64::consts::PI * k as f64 / n as f64;
-        let twc = (k0..k1).map(|k| angle(k).cos() as f32).collect();
-        let tws = (k0..k1).map(|k| -angle(k).sin() as f32).collect();
+        let twc = (0..=m / 2).map(|k| angle(k).cos() as f32).collect();
+        let tws = (0..=m / 2).map(|k| -angle(k).sin() as f32).collect();
         let floor_log = kernels::log10_lane(POWER_FLOOR);
         Ok(Self {
             n_fft: n,
