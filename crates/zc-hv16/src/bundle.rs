@@ -87,17 +87,17 @@ impl Bundler {
     pub fn add_weighted(&mut self, v: &HV16, w: i32) {
         let w_abs = u64::from(w.unsigned_abs());
         if self.magnitude + w_abs <= i32::MAX as u64 {
-            // No counter can leave i32 range: 8 lanes at a time from a table.
+            // No counter can leave i32 range: 8 lanes at a time from a table,
+            // AVX2-compiled where the CPU has it.
             self.magnitude += w_abs;
-            for (wi, word) in v.words.iter().enumerate() {
-                let lanes = &mut self.counts[wi * 64..wi * 64 + 64];
-                for (k, chunk) in lanes.chunks_exact_mut(8).enumerate() {
-                    let signs = &SIGNS[((word >> (8 * k)) & 0xFF) as usize];
-                    for (c, &s) in chunk.iter_mut().zip(signs) {
-                        *c += s * w;
-                    }
-                }
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: AVX2 is present (checked just above).
+                unsafe { add_weighted_avx2(&mut self.counts, v, w) };
+                self.added = self.added.saturating_add(i64::from(w));
+                return;
             }
+            add_weighted_lanes(&mut self.counts, v, w);
             self.added = self.added.saturating_add(i64::from(w));
             return;
         }
@@ -140,6 +140,42 @@ impl Bundler {
     }
 }
 
+/// Apply `f(counter, ±1)` lane-wise, 8 bits (one table row) at a time.
+#[inline(always)]
+fn add_signs(counts: &mut [i32; DIM], v: &HV16, f: impl Fn(i32, i32) -> i32) {
+    for (wi, word) in v.words.iter().enumerate() {
+        let lanes = &mut counts[wi * 64..wi * 64 + 64];
+        for (k, chunk) in lanes.chunks_exact_mut(8).enumerate() {
+            let signs = &SIGNS[((word >> (8 * k)) & 0xFF) as usize];
+            for (c, &s) in chunk.iter_mut().zip(signs) {
+                *c = f(*c, s);
+            }
+        }
+    }
+}
+
+/// Counter update without overflow checks (the caller proved none can
+/// happen). ±1 — the common case — needs no lane multiply, which baseline
+/// x86-64 (SSE2) lacks for 32-bit lanes.
+#[inline(always)]
+fn add_weighted_lanes(counts: &mut [i32; DIM], v: &HV16, w: i32) {
+    match w {
+        1 => add_signs(counts, v, |c, s| c + s),
+        -1 => add_signs(counts, v, |c, s| c - s),
+        _ => add_signs(counts, v, |c, s| c + s * w),
+    }
+}
+
+/// [`add_weighted_lanes`] compiled for AVX2 (8 lanes per instruction).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn add_weighted_avx2(counts: &mut [i32; DIM], v: &HV16, w: i32) {
+    add_weighted_lanes(counts, v, w)
+}
+
 /// Bitwise majority of `vs` with the default tie-break (see [`Bundler`]).
 /// An empty slice yields the tie-break vector itself.
 pub fn bundle(vs: &[HV16]) -> HV16 {
@@ -157,4 +193,30 @@ pub fn bundle_with_tiebreak(vs: &[HV16], tie: &HV16) -> HV16 {
         b.add(v);
     }
     b.finish_with_tiebreak(tie)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The portable lane path and the AVX2 build of it agree (the public
+    /// proptests only reach whichever one this CPU selects).
+    #[test]
+    fn portable_and_avx2_lane_paths_agree() {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            for (seed, w) in [(1u64, 1i32), (2, -1), (3, 7), (4, -1000), (5, 1 << 20)] {
+                let v = HV16::random(seed);
+                let mut a = [3i32; DIM];
+                let mut b = [3i32; DIM];
+                add_weighted_lanes(&mut a, &v, w);
+                // SAFETY: AVX2 checked above.
+                unsafe { add_weighted_avx2(&mut b, &v, w) };
+                assert_eq!(a, b, "seed {seed} weight {w}");
+                for (i, &c) in a.iter().enumerate() {
+                    assert_eq!(c, 3 + if v.bit(i) { w } else { -w });
+                }
+            }
+        }
+    }
 }
