@@ -136,6 +136,24 @@ pub enum MelError {
         /// The file's rate.
         actual: u32,
     },
+    /// A sample rate a [`Resampler`](crate::resample::Resampler) cannot be
+    /// planned for (0, or outside `min..=max`).
+    #[error("cannot resample from {rate} Hz: supported input rates are {min}..={max} Hz")]
+    InvalidSampleRate {
+        /// The rate asked for.
+        rate: u32,
+        /// Lowest supported rate.
+        min: u32,
+        /// Highest supported rate.
+        max: u32,
+    },
+    /// The resampling engine failed (an internal sizing bug; the output may
+    /// be partly written).
+    #[error("resampling failed: {message}")]
+    Resample {
+        /// The engine's message.
+        message: String,
+    },
     /// A WAV whose data chunk reaches past the end of the file.
     #[error(
         "{path}: truncated: the data chunk at offset {offset} declares {declared} bytes, the file holds {available}"

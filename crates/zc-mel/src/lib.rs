@@ -22,6 +22,9 @@
 //! * [`wav`]: WAV files mapped in place (mono 32-bit float: zero copy) or
 //!   decoded once into a caller buffer (any PCM / float, downmixed),
 //!   every copy recorded in the [`zc_buffers::ledger`].
+//! * [`resample`] (feature `resample`, default on): a `Resampler` plan from
+//!   any rate to 16 kHz (rubato's FFT resampler) writing into caller memory
+//!   without allocating, and `WavFile::decode_resampled_into`.
 //!
 //! ```
 //! use zc_mel::{Layout, MelConfig, MelSpectrogram, Padding};
@@ -42,6 +45,8 @@ pub mod config;
 pub mod error;
 pub mod filters;
 pub mod kernels;
+#[cfg(feature = "resample")]
+pub mod resample;
 pub mod spectrogram;
 pub mod stream;
 pub mod wav;
@@ -50,6 +55,8 @@ pub use config::{HOP_LENGTH, Layout, MelConfig, N_FFT, N_FRAMES, N_SAMPLES, Norm
 pub use error::{MelError, Result};
 pub use filters::MelFilterbank;
 pub use kernels::KernelLevel;
+#[cfg(feature = "resample")]
+pub use resample::{MAX_INPUT_RATE, MIN_INPUT_RATE, Resampler, resampled_len};
 pub use spectrogram::MelSpectrogram;
 pub use stream::MelStream;
 pub use wav::{SampleFormat, Samples, WavFile, WavInfo, load_wav_into};

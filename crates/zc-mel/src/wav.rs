@@ -14,7 +14,9 @@
 //!   the second (into a fresh [`AlignedBuf`]); a mono f32 payload at an
 //!   offset that is not 4-byte aligned is copied as [`CopyKind::Realign`].
 //!
-//! No resampling is done: [`WavFile::expect_sample_rate`] rejects other rates.
+//! [`WavFile::expect_sample_rate`] rejects other rates. With the `resample`
+//! feature (default), [`WavFile::decode_resampled_into`] decodes any rate and
+//! resamples it to 16 kHz (see [`crate::resample`]).
 
 use std::path::{Path, PathBuf};
 
@@ -95,6 +97,20 @@ impl WavInfo {
     /// Duration in seconds.
     pub fn duration_secs(&self) -> f64 {
         self.num_samples() as f64 / f64::from(self.sample_rate)
+    }
+
+    /// Mono samples at `rate` Hz: `round(num_samples · rate / sample_rate)`
+    /// (see [`crate::resample::resampled_len`]).
+    #[cfg(feature = "resample")]
+    pub fn num_samples_at(&self, rate: u32) -> usize {
+        crate::resample::resampled_len(self.num_samples(), self.sample_rate, rate)
+    }
+
+    /// Bytes of `f32` output [`WavFile::decode_resampled_into`] needs
+    /// (`num_samples_at(16_000) * 4`).
+    #[cfg(feature = "resample")]
+    pub fn resampled_bytes(&self) -> usize {
+        self.num_samples_at(SAMPLE_RATE) * 4
     }
 
     /// True when the data can be viewed in place as mono `f32`.
@@ -346,6 +362,61 @@ impl WavFile {
         let mut buf = AlignedBuf::zeroed(self.info.decoded_bytes())?;
         self.decode_into(&mut buf)?;
         Ok(Samples::Decoded(buf))
+    }
+}
+
+#[cfg(feature = "resample")]
+impl WavFile {
+    /// Decode to mono and resample to 16 kHz into `out`, which must hold
+    /// exactly [`WavInfo::resampled_bytes`] bytes of 4-byte-aligned memory.
+    /// A 16 kHz file is simply [`decode_into`](Self::decode_into). Otherwise a
+    /// [`Resampler`](crate::resample::Resampler) is planned for this call and
+    /// the mono samples ([`samples`](Self::samples): in place for mono f32,
+    /// else decoded into a temporary buffer) are resampled into `out`.
+    /// Use [`decode_resampled_into_with`](Self::decode_resampled_into_with) to
+    /// reuse a plan. Returns the number of samples written; on error `out` is
+    /// untouched.
+    pub fn decode_resampled_into<B: HostBufferMut + ?Sized>(&self, out: &mut B) -> Result<usize> {
+        let out = out.as_slice_mut::<f32>()?;
+        if self.info.sample_rate == SAMPLE_RATE {
+            return self.decode_into_slice(out);
+        }
+        self.check_resampled_len(out.len())?;
+        let mut resampler = crate::resample::Resampler::new(self.info.sample_rate)?;
+        self.decode_resampled_into_with(&mut resampler, out)
+    }
+
+    /// [`decode_resampled_into`](Self::decode_resampled_into) with a plan made
+    /// by the caller for this file's rate (else [`MelError::SampleRate`]).
+    /// Allocates only the decoded mono buffer when the file is not mono f32.
+    pub fn decode_resampled_into_with(
+        &self,
+        resampler: &mut crate::resample::Resampler,
+        out: &mut [f32],
+    ) -> Result<usize> {
+        if resampler.input_rate() != self.info.sample_rate {
+            return Err(MelError::SampleRate {
+                path: self.path_buf(),
+                expected: resampler.input_rate(),
+                actual: self.info.sample_rate,
+            });
+        }
+        self.check_resampled_len(out.len())?;
+        let samples = self.samples()?;
+        resampler.process_into_slice(&samples, out)
+    }
+
+    fn check_resampled_len(&self, actual: usize) -> Result<()> {
+        let expected = self.info.num_samples_at(SAMPLE_RATE);
+        if actual != expected {
+            return Err(MelError::OutputSize {
+                expected,
+                actual,
+                rows: 1,
+                cols: expected,
+            });
+        }
+        Ok(())
     }
 }
 
