@@ -110,14 +110,16 @@ impl Default for SizeClasses {
 }
 
 impl SizeClasses {
-    fn sizes(&self, cap: usize, align: usize) -> Vec<usize> {
+    fn sizes(&self, cap: usize, align: usize) -> Result<Vec<usize>> {
         let round = |s: usize| s.div_ceil(align).saturating_mul(align);
         let mut v: Vec<usize> = match self {
             SizeClasses::Exact(sizes) => sizes.iter().map(|&s| round(s.max(1))).collect(),
             SizeClasses::Geometric { min, steps } => {
                 let steps = (*steps).clamp(1, 64);
                 let mut out = Vec::new();
-                let mut base = min.max(&1).next_power_of_two();
+                let mut base = (*min.max(&1))
+                    .checked_next_power_of_two()
+                    .ok_or(BufferError::TooLarge { len: *min, align })?;
                 loop {
                     for k in 0..steps {
                         let s = base.saturating_add(base / steps * k);
@@ -133,7 +135,7 @@ impl SizeClasses {
         };
         v.sort_unstable();
         v.dedup();
-        v
+        Ok(v)
     }
 }
 
@@ -424,7 +426,7 @@ impl<B: PoolBackend> PoolBuilder<B> {
     /// Build the pool (allocating any prefill).
     pub fn build(self) -> Result<Pool<B>> {
         let align = self.backend.align();
-        let sizes = self.classes.sizes(self.cap, align);
+        let sizes = self.classes.sizes(self.cap, align)?;
         let slots: Box<[Slot<B::Buf>]> = sizes
             .into_iter()
             .map(|size| Slot {
@@ -689,7 +691,7 @@ impl<B: PoolBackend> Pool<B> {
                 drop(buf);
                 inner.held.fetch_sub(slot.size, SeqCst);
                 inner.evictions.fetch_add(1, Relaxed);
-                idle -= slot.size;
+                idle = idle.saturating_sub(slot.size);
                 released += slot.size;
             }
         }
@@ -733,47 +735,82 @@ impl<B: PoolBackend> Pool<B> {
 }
 
 impl<B: PoolBackend> Inner<B> {
-    /// Returns whether the pool was orphaned (read under the class lock).
+    /// Return a buffer. Returns whether the pool was orphaned (read under
+    /// the class lock), in which case the caller must `leave_orphaned`.
+    ///
+    /// The guard stays counted in its class's `in_use` until this function
+    /// no longer touches the state: `Owner::drop` frees the state only when
+    /// every class shows 0 in use, and the orphan count includes this guard
+    /// until it calls `leave_orphaned`.
     fn release(&self, mut buf: B::Buf, slot: usize, len: usize) -> bool {
         let size = self.slots[slot].size;
         let keep = !self.zero_on_release || self.backend.zero(&mut buf, len).is_ok();
-        let (waiters, orphaned) = {
+        let mut scrap = None;
+        let waiters = {
             let mut st = slot_lock(&self.slots[slot]);
-            st.in_use -= 1;
             if keep {
                 st.free.push(buf);
+            } else {
+                // Could not scrub it: never hand it out again. Its bytes leave
+                // the cap under the class lock, so a waiter that then fails
+                // its retry (which locks every class) cannot miss them.
+                self.held.fetch_sub(size, SeqCst);
+                scrap = Some(buf);
             }
-            // Read under the slot lock: a waiter registers before its retry,
-            // and a failing retry locks every slot, so either it saw this
+            // Read under the class lock: a waiter registers before its retry,
+            // and a failing retry locks every class, so either it saw this
             // buffer or this read sees it (no lost wake-up).
-            (self.waiters.load(Relaxed), self.orphaned.load(Relaxed))
+            let waiters = self.waiters.load(SeqCst);
+            if waiters == 0 {
+                st.in_use -= 1;
+                return self.finish_orphan_check(st, scrap);
+            }
+            waiters
         };
-        if !keep {
-            // Could not scrub it: never hand it out again (dropped above
-            // by not pushing it).
+        drop(scrap);
+        self.wake(waiters);
+        let st = slot_lock(&self.slots[slot]);
+        self.count_out(st)
+    }
+
+    /// Take a detached buffer's bytes off the books; like `release`, returns
+    /// whether the pool was orphaned.
+    fn forget(&self, slot: usize) -> bool {
+        let size = self.slots[slot].size;
+        let waiters = {
+            let mut st = slot_lock(&self.slots[slot]);
             self.held.fetch_sub(size, SeqCst);
-        }
+            let waiters = self.waiters.load(SeqCst);
+            if waiters == 0 {
+                st.in_use -= 1;
+                return self.orphaned.load(Relaxed);
+            }
+            waiters
+        };
+        self.wake(waiters);
+        let st = slot_lock(&self.slots[slot]);
+        self.count_out(st)
+    }
+
+    fn finish_orphan_check(&self, st: SpinGuard<'_, SlotState<B::Buf>>, scrap: Option<B::Buf>) -> bool {
+        let orphaned = self.orphaned.load(Relaxed);
+        drop(st);
+        drop(scrap); // freed outside the lock; the guard is no longer counted, but
+        // the buffer is ours alone and touches no pool state
+        orphaned
+    }
+
+    fn wake(&self, waiters: usize) {
         if waiters > 0 {
             let _g = lock(&self.wait_lock);
             self.wait_cv.notify_all();
         }
-        orphaned
     }
 
-    /// Returns whether the pool was orphaned (read under the class lock).
-    fn forget(&self, slot: usize) -> bool {
-        let size = self.slots[slot].size;
-        let orphaned = {
-            let mut st = slot_lock(&self.slots[slot]);
-            st.in_use -= 1;
-            self.orphaned.load(Relaxed)
-        };
-        self.held.fetch_sub(size, SeqCst);
-        if self.waiters.load(SeqCst) > 0 {
-            let _g = lock(&self.wait_lock);
-            self.wait_cv.notify_all();
-        }
-        orphaned
+    /// Leave the class (still holding its lock) after the last use of the state.
+    fn count_out(&self, mut st: SpinGuard<'_, SlotState<B::Buf>>) -> bool {
+        st.in_use -= 1;
+        self.orphaned.load(Relaxed)
     }
 }
 
@@ -809,14 +846,12 @@ impl<B: PoolBackend> Pooled<B> {
         self.pool().slots[self.slot].size
     }
 
-    /// The underlying buffer (all `capacity()` bytes).
+    /// The underlying buffer (all `capacity()` bytes). There is deliberately
+    /// no mutable access to it: replacing or resizing the buffer would break
+    /// the pool's size classes, cap and alignment guarantees; write through
+    /// the guard's own `HostBufferMut` bytes instead.
     pub fn inner(&self) -> &B::Buf {
         &self.buf
-    }
-
-    /// The underlying buffer, mutably.
-    pub fn inner_mut(&mut self) -> &mut B::Buf {
-        &mut self.buf
     }
 
     /// Take the buffer out of the pool for good: it no longer counts against

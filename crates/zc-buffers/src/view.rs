@@ -85,6 +85,10 @@ fn reach(shape: &[usize], strides: &[usize]) -> Result<usize> {
             strides_ndim: strides.len(),
         });
     }
+    // ndarray reads strides as isize; larger ones would be negative.
+    if strides.iter().any(|&st| st > isize::MAX as usize) {
+        return Err(overflow());
+    }
     let mut count: usize = 1;
     for &s in shape {
         count = count.checked_mul(s).ok_or_else(overflow)?;
@@ -170,13 +174,44 @@ fn check_view<T: Pod>(ptr: *const u8, len: usize, shape: &[usize], strides: &[us
     check_reach(shape, strides, len / size)
 }
 
+/// The whole elements of `bytes` as `&[T]` (a ragged tail is ignored).
+fn whole_elements<T: Pod>(bytes: &[u8]) -> Result<&[T]> {
+    let size = check_elem::<T>(bytes.as_ptr())?;
+    cast_slice(&bytes[..bytes.len() / size * size])
+}
+
+fn whole_elements_mut<T: Pod>(bytes: &mut [u8]) -> Result<&mut [T]> {
+    let size = check_elem::<T>(bytes.as_ptr())?;
+    let n = bytes.len() / size * size;
+    cast_slice_mut(&mut bytes[..n])
+}
+
+/// An empty view has no elements, so its strides address nothing; ndarray
+/// still bounds them, so empty views get zero strides.
+fn effective_strides<D: Dimension>(shape: &D, strides: &D) -> D {
+    if shape.slice().contains(&0) {
+        D::zeros(shape.ndim())
+    } else {
+        strides.clone()
+    }
+}
+
+fn shape_error(shape: &[usize], strides: &[usize]) -> BufferError {
+    BufferError::Overflow {
+        shape: shape.to_vec(),
+        strides: strides.to_vec(),
+    }
+}
+
 /// An N-D view of `bytes` as elements of `T` with the given shape and strides
-/// (in elements).
+/// (in elements). The checks above give the precise error; ndarray's own
+/// validating constructor then builds the view, so no invariant of ndarray
+/// rests on this crate's arithmetic alone.
 pub fn view<'a, T: Pod, D: Dimension>(bytes: &'a [u8], shape: D, strides: D) -> Result<ArrayView<'a, T, D>> {
     check_view::<T>(bytes.as_ptr(), bytes.len(), shape.slice(), strides.slice())?;
-    // SAFETY: check_view proved the pointer aligned for T and every index
-    // (max offset) inside `bytes`, which stays borrowed for 'a; T: Pod.
-    Ok(unsafe { ArrayView::from_shape_ptr(shape.strides(strides), bytes.as_ptr().cast::<T>()) })
+    let elems = whole_elements::<T>(bytes)?;
+    ArrayView::from_shape(shape.clone().strides(effective_strides(&shape, &strides)), elems)
+        .map_err(|_| shape_error(shape.slice(), strides.slice()))
 }
 
 /// A mutable N-D view; additionally fails when the strides alias.
@@ -188,9 +223,9 @@ pub fn view_mut<'a, T: Pod, D: Dimension>(bytes: &'a mut [u8], shape: D, strides
             strides: strides.slice().to_vec(),
         });
     }
-    // SAFETY: as `view`, plus no two indices alias, and `bytes` is uniquely
-    // borrowed for 'a.
-    Ok(unsafe { ArrayViewMut::from_shape_ptr(shape.strides(strides), bytes.as_mut_ptr().cast::<T>()) })
+    let elems = whole_elements_mut::<T>(bytes)?;
+    ArrayViewMut::from_shape(shape.clone().strides(effective_strides(&shape, &strides)), elems)
+        .map_err(|_| shape_error(shape.slice(), strides.slice()))
 }
 
 /// Row-major (C) strides, in elements, for `shape`.
@@ -299,6 +334,7 @@ pub fn transpose_into<T: Pod>(src: ArrayView2<'_, T>, mut dst: ArrayViewMut2<'_,
     #[cfg(target_arch = "x86_64")]
     {
         if std::mem::size_of::<T>() == 4
+            && std::mem::align_of::<T>() >= 4
             && s1 == 1
             && d1 == 1
             && s0 >= 0

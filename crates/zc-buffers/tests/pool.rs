@@ -323,6 +323,12 @@ impl HostBuffer for CountedBuf {
     }
 }
 
+impl zc_buffers::HostBufferMut for CountedBuf {
+    fn as_bytes_mut(&mut self) -> &mut [u8] {
+        zc_buffers::HostBufferMut::as_bytes_mut(&mut self.buf)
+    }
+}
+
 impl zc_buffers::PoolBackend for Counting {
     type Buf = CountedBuf;
     fn allocate(&self, capacity: usize) -> zc_buffers::Result<CountedBuf> {
@@ -373,7 +379,7 @@ fn guards_outlive_the_pool_and_the_last_one_frees_everything() {
         .into_iter()
         .map(|mut g| {
             thread::spawn(move || {
-                g.inner_mut().buf[0] = 7; // still valid memory
+                g[0] = 7; // still valid memory
                 drop(g);
             })
         })
@@ -390,4 +396,39 @@ fn guards_outlive_the_pool_and_the_last_one_frees_everything() {
     assert_eq!(drops.load(SeqCst), 8, "6 returned + 1 idle + the Bytes' buffer");
     drop(kept);
     assert_eq!(drops.load(SeqCst), 9, "the detached buffer is freed by its own drop");
+}
+
+/// A guard returning (or detaching) on one thread while the last pool handle
+/// drops on another must never touch freed state (found by review with
+/// AddressSanitizer; run under valgrind here).
+#[test]
+fn returning_while_the_last_handle_drops() {
+    for round in 0..200 {
+        let pool = Pool::builder().cap_bytes(1 << 20).build().unwrap();
+        let g = pool.acquire(4096).unwrap();
+        let barrier = Arc::new(Barrier::new(2));
+        let b2 = barrier.clone();
+        let h = thread::spawn(move || {
+            b2.wait();
+            if round % 2 == 0 {
+                drop(g.detach());
+            } else {
+                drop(g);
+            }
+        });
+        barrier.wait();
+        drop(pool);
+        h.join().unwrap();
+    }
+}
+
+#[test]
+fn absurd_size_classes_are_an_error_not_a_hang() {
+    let r = Pool::builder()
+        .size_classes(SizeClasses::Geometric {
+            min: usize::MAX / 2 + 2,
+            steps: 4,
+        })
+        .build();
+    assert!(matches!(r, Err(BufferError::TooLarge { .. })));
 }

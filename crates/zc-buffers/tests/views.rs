@@ -217,3 +217,32 @@ proptest! {
         }}
     }
 }
+
+#[test]
+fn strides_beyond_isize_are_refused_even_for_empty_or_unit_axes() {
+    let b = filled(16);
+    for (shape, strides) in [
+        ((1, 4), (usize::MAX, 1)),
+        ((0, 4), (usize::MAX, 1)),
+        ((2, 2), (1, 1 << 63)),
+    ] {
+        let r = b.view::<f32, _>(shape, strides);
+        assert!(
+            matches!(r, Err(BufferError::Overflow { .. })),
+            "{shape:?} {strides:?}: {r:?}"
+        );
+    }
+    // a huge but representable stride on an empty view addresses nothing
+    let empty = b.view::<f32, _>((0, 4), (1, 1 << 62)).unwrap();
+    assert_eq!(empty.len(), 0);
+}
+
+#[test]
+fn transpose_of_byte_aligned_four_byte_elements_takes_the_safe_path() {
+    // [u8; 4] is 4 bytes with alignment 1: the AVX2 u32 kernel must not see it
+    let bytes = vec![7u8; 4 * 81 + 1];
+    let src = view::<[u8; 4], _>(&bytes[1..], Ix2(9, 9), Ix2(9, 1)).unwrap();
+    let mut dst = Array2::from_elem((9, 9), [0u8; 4]);
+    transpose_into(src, dst.view_mut()).unwrap();
+    assert_eq!(dst.view(), src.t());
+}
