@@ -149,7 +149,8 @@ fn mmap(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("data.f32");
     {
-        let mut w = MmapBufMut::create(&path, n).unwrap();
+        // SAFETY: the temp file is ours alone while mapped.
+        let mut w = unsafe { MmapBufMut::create(&path, n) }.unwrap();
         for (i, x) in w.as_slice_mut::<f32>().unwrap().iter_mut().enumerate() {
             *x = (i % 7) as f32;
         }

@@ -147,7 +147,8 @@ impl Clone for AlignedBuf {
     }
 }
 
-impl Buffer for AlignedBuf {
+// SAFETY: the owned allocation of `len` bytes made with `align` (heap; stable across moves).
+unsafe impl Buffer for AlignedBuf {
     fn len(&self) -> usize {
         self.len
     }

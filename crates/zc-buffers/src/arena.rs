@@ -199,7 +199,8 @@ pub struct ArenaBuf<'a> {
     align: usize,
 }
 
-impl Buffer for ArenaBuf<'_> {
+// SAFETY: the arena region this buffer borrows exclusively, aligned to `align`.
+unsafe impl Buffer for ArenaBuf<'_> {
     fn len(&self) -> usize {
         self.bytes.len()
     }

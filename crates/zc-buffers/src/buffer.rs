@@ -105,7 +105,21 @@ pub enum SyncDirection {
 /// ([`Pooled`](crate::Pooled)), [`MmapBuf`](crate::MmapBuf), arena buffers,
 /// `Vec<u8>`, and by the hardware crates' pinned, device, managed and NPU
 /// buffers. The trait is object safe.
-pub trait Buffer {
+///
+/// # Safety
+///
+/// Consumers hand these pointers to foreign code (DLPack consumers, the CUDA
+/// driver, XRT), so an implementation promises:
+/// * `host_ptr()`, when `Some`, addresses `len()` initialised bytes that stay
+///   valid for reads (and, for [`HostBufferMut`] types, writes through
+///   `&mut self`) until the value is moved, dropped or mutated through
+///   `&mut self`; the address is a multiple of `align()`;
+/// * where the type also implements [`HostBuffer`], `as_bytes()` is exactly
+///   that region (same address, `len()` bytes);
+/// * `device_ptr()`, when `Some`, is the device address of `len()` bytes on
+///   `device()`, valid as long as the value lives, and `device()` is not
+///   the CPU unless `host_ptr()` is `Some`.
+pub unsafe trait Buffer {
     /// Length in bytes.
     fn len(&self) -> usize;
 
@@ -177,7 +191,8 @@ pub fn observed_align(ptr: *const u8) -> usize {
 
 macro_rules! forward_buffer {
     ($($t:ty),*) => {$(
-        impl<B: Buffer + ?Sized> Buffer for $t {
+        // SAFETY: forwards every method to the pointee, which upholds the contract.
+        unsafe impl<B: Buffer + ?Sized> Buffer for $t {
             fn len(&self) -> usize { (**self).len() }
             fn align(&self) -> usize { (**self).align() }
             fn residency(&self) -> Residency { (**self).residency() }
@@ -203,7 +218,8 @@ impl<B: HostBufferMut + ?Sized> HostBufferMut for Box<B> {
     }
 }
 
-impl Buffer for [u8] {
+// SAFETY: the slice's own pointer and length; alignment is the address's.
+unsafe impl Buffer for [u8] {
     fn len(&self) -> usize {
         <[u8]>::len(self)
     }
@@ -229,7 +245,8 @@ impl HostBufferMut for [u8] {
 }
 
 // A Vec<u8> is its slice: forward to the [u8] impls.
-impl Buffer for Vec<u8> {
+// SAFETY: the Vec's heap bytes (stable across moves of the Vec).
+unsafe impl Buffer for Vec<u8> {
     fn len(&self) -> usize {
         Vec::len(self)
     }

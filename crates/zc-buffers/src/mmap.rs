@@ -5,7 +5,8 @@
 //! let dir = tempfile::tempdir()?;
 //! let path = dir.path().join("frames.f32");
 //! {
-//!     let mut out = MmapBufMut::create(&path, 3000 * 4)?;
+//!     // SAFETY: the file is ours alone while the mapping lives.
+//!     let mut out = unsafe { MmapBufMut::create(&path, 3000 * 4)? };
 //!     out.as_slice_mut::<f32>()?[2999] = 7.0;
 //!     out.flush()?;
 //! }
@@ -14,9 +15,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! A mapping of a file that another process truncates can fault (SIGBUS);
-//! that is the nature of `mmap`, and why opening is `safe` here only for files
-//! this process controls the lifetime of — see [`MmapOptions::open`].
+//! Writable mappings are `unsafe` to create: two writers of the same bytes
+//! would alias a `&mut [u8]`. A read-only mapping of a file that another
+//! process truncates or rewrites can fault (SIGBUS) or change under you; that
+//! is the nature of `mmap` — map only files whose lifetime you control (see
+//! [`MmapOptions::open`]).
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -153,7 +156,14 @@ impl MmapOptions {
     }
 
     /// Map `path` read-write (the file must exist and be long enough).
-    pub fn open_mut(&self, path: impl AsRef<Path>) -> Result<MmapBufMut> {
+    ///
+    /// # Safety
+    /// While the returned mapping lives, nothing else — in this process or
+    /// another — may map the same bytes of the file writable, write them, or
+    /// truncate the file: the mapping hands out `&mut [u8]` over those bytes,
+    /// and a second writer would alias it (the contract of
+    /// `memmap2::MmapMut::map_mut`).
+    pub unsafe fn open_mut(&self, path: impl AsRef<Path>) -> Result<MmapBufMut> {
         let path = path.as_ref();
         let file = OpenOptions::new()
             .read(true)
@@ -161,8 +171,8 @@ impl MmapOptions {
             .open(path)
             .map_err(io("open", path))?;
         let (offset, len) = self.range(path, &file)?;
-        // SAFETY: shared read-write mapping of a file we opened for writing;
-        // same external-truncation caveat as `open`.
+        // SAFETY: the caller upholds this function's contract: no other
+        // writer or mapping of these bytes while the mapping lives.
         let map = unsafe { self.memmap_options(offset, len).map_mut(&file) }.map_err(io("mmap", path))?;
         if self.advice != Advice::Normal {
             advise_map(&map, self.advice).map_err(io("madvise", path))?;
@@ -206,7 +216,11 @@ pub struct MmapBufMut {
 
 impl MmapBufMut {
     /// Create (or truncate) `path` with `len` zero bytes and map it read-write.
-    pub fn create(path: impl AsRef<Path>, len: usize) -> Result<Self> {
+    ///
+    /// # Safety
+    /// As for [`MmapOptions::open_mut`]: nothing else may map, write or
+    /// truncate the file while the mapping lives.
+    pub unsafe fn create(path: impl AsRef<Path>, len: usize) -> Result<Self> {
         let path = path.as_ref();
         if len == 0 {
             return Err(BufferError::EmptyFile {
@@ -221,7 +235,8 @@ impl MmapBufMut {
             .open(path)
             .map_err(io("create", path))?;
         file.set_len(len as u64).map_err(io("set_len", path))?;
-        // SAFETY: we just created and sized the file.
+        // SAFETY: we just created and sized the file; the caller guarantees
+        // no other writer or mapping while this one lives.
         let map = unsafe { MmapMut::map_mut(&file) }.map_err(io("mmap", path))?;
         Ok(Self {
             map,
@@ -229,8 +244,12 @@ impl MmapBufMut {
         })
     }
     /// Map an existing file read-write.
-    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        MmapOptions::new().open_mut(path)
+    ///
+    /// # Safety
+    /// As for [`MmapOptions::open_mut`].
+    pub unsafe fn open(path: impl AsRef<Path>) -> Result<Self> {
+        // SAFETY: forwarded contract.
+        unsafe { MmapOptions::new().open_mut(path) }
     }
     /// Write dirty pages back to the file and wait.
     pub fn flush(&self) -> Result<()> {
@@ -287,7 +306,8 @@ fn map_align(ptr: *const u8) -> usize {
 
 macro_rules! mapping_buffer {
     ($($t:ty),*) => {$(
-        impl Buffer for $t {
+        // SAFETY: the live mapping's address and length; a mapping starts on a page.
+        unsafe impl Buffer for $t {
             fn len(&self) -> usize {
                 self.map.len()
             }

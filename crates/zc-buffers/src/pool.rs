@@ -902,7 +902,9 @@ impl<B: PoolBackend> fmt::Debug for Pooled<B> {
     }
 }
 
-impl<B: PoolBackend> Buffer for Pooled<B> {
+// SAFETY: the backend buffer's own pointers (it upholds the contract) with a
+// length never larger than its capacity (`len` ≤ class size ≤ buffer length).
+unsafe impl<B: PoolBackend> Buffer for Pooled<B> {
     fn len(&self) -> usize {
         self.len
     }

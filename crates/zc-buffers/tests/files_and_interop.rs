@@ -107,7 +107,8 @@ fn mmap_round_trip_with_views_straight_over_the_mapping() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("x.f32");
     {
-        let mut w = MmapBufMut::create(&path, 4096 * 3).unwrap();
+        // SAFETY: the temp file is ours alone while mapped.
+        let mut w = unsafe { MmapBufMut::create(&path, 4096 * 3) }.unwrap();
         assert_eq!(w.residency(), Residency::Mmap);
         assert_eq!(w.align(), 4096);
         for (i, x) in w.as_slice_mut::<f32>().unwrap().iter_mut().enumerate() {
@@ -134,7 +135,8 @@ fn mmap_round_trip_with_views_straight_over_the_mapping() {
     let m = MmapOptions::new().offset(4096).len(8).open(&path).unwrap();
     assert_eq!(m.as_slice::<f32>().unwrap(), &[1024.0, 1025.0]);
     // read-write re-open and read-only conversion without copying
-    let mut w = MmapBufMut::open(&path).unwrap();
+    // SAFETY: no other mapping of the file is alive.
+    let mut w = unsafe { MmapBufMut::open(&path) }.unwrap();
     w.as_bytes_mut()[0] = 9;
     let ro = w.into_read_only().unwrap();
     assert_eq!(ro.as_bytes()[0], 9);
@@ -152,7 +154,8 @@ fn mmap_bad_files_are_clear_errors() {
     std::fs::write(&empty, b"").unwrap();
     assert!(matches!(MmapBuf::open(&empty), Err(BufferError::EmptyFile { .. })));
     assert!(matches!(
-        MmapBufMut::create(&empty, 0),
+        // SAFETY: nothing maps the file.
+        unsafe { MmapBufMut::create(&empty, 0) },
         Err(BufferError::EmptyFile { .. })
     ));
 
@@ -187,7 +190,8 @@ impl Drop for DropCounter {
         self.drops.fetch_add(1, Ordering::SeqCst);
     }
 }
-impl Buffer for DropCounter {
+// SAFETY: forwards to the AlignedBuf it owns.
+unsafe impl Buffer for DropCounter {
     fn len(&self) -> usize {
         self.buf.len()
     }
@@ -283,4 +287,64 @@ fn bytes_and_arrow_share_memory() {
     assert_eq!(arrow.as_ptr(), ptr);
     assert_eq!(arrow.typed_data::<i32>(), &[1, 2, 3, 4]);
     assert_eq!(slice.typed_data::<i32>(), &[2, 3, 4]);
+}
+
+/// An owner that keeps its bytes inline: the tensor must point into the
+/// owner where it finally lives (inside the managed tensor's allocation).
+#[repr(C, align(64))]
+struct Inline {
+    bytes: [u8; 64],
+    device_addr: Option<u64>,
+}
+// SAFETY: the inline bytes (valid until moved); a device address only with no
+// host pointer (the test checks that the CPU device is then refused).
+unsafe impl Buffer for Inline {
+    fn len(&self) -> usize {
+        64
+    }
+    fn align(&self) -> usize {
+        64
+    }
+    fn residency(&self) -> Residency {
+        Residency::Heap
+    }
+    fn host_ptr(&self) -> Option<std::ptr::NonNull<u8>> {
+        match self.device_addr {
+            Some(_) => None,
+            None => std::ptr::NonNull::new(self.bytes.as_ptr().cast_mut()),
+        }
+    }
+    fn device_ptr(&self) -> Option<u64> {
+        self.device_addr
+    }
+}
+
+#[test]
+fn dlpack_points_into_the_owner_where_it_lives() {
+    let mut bytes = [0u8; 64];
+    bytes[5] = 42;
+    let t = DlpackTensor::new(
+        Inline {
+            bytes,
+            device_addr: None,
+        },
+        DataType::U8,
+        &[64],
+        None,
+        0,
+    )
+    .unwrap();
+    assert_eq!(t.view::<u8>().unwrap()[5], 42);
+    // a device address on a buffer that says it lives on the CPU is refused
+    let r = DlpackTensor::new(
+        Inline {
+            bytes,
+            device_addr: Some(0x1000),
+        },
+        DataType::U8,
+        &[64],
+        None,
+        0,
+    );
+    assert!(matches!(r, Err(BufferError::NotHostAccessible { .. })));
 }

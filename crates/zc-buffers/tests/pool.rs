@@ -302,7 +302,8 @@ impl Drop for CountedBuf {
     }
 }
 
-impl Buffer for CountedBuf {
+// SAFETY: forwards to the AlignedBuf it owns.
+unsafe impl Buffer for CountedBuf {
     fn len(&self) -> usize {
         self.buf.len()
     }

@@ -199,7 +199,9 @@ impl Drop for DeviceBuffer {
     }
 }
 
-impl Buffer for DeviceBuffer {
+// SAFETY: no host pointer; `dptr` is this allocation's device address of `len`
+// bytes on `device`, freed only when the buffer drops.
+unsafe impl Buffer for DeviceBuffer {
     fn len(&self) -> usize {
         self.len
     }
@@ -343,7 +345,8 @@ impl Drop for PinnedBuffer {
     }
 }
 
-impl Buffer for PinnedBuffer {
+// SAFETY: the page-locked allocation's host address and length, owned until drop.
+unsafe impl Buffer for PinnedBuffer {
     fn len(&self) -> usize {
         self.len
     }
@@ -543,7 +546,9 @@ impl Drop for ManagedBuffer {
     }
 }
 
-impl Buffer for ManagedBuffer {
+// SAFETY: the managed allocation's address (valid on host and device) and length,
+// owned until drop.
+unsafe impl Buffer for ManagedBuffer {
     fn len(&self) -> usize {
         self.len
     }

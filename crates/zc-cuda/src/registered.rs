@@ -206,7 +206,9 @@ impl<B> Drop for Registered<B> {
     }
 }
 
-impl<B: HostBuffer> Buffer for Registered<B> {
+// SAFETY: the wrapped host buffer's own region (it upholds the contract),
+// page-locked in place; the device alias is valid while registered.
+unsafe impl<B: HostBuffer> Buffer for Registered<B> {
     fn len(&self) -> usize {
         self.len
     }

@@ -20,7 +20,9 @@ struct Fake {
     len: usize,
 }
 
-impl Buffer for Fake {
+// SAFETY: not a real buffer — the tests only plan copies and read DLPack
+// metadata from it; nothing dereferences its addresses.
+unsafe impl Buffer for Fake {
     fn len(&self) -> usize {
         self.len
     }

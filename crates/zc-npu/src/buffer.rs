@@ -433,7 +433,9 @@ impl<H> fmt::Debug for NpuBuffer<H> {
     }
 }
 
-impl<H> Buffer for NpuBuffer<H> {
+// SAFETY: `map` is the BO's host mapping (or the wrapped buffer) of `len` bytes,
+// valid while the BO lives; `device_addr` is XRT's address of the same BO.
+unsafe impl<H> Buffer for NpuBuffer<H> {
     fn len(&self) -> usize {
         self.bo.len
     }

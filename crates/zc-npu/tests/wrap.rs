@@ -92,7 +92,8 @@ fn a_page_aligned_pool_buffer_wraps_and_returns_to_its_pool() {
 fn a_file_mapping_wraps() {
     let dev = device();
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut map = MmapBufMut::create(dir.path().join("tensor.bin"), 2 * 4096).expect("mmap");
+    // SAFETY: the temp file is ours alone while mapped.
+    let mut map = unsafe { MmapBufMut::create(dir.path().join("tensor.bin"), 2 * 4096) }.expect("mmap");
     map.as_bytes_mut()[0] = 42;
     let mut bo = dev.wrap(map).expect("wrap an mmap");
     bo.sync(SyncDirection::ToDevice, 0..1).expect("sync");
@@ -106,7 +107,8 @@ struct Offset64 {
     buf: AlignedBuf,
 }
 
-impl Buffer for Offset64 {
+// SAFETY: the owned AlignedBuf's bytes from offset 64 on (`as_bytes`).
+unsafe impl Buffer for Offset64 {
     fn len(&self) -> usize {
         self.buf.len() - 64
     }
@@ -234,7 +236,8 @@ struct DropProbe {
     seen_live: Arc<AtomicI64>,
 }
 
-impl Buffer for DropProbe {
+// SAFETY: forwards to the AlignedBuf it owns.
+unsafe impl Buffer for DropProbe {
     fn len(&self) -> usize {
         self.buf.len()
     }

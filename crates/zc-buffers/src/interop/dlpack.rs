@@ -294,17 +294,6 @@ impl DlpackTensor {
                 &c_heap
             }
         };
-        let (data, _) = match (owner.host_ptr(), owner.device_ptr()) {
-            (Some(p), _) => (p.as_ptr().cast::<c_void>(), ()),
-            (None, Some(d)) => (d as usize as *mut c_void, ()),
-            (None, None) => {
-                return Err(BufferError::NotHostAccessible {
-                    residency: owner.residency(),
-                });
-            }
-        };
-        // Bounds: the byte range [offset, offset + reach*elem) inside len.
-        let avail = owner.len().saturating_sub(byte_offset);
         if byte_offset > owner.len() {
             return Err(BufferError::RangeOutOfBounds {
                 start: byte_offset,
@@ -312,18 +301,8 @@ impl DlpackTensor {
                 len: owner.len(),
             });
         }
-        let fake = avail / elem;
-        crate::view::check_reach(shape, strides_v, fake)?;
-        let addr = data as usize + byte_offset;
-        let align = (elem).min(16).next_power_of_two();
-        if !addr.is_multiple_of(align) {
-            return Err(BufferError::Misaligned {
-                type_name: "DLPack element",
-                required: align,
-                actual: crate::error::addr_alignment(addr),
-                addr,
-            });
-        }
+        // Bounds: the elements the view reaches lie inside [offset, len).
+        crate::view::check_reach(shape, strides_v, (owner.len() - byte_offset) / elem)?;
         let to_i64 = |v: &[usize]| -> Result<Dims> {
             let overflow = || BufferError::Overflow {
                 shape: shape.to_vec(),
@@ -347,15 +326,19 @@ impl DlpackTensor {
             shape: shape.to_vec(),
             strides: strides_v.to_vec(),
         })?;
+        let (shape_i, strides_i) = (to_i64(shape)?, to_i64(strides_v)?);
         let device = owner.device();
-        let mut holder = Box::new(Holder {
+        // Move the owner to its final place first: every pointer below is
+        // taken from the boxed owner, so owners that keep their bytes inline
+        // stay correct.
+        let raw = Box::into_raw(Box::new(Holder {
             managed: DLManagedTensorVersioned {
                 version: DLPACK_VERSION,
                 manager_ctx: std::ptr::null_mut(),
                 deleter: Some(delete_holder::<B>),
                 flags: 0,
                 dl_tensor: DLTensor {
-                    data,
+                    data: std::ptr::null_mut(),
                     device: device.into(),
                     ndim,
                     dtype,
@@ -364,17 +347,51 @@ impl DlpackTensor {
                     byte_offset: byte_offset as u64,
                 },
             },
-            shape: to_i64(shape)?,
-            strides: to_i64(strides_v)?,
+            shape: shape_i,
+            strides: strides_i,
             owner,
+        }));
+        // SAFETY: `raw` is the live, uniquely owned holder just leaked; on
+        // error it is reclaimed (dropping the owner) before returning.
+        let holder = unsafe { &mut *raw };
+        let data = match (holder.owner.host_ptr(), holder.owner.device_ptr()) {
+            (Some(p), _) => Ok(p.as_ptr().cast::<c_void>()),
+            // a device address must come with a device that is not the CPU
+            (None, Some(d)) if device.device_type != DeviceType::Cpu => Ok(d as usize as *mut c_void),
+            _ => Err(BufferError::NotHostAccessible {
+                residency: holder.owner.residency(),
+            }),
+        };
+        let checked = data.and_then(|data| {
+            let addr = (data as usize).checked_add(byte_offset).ok_or(BufferError::TooLarge {
+                len: byte_offset,
+                align: elem,
+            })?;
+            let align = elem.min(16).next_power_of_two();
+            if !addr.is_multiple_of(align) {
+                return Err(BufferError::Misaligned {
+                    type_name: "DLPack element",
+                    required: align,
+                    actual: crate::error::addr_alignment(addr),
+                    addr,
+                });
+            }
+            Ok(data)
         });
+        let data = match checked {
+            Ok(d) => d,
+            Err(e) => {
+                // SAFETY: reclaim the holder leaked above (never shared).
+                drop(unsafe { Box::from_raw(raw) });
+                return Err(e);
+            }
+        };
+        holder.managed.dl_tensor.data = data;
         holder.managed.dl_tensor.shape = holder.shape.as_mut_ptr();
         holder.managed.dl_tensor.strides = holder.strides.as_mut_ptr();
-        let raw = Box::into_raw(holder);
+        holder.managed.manager_ctx = raw.cast::<c_void>();
         // SAFETY: Box::into_raw never returns null.
-        let mut ptr = unsafe { NonNull::new_unchecked(raw.cast::<DLManagedTensorVersioned>()) };
-        // SAFETY: ptr points to the live holder we just leaked.
-        unsafe { ptr.as_mut().manager_ctx = raw.cast::<c_void>() };
+        let ptr = unsafe { NonNull::new_unchecked(raw.cast::<DLManagedTensorVersioned>()) };
         Ok(Self { ptr })
     }
 
@@ -454,7 +471,15 @@ impl DlpackTensor {
                 actual: vec![t.dtype.code as usize, t.dtype.bits as usize],
             });
         }
-        let shape: Vec<usize> = self.shape().iter().map(|&s| s.max(0) as usize).collect();
+        let overflow = || BufferError::Overflow {
+            shape: vec![],
+            strides: vec![],
+        };
+        let shape: Vec<usize> = self
+            .shape()
+            .iter()
+            .map(|&s| usize::try_from(s).map_err(|_| overflow()))
+            .collect::<Result<_>>()?;
         let strides: Vec<usize> = match self.strides() {
             Some(s) if s.iter().all(|&x| x >= 0) => s.iter().map(|&x| x as usize).collect(),
             Some(_) => {
@@ -463,8 +488,12 @@ impl DlpackTensor {
             None => crate::view::c_strides(&shape),
         };
         let reach = crate::view::reach_elems(&shape, &strides)?;
-        let base = (t.data as usize).wrapping_add(t.byte_offset as usize) as *const u8;
-        let bytes_len = reach * std::mem::size_of::<T>();
+        let offset = usize::try_from(t.byte_offset).map_err(|_| overflow())?;
+        let base = (t.data as usize).checked_add(offset).ok_or_else(overflow)? as *const u8;
+        let bytes_len = reach
+            .checked_mul(std::mem::size_of::<T>())
+            .filter(|&n| n <= isize::MAX as usize)
+            .ok_or_else(overflow)?;
         if base.is_null() && bytes_len > 0 {
             return Err(BufferError::NotHostAccessible {
                 residency: crate::Residency::Foreign,
