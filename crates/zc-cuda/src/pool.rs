@@ -62,9 +62,8 @@ impl DeviceBackend {
     }
 }
 
-/// Set `CU_MEMPOOL_ATTR_RELEASE_THRESHOLD` on the device's current memory
-/// pool.
-pub fn set_release_threshold(device: &CudaDevice, threshold: u64) -> Result<()> {
+/// The device's current memory pool (binding the device's context first).
+fn current_pool(device: &CudaDevice) -> Result<sys::CUmemoryPool> {
     device.bind()?;
     let dev = device.cu_device();
     let mut pool: sys::CUmemoryPool = std::ptr::null_mut();
@@ -72,6 +71,13 @@ pub fn set_release_threshold(device: &CudaDevice, threshold: u64) -> Result<()> 
     call_sys("cuDeviceGetMemPool", || unsafe {
         sys::cuDeviceGetMemPool(&mut pool, dev)
     })?;
+    Ok(pool)
+}
+
+/// Set `CU_MEMPOOL_ATTR_RELEASE_THRESHOLD` on the device's current memory
+/// pool.
+pub fn set_release_threshold(device: &CudaDevice, threshold: u64) -> Result<()> {
+    let pool = current_pool(device)?;
     let mut value: u64 = threshold;
     let attr = sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD;
     // SAFETY: RELEASE_THRESHOLD takes a cuuint64_t, which `value` is.
@@ -82,13 +88,7 @@ pub fn set_release_threshold(device: &CudaDevice, threshold: u64) -> Result<()> 
 
 /// Read `CU_MEMPOOL_ATTR_RELEASE_THRESHOLD` of the device's current pool.
 pub fn release_threshold(device: &CudaDevice) -> Result<u64> {
-    device.bind()?;
-    let dev = device.cu_device();
-    let mut pool: sys::CUmemoryPool = std::ptr::null_mut();
-    // SAFETY: as in `set_release_threshold`.
-    call_sys("cuDeviceGetMemPool", || unsafe {
-        sys::cuDeviceGetMemPool(&mut pool, dev)
-    })?;
+    let pool = current_pool(device)?;
     let mut value: u64 = 0;
     let attr = sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD;
     // SAFETY: RELEASE_THRESHOLD is a cuuint64_t.

@@ -55,12 +55,14 @@ fn stream<T: Sample>(p: &mut Processor<T>, x: &[T], y: &mut [T], block: usize) {
 
 const ENGINES: [EngineKind; 3] = [EngineKind::Direct, EngineKind::Fft, EngineKind::Partitioned];
 
-fn throughput(c: &mut Criterion) {
+/// One throughput group (orders 1..3 and 1..5, N = 64/256/512, every
+/// engine, block 512) for sample type `T`.
+fn throughput_for<T: Sample>(c: &mut Criterion, group: &str) {
     let len = 480_000;
     let block = 512;
-    let x = signal::<f64>(len);
-    let mut y = vec![0.0; len];
-    let mut g = c.benchmark_group("throughput");
+    let x = signal::<T>(len);
+    let mut y = vec![T::default(); len];
+    let mut g = c.benchmark_group(group);
     g.sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(2));
@@ -70,33 +72,18 @@ fn throughput(c: &mut Criterion) {
             let k = kernel(n, orders);
             for engine in ENGINES {
                 let cfg = ProcessorConfig::new(block).engine(engine);
-                let mut p = Processor::<f64>::with_config(&k, cfg).expect("prepare");
+                let mut p = Processor::<T>::with_config(&k, cfg).expect("prepare");
                 let id = BenchmarkId::new(format!("{engine:?}"), format!("N{n}_o1-{orders}"));
                 g.bench_function(id, |b| b.iter(|| stream(&mut p, black_box(&x), &mut y, block)));
             }
         }
     }
     g.finish();
+}
 
-    let xf = signal::<f32>(len);
-    let mut yf = vec![0.0f32; len];
-    let mut g = c.benchmark_group("throughput_f32");
-    g.sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(2));
-    g.throughput(Throughput::Elements(len as u64));
-    for n in [64, 256, 512] {
-        for orders in [3, 5] {
-            let k = kernel(n, orders);
-            for engine in ENGINES {
-                let cfg = ProcessorConfig::new(block).engine(engine);
-                let mut p = Processor::<f32>::with_config(&k, cfg).expect("prepare");
-                let id = BenchmarkId::new(format!("{engine:?}"), format!("N{n}_o1-{orders}"));
-                g.bench_function(id, |b| b.iter(|| stream(&mut p, black_box(&xf), &mut yf, block)));
-            }
-        }
-    }
-    g.finish();
+fn throughput(c: &mut Criterion) {
+    throughput_for::<f64>(c, "throughput");
+    throughput_for::<f32>(c, "throughput_f32");
 }
 
 fn naive_vs_direct(c: &mut Criterion) {
