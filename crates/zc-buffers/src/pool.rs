@@ -762,8 +762,11 @@ impl<B: PoolBackend> Inner<B> {
             // buffer or this read sees it (no lost wake-up).
             let waiters = self.waiters.load(SeqCst);
             if waiters == 0 {
-                st.in_use -= 1;
-                return self.finish_orphan_check(st, scrap);
+                let orphaned = self.count_out(st);
+                // freed outside the lock: the buffer is ours alone and
+                // touches no pool state
+                drop(scrap);
+                return orphaned;
             }
             waiters
         };
@@ -778,26 +781,17 @@ impl<B: PoolBackend> Inner<B> {
     fn forget(&self, slot: usize) -> bool {
         let size = self.slots[slot].size;
         let waiters = {
-            let mut st = slot_lock(&self.slots[slot]);
+            let st = slot_lock(&self.slots[slot]);
             self.held.fetch_sub(size, SeqCst);
             let waiters = self.waiters.load(SeqCst);
             if waiters == 0 {
-                st.in_use -= 1;
-                return self.orphaned.load(Relaxed);
+                return self.count_out(st);
             }
             waiters
         };
         self.wake(waiters);
         let st = slot_lock(&self.slots[slot]);
         self.count_out(st)
-    }
-
-    fn finish_orphan_check(&self, st: SpinGuard<'_, SlotState<B::Buf>>, scrap: Option<B::Buf>) -> bool {
-        let orphaned = self.orphaned.load(Relaxed);
-        drop(st);
-        drop(scrap); // freed outside the lock; the guard is no longer counted, but
-        // the buffer is ours alone and touches no pool state
-        orphaned
     }
 
     fn wake(&self, waiters: usize) {
@@ -807,7 +801,8 @@ impl<B: PoolBackend> Inner<B> {
         }
     }
 
-    /// Leave the class (still holding its lock) after the last use of the state.
+    /// Leave the class after the last use of the state: decrement `in_use`
+    /// and read `orphaned` under the class lock, which is released on return.
     fn count_out(&self, mut st: SpinGuard<'_, SlotState<B::Buf>>) -> bool {
         st.in_use -= 1;
         self.orphaned.load(Relaxed)
