@@ -1,8 +1,12 @@
 //! AlignedBuf, Arena, MmapBuf/MmapBufMut, and the interop layers (DLPack,
 //! bytes, Arrow): correct behaviour, clear errors, and no copies.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::DropCounted;
 
 use zc_buffers::interop::dlpack::{DLPACK_FLAG_BITMASK_READ_ONLY, DataType, DlpackTensor};
 use zc_buffers::{
@@ -181,31 +185,6 @@ fn mmap_bad_files_are_clear_errors() {
     assert!(MmapOptions::new().offset(u64::MAX).len(2).open(&short).is_err());
 }
 
-struct DropCounter {
-    buf: AlignedBuf,
-    drops: Arc<AtomicUsize>,
-}
-impl Drop for DropCounter {
-    fn drop(&mut self) {
-        self.drops.fetch_add(1, Ordering::SeqCst);
-    }
-}
-// SAFETY: forwards to the AlignedBuf it owns.
-unsafe impl Buffer for DropCounter {
-    fn len(&self) -> usize {
-        self.buf.len()
-    }
-    fn align(&self) -> usize {
-        self.buf.align()
-    }
-    fn residency(&self) -> Residency {
-        Residency::Heap
-    }
-    fn host_ptr(&self) -> Option<std::ptr::NonNull<u8>> {
-        self.buf.host_ptr()
-    }
-}
-
 #[test]
 fn dlpack_keeps_the_owner_alive_until_the_deleter_runs_once() {
     let drops = Arc::new(AtomicUsize::new(0));
@@ -214,7 +193,7 @@ fn dlpack_keeps_the_owner_alive_until_the_deleter_runs_once() {
         .unwrap()
         .copy_from_slice(&[0., 1., 2., 3., 4., 5.]);
     let ptr = buf.as_ptr();
-    let owner = DropCounter {
+    let owner = DropCounted {
         buf,
         drops: drops.clone(),
     };

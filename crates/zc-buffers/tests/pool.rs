@@ -6,6 +6,9 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::DropCounted;
 use proptest::prelude::*;
 use zc_buffers::{Buffer, BufferError, HostBuffer, HostBufferMutExt, Pool, Residency, SizeClasses, ledger};
 
@@ -291,54 +294,15 @@ struct Counting {
     drops: Arc<std::sync::atomic::AtomicUsize>,
 }
 
-struct CountedBuf {
-    buf: zc_buffers::AlignedBuf,
-    drops: Arc<std::sync::atomic::AtomicUsize>,
-}
-
-impl Drop for CountedBuf {
-    fn drop(&mut self) {
-        self.drops.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
-// SAFETY: forwards to the AlignedBuf it owns.
-unsafe impl Buffer for CountedBuf {
-    fn len(&self) -> usize {
-        self.buf.len()
-    }
-    fn align(&self) -> usize {
-        self.buf.align()
-    }
-    fn residency(&self) -> Residency {
-        Residency::Heap
-    }
-    fn host_ptr(&self) -> Option<std::ptr::NonNull<u8>> {
-        self.buf.host_ptr()
-    }
-}
-
-impl HostBuffer for CountedBuf {
-    fn as_bytes(&self) -> &[u8] {
-        self.buf.as_bytes()
-    }
-}
-
-impl zc_buffers::HostBufferMut for CountedBuf {
-    fn as_bytes_mut(&mut self) -> &mut [u8] {
-        zc_buffers::HostBufferMut::as_bytes_mut(&mut self.buf)
-    }
-}
-
 impl zc_buffers::PoolBackend for Counting {
-    type Buf = CountedBuf;
-    fn allocate(&self, capacity: usize) -> zc_buffers::Result<CountedBuf> {
-        Ok(CountedBuf {
+    type Buf = DropCounted;
+    fn allocate(&self, capacity: usize) -> zc_buffers::Result<DropCounted> {
+        Ok(DropCounted {
             buf: zc_buffers::AlignedBuf::zeroed(capacity)?,
             drops: self.drops.clone(),
         })
     }
-    fn zero(&self, _buf: &mut CountedBuf, _len: usize) -> zc_buffers::Result<()> {
+    fn zero(&self, _buf: &mut DropCounted, _len: usize) -> zc_buffers::Result<()> {
         Ok(())
     }
     fn align(&self) -> usize {
