@@ -34,6 +34,9 @@ const SR: usize = 16_000;
 const N_MELS: usize = 80;
 const BLOCK: usize = 512;
 const N_LEVELS: usize = 16;
+/// The class store's file name; bump the version whenever the synthesis or
+/// the encoding changes, so a store built by an older binary is not reused.
+const CLASS_STORE: &str = "classes-v1.hvs";
 const CLASSES: [Voice; 5] = [
     Voice::Vowel("vowel /a/", [730.0, 1090.0, 2440.0]),
     Voice::Vowel("vowel /i/", [270.0, 2290.0, 3010.0]),
@@ -528,7 +531,7 @@ fn parse_args() -> Result<Args> {
         wav: None,
         repeat: 1,
         json: false,
-        store: std::env::temp_dir().join("zc-pipeline").join("classes.hvs"),
+        store: std::env::temp_dir().join("zc-pipeline").join(CLASS_STORE),
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
