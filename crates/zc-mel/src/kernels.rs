@@ -106,6 +106,80 @@ pub(crate) fn log10_lane(x: f32) -> f32 {
     ln * std::f32::consts::LOG10_E
 }
 
+/// One radix-`radix` pass of [`LaneFft`] (Stockham autosort, decimation
+/// in frequency): `len`-point sub-transforms, `stride` rows apart.
+struct Stage {
+    radix: usize,
+    len: usize,
+    stride: usize,
+    /// `exp(-2πi·p·k / len)` for `p in 0..len / radix`, `k in 1..radix`,
+    /// at index `p · (radix - 1) + k - 1`.
+    twr: Vec<f32>,
+    twi: Vec<f32>,
+}
+
+/// A complex FFT of `m` points run on [`LANES`] frames at once, one SIMD
+/// lane per frame: the data are `(m, LANES)` rows of real and imaginary
+/// parts, so every butterfly is a lane-wise vector operation. Only for
+/// `m` whose prime factors are 2, 3 and 5 (Whisper: 200 = 8·5·5).
+pub(crate) struct LaneFft {
+    m: usize,
+    stages: Vec<Stage>,
+}
+
+impl LaneFft {
+    /// The plan for `m` points, or `None` when `m` has a prime factor above 5.
+    pub(crate) fn new(m: usize) -> Option<Self> {
+        if m == 0 {
+            return None;
+        }
+        let mut radices = Vec::new();
+        let mut rest = m;
+        for r in [8, 4, 2, 3, 5] {
+            while rest.is_multiple_of(r) {
+                radices.push(r);
+                rest /= r;
+            }
+        }
+        if rest != 1 {
+            return None;
+        }
+        let mut stages = Vec::with_capacity(radices.len());
+        let (mut len, mut stride) = (m, 1);
+        for radix in radices {
+            let np = len / radix;
+            let mut twr = Vec::with_capacity(np * (radix - 1));
+            let mut twi = Vec::with_capacity(np * (radix - 1));
+            for p in 0..np {
+                for k in 1..radix {
+                    let a = -2.0 * std::f64::consts::PI * ((p * k) % len) as f64 / len as f64;
+                    twr.push(a.cos() as f32);
+                    twi.push(a.sin() as f32);
+                }
+            }
+            stages.push(Stage {
+                radix,
+                len,
+                stride,
+                twr,
+                twi,
+            });
+            len = np;
+            stride *= radix;
+        }
+        Some(Self { m, stages })
+    }
+
+    /// Whether the transform ends in the second buffer pair given to
+    /// [`lane_fft`] rather than the first: the input then goes in the second.
+    pub(crate) fn odd(&self) -> bool {
+        self.stages.len() % 2 == 1
+    }
+}
+
+/// One row of [`LANES`] values.
+type V = [f32; LANES];
+
 /// The kernels, generic over whether fused multiply-add may be used.
 struct Generic<const FMA: bool>;
 
@@ -113,6 +187,242 @@ impl<const FMA: bool> Generic<FMA> {
     #[inline(always)]
     fn madd(a: f32, b: f32, c: f32) -> f32 {
         if FMA { a.mul_add(b, c) } else { a * b + c }
+    }
+
+    /// `a + b` lane-wise.
+    #[inline(always)]
+    fn add(a: V, b: V) -> V {
+        let mut r = [0f32; LANES];
+        for l in 0..LANES {
+            r[l] = a[l] + b[l];
+        }
+        r
+    }
+
+    /// `a - b` lane-wise.
+    #[inline(always)]
+    fn sub(a: V, b: V) -> V {
+        let mut r = [0f32; LANES];
+        for l in 0..LANES {
+            r[l] = a[l] - b[l];
+        }
+        r
+    }
+
+    /// `k · a` lane-wise.
+    #[inline(always)]
+    fn scale(k: f32, a: V) -> V {
+        let mut r = [0f32; LANES];
+        for l in 0..LANES {
+            r[l] = k * a[l];
+        }
+        r
+    }
+
+    /// `k · a + c` lane-wise.
+    #[inline(always)]
+    fn fma(k: f32, a: V, c: V) -> V {
+        let mut r = [0f32; LANES];
+        for l in 0..LANES {
+            r[l] = Self::madd(k, a[l], c[l]);
+        }
+        r
+    }
+
+    /// `(ar + i·ai)·(wr + i·wi)` lane-wise.
+    #[inline(always)]
+    fn cmul(ar: V, ai: V, wr: f32, wi: f32) -> (V, V) {
+        let mut r = [0f32; LANES];
+        let mut i = [0f32; LANES];
+        for l in 0..LANES {
+            r[l] = Self::madd(ar[l], wr, -(ai[l] * wi));
+            i[l] = Self::madd(ar[l], wi, ai[l] * wr);
+        }
+        (r, i)
+    }
+
+    /// The [`LaneFft`] of the `(m, LANES)` rows `xr`, `xi`, using `yr`,
+    /// `yi` as the other half of the ping-pong; the result lands in `xr`,
+    /// `xi` for an even number of stages, in `yr`, `yi` for an odd one.
+    #[inline(always)]
+    fn lane_fft(plan: &LaneFft, xr: &mut [f32], xi: &mut [f32], yr: &mut [f32], yi: &mut [f32]) {
+        let n = plan.m * LANES;
+        if xr.len() < n || xi.len() < n || yr.len() < n || yi.len() < n {
+            return;
+        }
+        let mut bufs = [(xr, xi), (yr, yi)];
+        for (i, st) in plan.stages.iter().enumerate() {
+            let [(ar, ai), (br, bi)] = &mut bufs;
+            let (src, dst) = if i % 2 == 0 {
+                ((ar, ai), (br, bi))
+            } else {
+                ((br, bi), (ar, ai))
+            };
+            let (sr, _) = src.0.as_chunks::<LANES>();
+            let (si, _) = src.1.as_chunks::<LANES>();
+            let (dr, _) = dst.0.as_chunks_mut::<LANES>();
+            let (di, _) = dst.1.as_chunks_mut::<LANES>();
+            match st.radix {
+                2 => Self::stage::<2>(st, sr, si, dr, di),
+                3 => Self::stage::<3>(st, sr, si, dr, di),
+                8 => Self::stage::<8>(st, sr, si, dr, di),
+                4 => Self::stage::<4>(st, sr, si, dr, di),
+                _ => Self::stage::<5>(st, sr, si, dr, di),
+            }
+        }
+    }
+
+    /// One radix-`R` Stockham pass: `y[R·p + k] = w^{pk} · DFT_R(x[p + j·np])[k]`
+    /// on every one of the `stride` rows of each group.
+    #[inline(always)]
+    fn stage<const R: usize>(st: &Stage, xr: &[V], xi: &[V], yr: &mut [V], yi: &mut [V]) {
+        let (s, np) = (st.stride, st.len / R);
+        if xr.len() < np * R * s || xi.len() < np * R * s || yr.len() < np * R * s || yi.len() < np * R * s {
+            return;
+        }
+        for p in 0..np {
+            // the twiddles of p = 0 are all 1 (the whole last stage): none given
+            let t = if p == 0 { 0..0 } else { p * (R - 1)..(p + 1) * (R - 1) };
+            let w = (
+                st.twr.get(t.clone()).unwrap_or_default(),
+                st.twi.get(t).unwrap_or_default(),
+            );
+            for q in 0..s {
+                let mut ar = [[0f32; LANES]; R];
+                let mut ai = [[0f32; LANES]; R];
+                for j in 0..R {
+                    ar[j] = xr[(p + j * np) * s + q];
+                    ai[j] = xi[(p + j * np) * s + q];
+                }
+                let (or, oi) = Self::butterfly::<R>(&ar, &ai, w);
+                for k in 0..R {
+                    yr[(R * p + k) * s + q] = or[k];
+                    yi[(R * p + k) * s + q] = oi[k];
+                }
+            }
+        }
+    }
+
+    /// The 4-point DFT of `a`.
+    #[inline(always)]
+    fn dft4(ar: [V; 4], ai: [V; 4]) -> ([V; 4], [V; 4]) {
+        let (s02r, s02i) = (Self::add(ar[0], ar[2]), Self::add(ai[0], ai[2]));
+        let (d02r, d02i) = (Self::sub(ar[0], ar[2]), Self::sub(ai[0], ai[2]));
+        let (s13r, s13i) = (Self::add(ar[1], ar[3]), Self::add(ai[1], ai[3]));
+        let (d13r, d13i) = (Self::sub(ar[1], ar[3]), Self::sub(ai[1], ai[3]));
+        (
+            [
+                Self::add(s02r, s13r),
+                Self::add(d02r, d13i),
+                Self::sub(s02r, s13r),
+                Self::sub(d02r, d13i),
+            ],
+            [
+                Self::add(s02i, s13i),
+                Self::sub(d02i, d13r),
+                Self::sub(s02i, s13i),
+                Self::add(d02i, d13r),
+            ],
+        )
+    }
+
+    /// `DFT_R(a)[k] · w[k - 1]` for `k ≥ 1`, `DFT_R(a)[0]` for `k = 0`.
+    #[inline(always)]
+    fn butterfly<const R: usize>(ar: &[V; R], ai: &[V; R], w: (&[f32], &[f32])) -> ([V; R], [V; R]) {
+        let mut or = [[0f32; LANES]; R];
+        let mut oi = [[0f32; LANES]; R];
+        let mut put = |k: usize, r: V, i: V| {
+            let t = k.wrapping_sub(1);
+            let (r, i) = match (w.0.get(t), w.1.get(t)) {
+                (Some(&wr), Some(&wi)) => Self::cmul(r, i, wr, wi),
+                _ => (r, i),
+            };
+            or[k] = r;
+            oi[k] = i;
+        };
+        match R {
+            2 => {
+                put(0, Self::add(ar[0], ar[1]), Self::add(ai[0], ai[1]));
+                put(1, Self::sub(ar[0], ar[1]), Self::sub(ai[0], ai[1]));
+            }
+            3 => {
+                const S3: f32 = 0.866_025_4;
+                let (tr, ti) = (Self::add(ar[1], ar[2]), Self::add(ai[1], ai[2]));
+                put(0, Self::add(ar[0], tr), Self::add(ai[0], ti));
+                let (br, bi) = (Self::fma(-0.5, tr, ar[0]), Self::fma(-0.5, ti, ai[0]));
+                let (dr, di) = (
+                    Self::scale(S3, Self::sub(ar[1], ar[2])),
+                    Self::scale(S3, Self::sub(ai[1], ai[2])),
+                );
+                // X1 = b - i·d, X2 = b + i·d
+                put(1, Self::add(br, di), Self::sub(bi, dr));
+                put(2, Self::sub(br, di), Self::add(bi, dr));
+            }
+            4 => {
+                let (s02r, s02i) = (Self::add(ar[0], ar[2]), Self::add(ai[0], ai[2]));
+                let (d02r, d02i) = (Self::sub(ar[0], ar[2]), Self::sub(ai[0], ai[2]));
+                let (s13r, s13i) = (Self::add(ar[1], ar[3]), Self::add(ai[1], ai[3]));
+                let (d13r, d13i) = (Self::sub(ar[1], ar[3]), Self::sub(ai[1], ai[3]));
+                // X1 = d02 - i·d13, X2 = s02 - s13, X3 = d02 + i·d13
+                put(0, Self::add(s02r, s13r), Self::add(s02i, s13i));
+                put(1, Self::add(d02r, d13i), Self::sub(d02i, d13r));
+                put(2, Self::sub(s02r, s13r), Self::sub(s02i, s13i));
+                put(3, Self::sub(d02r, d13i), Self::add(d02i, d13r));
+            }
+            5 => {
+                // cos and sin of 2π/5 and 4π/5
+                const C1: f32 = 0.309_017;
+                const C2: f32 = -0.809_017;
+                const S1: f32 = 0.951_056_5;
+                const S2: f32 = 0.587_785_24;
+                let (t1r, t1i) = (Self::add(ar[1], ar[4]), Self::add(ai[1], ai[4]));
+                let (t2r, t2i) = (Self::add(ar[2], ar[3]), Self::add(ai[2], ai[3]));
+                let (t3r, t3i) = (Self::sub(ar[1], ar[4]), Self::sub(ai[1], ai[4]));
+                let (t4r, t4i) = (Self::sub(ar[2], ar[3]), Self::sub(ai[2], ai[3]));
+                put(
+                    0,
+                    Self::add(ar[0], Self::add(t1r, t2r)),
+                    Self::add(ai[0], Self::add(t1i, t2i)),
+                );
+                let b1r = Self::fma(C1, t1r, Self::fma(C2, t2r, ar[0]));
+                let b1i = Self::fma(C1, t1i, Self::fma(C2, t2i, ai[0]));
+                let b2r = Self::fma(C2, t1r, Self::fma(C1, t2r, ar[0]));
+                let b2i = Self::fma(C2, t1i, Self::fma(C1, t2i, ai[0]));
+                let d1r = Self::fma(S1, t3r, Self::scale(S2, t4r));
+                let d1i = Self::fma(S1, t3i, Self::scale(S2, t4i));
+                let d2r = Self::fma(S2, t3r, Self::scale(-S1, t4r));
+                let d2i = Self::fma(S2, t3i, Self::scale(-S1, t4i));
+                // X1 = b1 - i·d1, X4 = b1 + i·d1, X2 = b2 - i·d2, X3 = b2 + i·d2
+                put(1, Self::add(b1r, d1i), Self::sub(b1i, d1r));
+                put(2, Self::add(b2r, d2i), Self::sub(b2i, d2r));
+                put(3, Self::sub(b2r, d2i), Self::add(b2i, d2r));
+                put(4, Self::sub(b1r, d1i), Self::add(b1i, d1r));
+            }
+            8 => {
+                const H: f32 = std::f32::consts::FRAC_1_SQRT_2;
+                let (er, ei) = Self::dft4([ar[0], ar[2], ar[4], ar[6]], [ai[0], ai[2], ai[4], ai[6]]);
+                let (or_, oi_) = Self::dft4([ar[1], ar[3], ar[5], ar[7]], [ai[1], ai[3], ai[5], ai[7]]);
+                // W8^k · O[k]: 1, (1 - i)/√2, -i, -(1 + i)/√2
+                let o = [
+                    (or_[0], oi_[0]),
+                    (
+                        Self::scale(H, Self::add(or_[1], oi_[1])),
+                        Self::scale(H, Self::sub(oi_[1], or_[1])),
+                    ),
+                    (oi_[2], Self::scale(-1.0, or_[2])),
+                    (
+                        Self::scale(H, Self::sub(oi_[3], or_[3])),
+                        Self::scale(-H, Self::add(or_[3], oi_[3])),
+                    ),
+                ];
+                for (k, (r, i)) in o.into_iter().enumerate() {
+                    put(k, Self::add(er[k], r), Self::add(ei[k], i));
+                    put(k + 4, Self::sub(er[k], r), Self::sub(ei[k], i));
+                }
+            }
+            _ => {}
+        }
+        (or, oi)
     }
 
     /// Windowed frame (`dst` is the packed complex buffer viewed as `f32`).
@@ -138,6 +448,29 @@ impl<const FMA: bool> Generic<FMA> {
             }
         }
         Self::wrap(m, zr, zi);
+    }
+
+    /// Window `LANES` frames (`rows[l]`, `2m` samples each) and transpose
+    /// them into `(m, LANES)` rows of real (even samples) and imaginary
+    /// (odd samples) parts.
+    #[inline(always)]
+    fn window_gather(rows: &[&[f32]; LANES], window: &[f32], m: usize, zr: &mut [f32], zi: &mut [f32]) {
+        let (zr_rows, _) = zr.as_chunks_mut::<LANES>();
+        let (zi_rows, _) = zi.as_chunks_mut::<LANES>();
+        let (w, _) = window.as_chunks::<2>();
+        for (l, row) in rows.iter().enumerate() {
+            let (src, _) = row.as_chunks::<2>();
+            for (((s, w), r), i) in src
+                .iter()
+                .zip(w)
+                .zip(zr_rows.iter_mut())
+                .zip(zi_rows.iter_mut())
+                .take(m)
+            {
+                r[l] = s[0] * w[0];
+                i[l] = s[1] * w[1];
+            }
+        }
     }
 
     #[inline(always)]
@@ -287,6 +620,35 @@ mod avx2 {
     }
 
     #[target_feature(enable = "avx2,fma")]
+    pub(super) fn window_gather(rows: &[&[f32]; LANES], window: &[f32], m: usize, zr: &mut [f32], zi: &mut [f32]) {
+        if rows.iter().any(|r| r.len() < 2 * m) || window.len() < 2 * m || zr.len() < m * LANES || zi.len() < m * LANES
+        {
+            return Generic::<true>::window_gather(rows, window, m, zr, zi);
+        }
+        let full = m / 4 * 4;
+        let mut k = 0;
+        while k < full {
+            // SAFETY: k + 4 <= m, so floats 2k..2k + 8 lie in every row and the window (2m floats, checked).
+            let w = unsafe { _mm256_loadu_ps(window.as_ptr().add(2 * k)) };
+            // SAFETY: as above.
+            let r = rows.map(|row| _mm256_mul_ps(unsafe { _mm256_loadu_ps(row.as_ptr().add(2 * k)) }, w));
+            let t = transpose8(r);
+            for (j, v) in t.into_iter().enumerate() {
+                let dst = if j % 2 == 0 { &mut *zr } else { &mut *zi };
+                // SAFETY: row k + j/2 < m of m rows of LANES floats (checked above).
+                unsafe { _mm256_storeu_ps(dst.as_mut_ptr().add((k + j / 2) * LANES), v) };
+            }
+            k += 4;
+        }
+        for k in full..m {
+            for (l, row) in rows.iter().enumerate() {
+                zr[k * LANES + l] = row[2 * k] * window[2 * k];
+                zi[k * LANES + l] = row[2 * k + 1] * window[2 * k + 1];
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
     pub(super) fn gather(fft: &[Complex32], slots: &[usize; LANES], m: usize, zr: &mut [f32], zi: &mut [f32]) {
         let flat = complex_as_f32(fft);
         let mut rows: [&[f32]; LANES] = [&[]; LANES];
@@ -354,6 +716,184 @@ mod avx2 {
     }
 
     #[target_feature(enable = "avx2,fma")]
+    pub(super) fn lane_fft(plan: &LaneFft, xr: &mut [f32], xi: &mut [f32], yr: &mut [f32], yi: &mut [f32]) {
+        let n = plan.m * LANES;
+        if xr.len() < n || xi.len() < n || yr.len() < n || yi.len() < n {
+            return;
+        }
+        let mut bufs = [(xr, xi), (yr, yi)];
+        for (i, st) in plan.stages.iter().enumerate() {
+            let [(ar, ai), (br, bi)] = &mut bufs;
+            let (src, dst) = if i % 2 == 0 {
+                ((ar, ai), (br, bi))
+            } else {
+                ((br, bi), (ar, ai))
+            };
+            match st.radix {
+                2 => stage::<2>(st, src.0, src.1, dst.0, dst.1),
+                4 => stage::<4>(st, src.0, src.1, dst.0, dst.1),
+                5 => stage::<5>(st, src.0, src.1, dst.0, dst.1),
+                8 => stage::<8>(st, src.0, src.1, dst.0, dst.1),
+                _ => {
+                    let (sr, _) = src.0.as_chunks::<LANES>();
+                    let (si, _) = src.1.as_chunks::<LANES>();
+                    let (dr, _) = dst.0.as_chunks_mut::<LANES>();
+                    let (di, _) = dst.1.as_chunks_mut::<LANES>();
+                    Generic::<true>::stage::<3>(st, sr, si, dr, di)
+                }
+            }
+        }
+    }
+
+    /// `(ar + i·ai)·(wr + i·wi)`.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn cmul(ar: __m256, ai: __m256, wr: __m256, wi: __m256) -> (__m256, __m256) {
+        (
+            _mm256_fmsub_ps(ar, wr, _mm256_mul_ps(ai, wi)),
+            _mm256_fmadd_ps(ar, wi, _mm256_mul_ps(ai, wr)),
+        )
+    }
+
+    /// The 4-point DFT of `a`.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn dft4(ar: [__m256; 4], ai: [__m256; 4]) -> ([__m256; 4], [__m256; 4]) {
+        let (s02r, s02i) = (_mm256_add_ps(ar[0], ar[2]), _mm256_add_ps(ai[0], ai[2]));
+        let (d02r, d02i) = (_mm256_sub_ps(ar[0], ar[2]), _mm256_sub_ps(ai[0], ai[2]));
+        let (s13r, s13i) = (_mm256_add_ps(ar[1], ar[3]), _mm256_add_ps(ai[1], ai[3]));
+        let (d13r, d13i) = (_mm256_sub_ps(ar[1], ar[3]), _mm256_sub_ps(ai[1], ai[3]));
+        // X1 = d02 - i·d13, X2 = s02 - s13, X3 = d02 + i·d13
+        (
+            [
+                _mm256_add_ps(s02r, s13r),
+                _mm256_add_ps(d02r, d13i),
+                _mm256_sub_ps(s02r, s13r),
+                _mm256_sub_ps(d02r, d13i),
+            ],
+            [
+                _mm256_add_ps(s02i, s13i),
+                _mm256_sub_ps(d02i, d13r),
+                _mm256_sub_ps(s02i, s13i),
+                _mm256_add_ps(d02i, d13r),
+            ],
+        )
+    }
+
+    /// [`Generic::stage`] for radix 2, 4 and 5 on `__m256` rows.
+    #[target_feature(enable = "avx2,fma")]
+    fn stage<const R: usize>(st: &Stage, xr: &[f32], xi: &[f32], yr: &mut [f32], yi: &mut [f32]) {
+        let (s, np) = (st.stride, st.len / R);
+        let n = np * R * s * LANES;
+        let nt = np * (R - 1);
+        if !matches!(R, 2 | 4 | 5 | 8)
+            || xr.len() < n
+            || xi.len() < n
+            || yr.len() < n
+            || yi.len() < n
+            || st.twr.len() < nt
+            || st.twi.len() < nt
+        {
+            return;
+        }
+        let (twr, twi) = (st.twr.as_ptr(), st.twi.as_ptr());
+        let (xr, xi, yr, yi) = (xr.as_ptr(), xi.as_ptr(), yr.as_mut_ptr(), yi.as_mut_ptr());
+        let add = |a, b| _mm256_add_ps(a, b);
+        let sub = |a, b| _mm256_sub_ps(a, b);
+        for p in 0..np {
+            for q in 0..s {
+                let mut ar = [_mm256_setzero_ps(); R];
+                let mut ai = [_mm256_setzero_ps(); R];
+                for j in 0..R {
+                    let at = ((p + j * np) * s + q) * LANES;
+                    // SAFETY: p + j·np < R·np rows of s, so at + LANES <= n <= every length (checked).
+                    unsafe {
+                        ar[j] = _mm256_loadu_ps(xr.add(at));
+                        ai[j] = _mm256_loadu_ps(xi.add(at));
+                    }
+                }
+                let mut or = [_mm256_setzero_ps(); R];
+                let mut oi = [_mm256_setzero_ps(); R];
+                match R {
+                    2 => {
+                        (or[0], oi[0]) = (add(ar[0], ar[1]), add(ai[0], ai[1]));
+                        (or[1], oi[1]) = (sub(ar[0], ar[1]), sub(ai[0], ai[1]));
+                    }
+                    4 => {
+                        let (r, i) = dft4([ar[0], ar[1], ar[2], ar[3]], [ai[0], ai[1], ai[2], ai[3]]);
+                        or[..4].copy_from_slice(&r);
+                        oi[..4].copy_from_slice(&i);
+                    }
+                    8 => {
+                        let h = _mm256_set1_ps(std::f32::consts::FRAC_1_SQRT_2);
+                        let (er, ei) = dft4([ar[0], ar[2], ar[4], ar[6]], [ai[0], ai[2], ai[4], ai[6]]);
+                        let (o_r, o_i) = dft4([ar[1], ar[3], ar[5], ar[7]], [ai[1], ai[3], ai[5], ai[7]]);
+                        let zero = _mm256_setzero_ps();
+                        // W8^k · O[k]: 1, (1 - i)/√2, -i, -(1 + i)/√2
+                        let o = [
+                            (o_r[0], o_i[0]),
+                            (
+                                _mm256_mul_ps(h, add(o_r[1], o_i[1])),
+                                _mm256_mul_ps(h, sub(o_i[1], o_r[1])),
+                            ),
+                            (o_i[2], sub(zero, o_r[2])),
+                            (
+                                _mm256_mul_ps(h, sub(o_i[3], o_r[3])),
+                                _mm256_mul_ps(h, sub(zero, add(o_r[3], o_i[3]))),
+                            ),
+                        ];
+                        for (k, (r, i)) in o.into_iter().enumerate() {
+                            (or[k], oi[k]) = (add(er[k], r), add(ei[k], i));
+                            (or[k + 4], oi[k + 4]) = (sub(er[k], r), sub(ei[k], i));
+                        }
+                    }
+                    _ => {
+                        let c1 = _mm256_set1_ps(0.309_017);
+                        let c2 = _mm256_set1_ps(-0.809_017);
+                        let s1 = _mm256_set1_ps(0.951_056_5);
+                        let s2 = _mm256_set1_ps(0.587_785_24);
+                        let (t1r, t1i) = (add(ar[1], ar[4]), add(ai[1], ai[4]));
+                        let (t2r, t2i) = (add(ar[2], ar[3]), add(ai[2], ai[3]));
+                        let (t3r, t3i) = (sub(ar[1], ar[4]), sub(ai[1], ai[4]));
+                        let (t4r, t4i) = (sub(ar[2], ar[3]), sub(ai[2], ai[3]));
+                        (or[0], oi[0]) = (add(ar[0], add(t1r, t2r)), add(ai[0], add(t1i, t2i)));
+                        let b1r = _mm256_fmadd_ps(c1, t1r, _mm256_fmadd_ps(c2, t2r, ar[0]));
+                        let b1i = _mm256_fmadd_ps(c1, t1i, _mm256_fmadd_ps(c2, t2i, ai[0]));
+                        let b2r = _mm256_fmadd_ps(c2, t1r, _mm256_fmadd_ps(c1, t2r, ar[0]));
+                        let b2i = _mm256_fmadd_ps(c2, t1i, _mm256_fmadd_ps(c1, t2i, ai[0]));
+                        let d1r = _mm256_fmadd_ps(s1, t3r, _mm256_mul_ps(s2, t4r));
+                        let d1i = _mm256_fmadd_ps(s1, t3i, _mm256_mul_ps(s2, t4i));
+                        let d2r = _mm256_fmsub_ps(s2, t3r, _mm256_mul_ps(s1, t4r));
+                        let d2i = _mm256_fmsub_ps(s2, t3i, _mm256_mul_ps(s1, t4i));
+                        (or[1], oi[1]) = (add(b1r, d1i), sub(b1i, d1r));
+                        (or[2], oi[2]) = (add(b2r, d2i), sub(b2i, d2r));
+                        (or[3], oi[3]) = (sub(b2r, d2i), add(b2i, d2r));
+                        (or[4], oi[4]) = (sub(b1r, d1i), add(b1i, d1r));
+                    }
+                }
+                for k in 0..R {
+                    // the twiddles of p = 0 are all 1 (the whole last stage)
+                    let (r, i) = if k == 0 || p == 0 {
+                        (or[k], oi[k])
+                    } else {
+                        let t = p * (R - 1) + k - 1;
+                        // SAFETY: t < np·(R - 1) <= both table lengths (checked).
+                        let (wr, wi) =
+                            unsafe { (_mm256_broadcast_ss(&*twr.add(t)), _mm256_broadcast_ss(&*twi.add(t))) };
+                        cmul(or[k], oi[k], wr, wi)
+                    };
+                    let at = ((R * p + k) * s + q) * LANES;
+                    // SAFETY: R·p + k < R·np rows of s, so at + LANES <= n <= every length (checked).
+                    unsafe {
+                        _mm256_storeu_ps(yr.add(at), r);
+                        _mm256_storeu_ps(yi.add(at), i);
+                    }
+                }
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
     pub(super) fn power(zr: &[f32], zi: &[f32], m: usize, k0: usize, twc: &[f32], tws: &[f32], pow: &mut [f32]) {
         Generic::<true>::power(zr, zi, m, k0, twc, tws, pow)
     }
@@ -369,6 +909,19 @@ mod avx2 {
         let floor = _mm256_set1_ps(POWER_FLOOR);
         // SAFETY: max holds LANES = 8 floats.
         let mut mx = unsafe { _mm256_loadu_ps(max.as_ptr()) };
+        // two rows per step: two independent polynomial chains in flight
+        let (pairs, rows) = rows.as_chunks_mut::<2>();
+        for [r0, r1] in pairs {
+            // SAFETY: r0, r1 hold LANES = 8 floats each.
+            let (x0, x1) = unsafe { (_mm256_loadu_ps(r0.as_ptr()), _mm256_loadu_ps(r1.as_ptr())) };
+            let (v0, v1) = (log10_x8(_mm256_max_ps(x0, floor)), log10_x8(_mm256_max_ps(x1, floor)));
+            mx = _mm256_max_ps(v1, _mm256_max_ps(v0, mx));
+            // SAFETY: as above.
+            unsafe {
+                _mm256_storeu_ps(r0.as_mut_ptr(), v0);
+                _mm256_storeu_ps(r1.as_mut_ptr(), v1);
+            }
+        }
         for row in rows {
             // SAFETY: row holds LANES = 8 floats.
             let x = unsafe { _mm256_loadu_ps(row.as_ptr()) };
@@ -422,6 +975,38 @@ pub(crate) fn gather(
     zi: &mut [f32],
 ) {
     dispatch!(level, gather(fft, slots, m, zr, zi))
+}
+
+/// The lane-parallel FFT of `(m, LANES)` rows (see [`LaneFft`]): the data
+/// go in `xr`, `xi` and come out there for an even number of stages, in
+/// `yr`, `yi` for an odd one ([`LaneFft::odd`]).
+pub(crate) fn lane_fft(
+    level: KernelLevel,
+    plan: &LaneFft,
+    xr: &mut [f32],
+    xi: &mut [f32],
+    yr: &mut [f32],
+    yi: &mut [f32],
+) {
+    dispatch!(level, lane_fft(plan, xr, xi, yr, yi))
+}
+
+/// Window `LANES` frames and transpose them into `(m, LANES)` lane rows
+/// of real (even samples) and imaginary (odd samples) parts.
+pub(crate) fn window_gather(
+    level: KernelLevel,
+    rows: &[&[f32]; LANES],
+    window: &[f32],
+    m: usize,
+    zr: &mut [f32],
+    zi: &mut [f32],
+) {
+    dispatch!(level, window_gather(rows, window, m, zr, zi))
+}
+
+/// Repeat row 0 of the `(m + 1, LANES)` rows `zr`, `zi` as row `m`.
+pub(crate) fn wrap(m: usize, zr: &mut [f32], zi: &mut [f32]) {
+    Generic::<false>::wrap(m, zr, zi)
 }
 
 /// Complex values as interleaved `f32` pairs.
@@ -572,6 +1157,56 @@ mod tests {
             for level in levels() {
                 let mut got = vec![Complex32::new(9.0, 9.0); 200];
                 window(level, &x, &w, &mut got);
+                prop_assert_eq!(&got, &want);
+            }
+        }
+
+        /// The lane FFT matches rustfft on every lane, at every level and for
+        /// every radix (2, 3, 4, 5, 8 and their mixes).
+        #[test]
+        fn lane_fft_matches_rustfft(
+            mi in 0usize..12,
+            z in proptest::collection::vec(-1f32..1.0, 2 * 240 * LANES),
+        ) {
+            let m = [1, 2, 3, 4, 5, 8, 12, 30, 40, 45, 200, 240][mi];
+            let plan = LaneFft::new(m).unwrap();
+            let (re, im) = z.split_at(240 * LANES);
+            let fft = rustfft::FftPlanner::<f32>::new().plan_fft_forward(m);
+            let mut want: Vec<Vec<Complex32>> = (0..LANES)
+                .map(|l| (0..m).map(|j| Complex32::new(re[j * LANES + l], im[j * LANES + l])).collect())
+                .collect();
+            for w in &mut want {
+                fft.process(w);
+            }
+            for level in levels() {
+                let mut a = (re[..m * LANES].to_vec(), im[..m * LANES].to_vec());
+                let mut b = (vec![0f32; m * LANES], vec![0f32; m * LANES]);
+                lane_fft(level, &plan, &mut a.0, &mut a.1, &mut b.0, &mut b.1);
+                let (gr, gi) = if plan.odd() { &b } else { &a };
+                for (l, w) in want.iter().enumerate() {
+                    for (k, c) in w.iter().enumerate() {
+                        let (r, i) = (gr[k * LANES + l], gi[k * LANES + l]);
+                        prop_assert!((r - c.re).abs() <= 2e-5 * m as f32 && (i - c.im).abs() <= 2e-5 * m as f32,
+                            "{:?} m {} lane {} bin {}: {} {} vs {}", level, m, l, k, r, i, c);
+                    }
+                }
+            }
+        }
+
+        /// Windowing into lane rows is exact at every level, tails included.
+        #[test]
+        fn window_gather_levels_agree(x in proptest::collection::vec(-1f32..1.0, 404 * LANES)) {
+            let m = 202; // not a multiple of 4: exercises the tail
+            let w: Vec<f32> = (0..2 * m).map(|i| (i as f32 * 0.01).sin()).collect();
+            let frames: Vec<&[f32]> = x.chunks_exact(2 * m).collect();
+            let rows: [&[f32]; LANES] = std::array::from_fn(|l| frames[l]);
+            let mut want = (vec![0f32; m * LANES], vec![0f32; m * LANES]);
+            Generic::<false>::window_gather(&rows, &w, m, &mut want.0, &mut want.1);
+            prop_assert_eq!(want.0[5 * LANES + 3], rows[3][10] * w[10]);
+            prop_assert_eq!(want.1[201 * LANES + 7], rows[7][403] * w[403]);
+            for level in levels() {
+                let mut got = (vec![7f32; m * LANES], vec![7f32; m * LANES]);
+                window_gather(level, &rows, &w, m, &mut got.0, &mut got.1);
                 prop_assert_eq!(&got, &want);
             }
         }

@@ -11,7 +11,7 @@ use zc_buffers::{HostBufferMut, HostBufferMutExt};
 use crate::config::{Layout, MelConfig, Normalization};
 use crate::error::{MelError, Result};
 use crate::filters::MelFilterbank;
-use crate::kernels::{self, KernelLevel, LANES, POWER_FLOOR};
+use crate::kernels::{self, KernelLevel, LANES, LaneFft, POWER_FLOOR};
 
 /// A Whisper log-mel spectrogram plan.
 ///
@@ -62,6 +62,9 @@ struct Shared {
     hop: usize,
     n_mels: usize,
     fft: Arc<dyn Fft<f32>>,
+    /// The lane-parallel FFT when `n_fft / 2` has no prime factor above 5
+    /// (then `fft` is unused), at every kernel level.
+    lane: Option<LaneFft>,
     filters: MelFilterbank,
     window: Vec<f32>,
     /// First and one-past-last FFT bin any mel band uses.
@@ -77,16 +80,23 @@ struct Shared {
 /// Per-thread working memory.
 #[derive(Clone)]
 struct Scratch {
-    /// One frame assembled from reflect / zero padding.
+    /// One frame assembled from reflect / zero padding; on the lane-FFT
+    /// path one per lane plus an all-zero one read by silent lanes.
     frame: Vec<f32>,
-    /// `LANES` packed half-length complex frames (the FFT input).
+    /// `LANES` packed half-length complex frames (the rustfft path's FFT
+    /// input; empty on the lane-FFT path, which windows straight into `zr`, `zi`).
     fft: Vec<Complex32>,
-    /// Their spectra, plus an all-zero chunk read by silent lanes.
+    /// Their spectra, plus an all-zero chunk read by silent lanes (rustfft
+    /// path; empty on the lane-FFT path).
     spec: Vec<Complex32>,
     fft_scratch: Vec<Complex32>,
     /// Transposed spectra, `(n_fft/2 + 1, LANES)`.
     zr: Vec<f32>,
     zi: Vec<f32>,
+    /// The lane FFT's other ping-pong buffers, `(n_fft/2 + 1, LANES)`
+    /// (empty on the rustfft path).
+    yr: Vec<f32>,
+    yi: Vec<f32>,
     /// Power rows `(k1 - k0, LANES)`.
     pow: Vec<f32>,
     /// Log-mel `(n_mels, LANES)`.
@@ -96,20 +106,36 @@ struct Scratch {
 impl Scratch {
     fn new(shared: &Shared) -> Self {
         let m = shared.n_fft / 2;
+        let zero = Complex32::new(0.0, 0.0);
+        let lane = shared.lane.is_some();
+        let (fft_len, spec_len, scratch_len, y_len) = if lane {
+            (0, 0, 0, (m + 1) * LANES)
+        } else {
+            (m * LANES, m * (LANES + 1), shared.fft.get_outofplace_scratch_len(), 0)
+        };
         Self {
-            frame: vec![0.0; shared.n_fft],
-            fft: vec![Complex32::new(0.0, 0.0); m * LANES],
-            spec: vec![Complex32::new(0.0, 0.0); m * (LANES + 1)],
-            fft_scratch: vec![Complex32::new(0.0, 0.0); shared.fft.get_outofplace_scratch_len()],
+            frame: vec![0.0; if lane { shared.n_fft * (LANES + 1) } else { shared.n_fft }],
+            fft: vec![zero; fft_len],
+            spec: vec![zero; spec_len],
+            fft_scratch: vec![zero; scratch_len],
             zr: vec![0.0; (m + 1) * LANES],
             zi: vec![0.0; (m + 1) * LANES],
+            yr: vec![0.0; y_len],
+            yi: vec![0.0; y_len],
             pow: vec![0.0; (shared.k1 - shared.k0) * LANES],
             mel: vec![0.0; shared.n_mels * LANES],
         }
     }
 
     fn bytes(&self) -> usize {
-        (self.frame.len() + self.zr.len() + self.zi.len() + self.pow.len() + self.mel.len()) * 4
+        (self.frame.len()
+            + self.zr.len()
+            + self.zi.len()
+            + self.yr.len()
+            + self.yi.len()
+            + self.pow.len()
+            + self.mel.len())
+            * 4
             + (self.fft.len() + self.spec.len() + self.fft_scratch.len()) * 8
     }
 }
@@ -196,6 +222,7 @@ impl Shared {
         let n = config.n_fft;
         let m = n / 2;
         let fft = FftPlanner::<f32>::new().plan_fft_forward(m);
+        let lane = LaneFft::new(m);
         // periodic Hann, computed in f64 (torch.hann_window(n, periodic=True))
         let window = (0..n)
             .map(|k| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * k as f64 / n as f64).cos()) as f32)
@@ -222,6 +249,7 @@ impl Shared {
             hop: config.hop_length,
             n_mels: config.n_mels,
             fft,
+            lane,
             filters,
             window,
             k0,
@@ -250,6 +278,12 @@ impl Shared {
         let mut t = t0;
         while t < t0 + n {
             let nb = LANES.min(t0 + n - t);
+            if let Some(lane) = &self.lane {
+                self.lane_block(level, lane, s, sig, t, nb, &mut max);
+                sink(t, nb, &s.mel);
+                t += nb;
+                continue;
+            }
             // silent lanes read the all-zero chunk after the LANES frame chunks
             let mut slots = [LANES; LANES];
             let mut active = 0;
@@ -283,14 +317,80 @@ impl Shared {
                     &mut s.fft_scratch,
                 );
                 kernels::gather(level, &s.spec, &slots, m, &mut s.zr, &mut s.zi);
-                kernels::power(level, &s.zr, &s.zi, m, self.k0, &self.twc, &self.tws, &mut s.pow);
-                kernels::project(level, &self.filters, &s.pow, self.k0, &mut s.mel);
-                kernels::log_max(level, &mut s.mel, &mut max);
+                self.power_log(level, s, &mut max);
             }
             sink(t, nb, &s.mel);
             t += nb;
         }
         max.into_iter().fold(f32::NEG_INFINITY, f32::max)
+    }
+
+    /// One block of `nb` frames from `t` on the lane-FFT path: window and
+    /// transpose straight from the signal, FFT all lanes at once, then
+    /// [`Self::power_log`].
+    #[allow(clippy::too_many_arguments)]
+    fn lane_block(
+        &self,
+        level: KernelLevel,
+        lane: &LaneFft,
+        s: &mut Scratch,
+        sig: &Signal<'_>,
+        t: usize,
+        nb: usize,
+        max: &mut [f32; LANES],
+    ) {
+        let n = self.n_fft;
+        let m = n / 2;
+        let half = m as isize;
+        // per lane: Some(Ok(start)) contiguous, Some(Err(chunk)) assembled in s.frame, None silent
+        let mut kinds = [None; LANES];
+        for (l, kind) in kinds.iter_mut().enumerate().take(nb) {
+            let start = ((t + l) * self.hop) as isize - half;
+            if sig.is_silent(start, n) {
+                continue;
+            }
+            if sig.contiguous(start, n).is_some() {
+                *kind = Some(Ok(start));
+            } else {
+                let dst = s.frame.get_mut(l * n..(l + 1) * n).unwrap_or_default();
+                for (i, v) in dst.iter_mut().enumerate() {
+                    *v = sig.at(start + i as isize);
+                }
+                *kind = Some(Err(l));
+            }
+        }
+        if kinds.iter().all(Option::is_none) {
+            // every frame of the block is silent: power 0, log10(1e-10)
+            s.mel.fill(self.floor_log);
+            for v in max.iter_mut() {
+                *v = v.max(self.floor_log);
+            }
+            return;
+        }
+        // the chunk after the LANES frame chunks stays zero: silent lanes read it
+        let zero = s.frame.get(LANES * n..(LANES + 1) * n).unwrap_or_default();
+        let rows: [&[f32]; LANES] = kinds.map(|k| match k {
+            Some(Ok(start)) => sig.contiguous(start, n).unwrap_or(zero),
+            Some(Err(l)) => s.frame.get(l * n..(l + 1) * n).unwrap_or(zero),
+            None => zero,
+        });
+        // the input goes where an odd number of stages starts so the
+        // spectrum always ends in zr, zi
+        let (a, b) = (&mut s.zr, &mut s.zi);
+        let (c, d) = (&mut s.yr, &mut s.yi);
+        let (xr, xi, yr, yi) = if lane.odd() { (c, d, a, b) } else { (a, b, c, d) };
+        kernels::window_gather(level, &rows, &self.window, m, xr, xi);
+        kernels::lane_fft(level, lane, xr, xi, yr, yi);
+        kernels::wrap(m, &mut s.zr, &mut s.zi);
+        self.power_log(level, s, max);
+    }
+
+    /// Power spectrum, mel projection and `log10` of the transposed spectra in `s.zr`, `s.zi`.
+    fn power_log(&self, level: KernelLevel, s: &mut Scratch, max: &mut [f32; LANES]) {
+        let m = self.n_fft / 2;
+        kernels::power(level, &s.zr, &s.zi, m, self.k0, &self.twc, &self.tws, &mut s.pow);
+        kernels::project(level, &self.filters, &s.pow, self.k0, &mut s.mel);
+        kernels::log_max(level, &mut s.mel, max);
     }
 }
 
@@ -752,6 +852,8 @@ impl Scratch {
             fft_scratch: Vec::new(),
             zr: Vec::new(),
             zi: Vec::new(),
+            yr: Vec::new(),
+            yi: Vec::new(),
             pow: Vec::new(),
             mel: Vec::new(),
         }
