@@ -42,6 +42,7 @@ pub mod interop;
 pub mod ledger;
 pub mod mmap;
 pub mod pool;
+pub mod simd;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod view;

@@ -386,47 +386,12 @@ unsafe fn transpose_4b_avx2(src: *const u32, ss: usize, dst: *mut u32, ds: usize
                 for j in (j0..j1).step_by(8) {
                     // SAFETY: i+7 < r and j+7 < c, so all 8×8 loads/stores are in bounds.
                     unsafe {
-                        let p = src.add(i * ss + j) as *const __m256;
-                        let l0 = _mm256_loadu_ps(p as *const f32);
-                        let l1 = _mm256_loadu_ps(src.add((i + 1) * ss + j) as *const f32);
-                        let l2 = _mm256_loadu_ps(src.add((i + 2) * ss + j) as *const f32);
-                        let l3 = _mm256_loadu_ps(src.add((i + 3) * ss + j) as *const f32);
-                        let l4 = _mm256_loadu_ps(src.add((i + 4) * ss + j) as *const f32);
-                        let l5 = _mm256_loadu_ps(src.add((i + 5) * ss + j) as *const f32);
-                        let l6 = _mm256_loadu_ps(src.add((i + 6) * ss + j) as *const f32);
-                        let l7 = _mm256_loadu_ps(src.add((i + 7) * ss + j) as *const f32);
-                        let t0 = _mm256_unpacklo_ps(l0, l1);
-                        let t1 = _mm256_unpackhi_ps(l0, l1);
-                        let t2 = _mm256_unpacklo_ps(l2, l3);
-                        let t3 = _mm256_unpackhi_ps(l2, l3);
-                        let t4 = _mm256_unpacklo_ps(l4, l5);
-                        let t5 = _mm256_unpackhi_ps(l4, l5);
-                        let t6 = _mm256_unpacklo_ps(l6, l7);
-                        let t7 = _mm256_unpackhi_ps(l6, l7);
-                        let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
-                        let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
-                        let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
-                        let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
-                        let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
-                        let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
-                        let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
-                        let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
-                        let o0 = _mm256_permute2f128_ps::<0x20>(u0, u4);
-                        let o1 = _mm256_permute2f128_ps::<0x20>(u1, u5);
-                        let o2 = _mm256_permute2f128_ps::<0x20>(u2, u6);
-                        let o3 = _mm256_permute2f128_ps::<0x20>(u3, u7);
-                        let o4 = _mm256_permute2f128_ps::<0x31>(u0, u4);
-                        let o5 = _mm256_permute2f128_ps::<0x31>(u1, u5);
-                        let o6 = _mm256_permute2f128_ps::<0x31>(u2, u6);
-                        let o7 = _mm256_permute2f128_ps::<0x31>(u3, u7);
-                        _mm256_storeu_ps(dst.add(j * ds + i) as *mut f32, o0);
-                        _mm256_storeu_ps(dst.add((j + 1) * ds + i) as *mut f32, o1);
-                        _mm256_storeu_ps(dst.add((j + 2) * ds + i) as *mut f32, o2);
-                        _mm256_storeu_ps(dst.add((j + 3) * ds + i) as *mut f32, o3);
-                        _mm256_storeu_ps(dst.add((j + 4) * ds + i) as *mut f32, o4);
-                        _mm256_storeu_ps(dst.add((j + 5) * ds + i) as *mut f32, o5);
-                        _mm256_storeu_ps(dst.add((j + 6) * ds + i) as *mut f32, o6);
-                        _mm256_storeu_ps(dst.add((j + 7) * ds + i) as *mut f32, o7);
+                        let rows: [__m256; 8] =
+                            std::array::from_fn(|k| _mm256_loadu_ps(src.add((i + k) * ss + j) as *const f32));
+                        let cols = crate::simd::transpose8x8_ps(rows);
+                        for (k, v) in cols.into_iter().enumerate() {
+                            _mm256_storeu_ps(dst.add((j + k) * ds + i) as *mut f32, v);
+                        }
                     }
                 }
             }

@@ -588,37 +588,6 @@ mod avx2 {
         Generic::<true>::window(src, window, dst)
     }
 
-    /// 8×8 transpose of `r`.
-    #[target_feature(enable = "avx2,fma")]
-    fn transpose8(r: [__m256; 8]) -> [__m256; 8] {
-        let t0 = _mm256_unpacklo_ps(r[0], r[1]);
-        let t1 = _mm256_unpackhi_ps(r[0], r[1]);
-        let t2 = _mm256_unpacklo_ps(r[2], r[3]);
-        let t3 = _mm256_unpackhi_ps(r[2], r[3]);
-        let t4 = _mm256_unpacklo_ps(r[4], r[5]);
-        let t5 = _mm256_unpackhi_ps(r[4], r[5]);
-        let t6 = _mm256_unpacklo_ps(r[6], r[7]);
-        let t7 = _mm256_unpackhi_ps(r[6], r[7]);
-        let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
-        let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
-        let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
-        let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
-        let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
-        let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
-        let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
-        let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
-        [
-            _mm256_permute2f128_ps::<0x20>(u0, u4),
-            _mm256_permute2f128_ps::<0x20>(u1, u5),
-            _mm256_permute2f128_ps::<0x20>(u2, u6),
-            _mm256_permute2f128_ps::<0x20>(u3, u7),
-            _mm256_permute2f128_ps::<0x31>(u0, u4),
-            _mm256_permute2f128_ps::<0x31>(u1, u5),
-            _mm256_permute2f128_ps::<0x31>(u2, u6),
-            _mm256_permute2f128_ps::<0x31>(u3, u7),
-        ]
-    }
-
     #[target_feature(enable = "avx2,fma")]
     pub(super) fn window_gather(rows: &[&[f32]; LANES], window: &[f32], m: usize, zr: &mut [f32], zi: &mut [f32]) {
         if rows.iter().any(|r| r.len() < 2 * m) || window.len() < 2 * m || zr.len() < m * LANES || zi.len() < m * LANES
@@ -632,7 +601,7 @@ mod avx2 {
             let w = unsafe { _mm256_loadu_ps(window.as_ptr().add(2 * k)) };
             // SAFETY: as above.
             let r = rows.map(|row| _mm256_mul_ps(unsafe { _mm256_loadu_ps(row.as_ptr().add(2 * k)) }, w));
-            let t = transpose8(r);
+            let t = zc_buffers::simd::transpose8x8_ps(r);
             for (j, v) in t.into_iter().enumerate() {
                 let dst = if j % 2 == 0 { &mut *zr } else { &mut *zi };
                 // SAFETY: row k + j/2 < m of m rows of LANES floats (checked above).
@@ -666,7 +635,7 @@ mod avx2 {
         while k < full {
             // SAFETY: k + 4 <= m, so floats 2k..2k + 8 lie in every row (2m floats).
             let r = rows.map(|row| unsafe { _mm256_loadu_ps(row.as_ptr().add(2 * k)) });
-            let t = transpose8(r);
+            let t = zc_buffers::simd::transpose8x8_ps(r);
             for (j, v) in t.into_iter().enumerate() {
                 let dst = if j % 2 == 0 { &mut *zr } else { &mut *zi };
                 // SAFETY: row k + j/2 < m of (m + 1) rows of LANES floats (checked above).
