@@ -2,20 +2,12 @@
 //! the silent frames, threaded == single-threaded, batches with per-item /
 //! global / fixed maxima, and the portable kernels against the SIMD ones.
 
+mod common;
+
+use common::noise;
 use proptest::prelude::*;
 use zc_buffers::ledger::{self, CopyKind};
 use zc_mel::{KernelLevel, Layout, MelConfig, MelError, MelSpectrogram, MelStream, Normalization, Padding};
-
-fn noise(n: usize, seed: u64, amp: f32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|i| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            let r = ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5;
-            amp * (r + 0.5 * (i as f32 * 0.013).sin())
-        })
-        .collect()
-}
 
 fn offline(cfg: MelConfig, x: &[f32], layout: Layout) -> Vec<f32> {
     let mut mel = MelSpectrogram::new(cfg).unwrap();
