@@ -73,8 +73,6 @@ struct Shared {
     /// `cos`, `-sin` of `2πk / n_fft` for `k in 0..=n_fft/4`.
     twc: Vec<f32>,
     tws: Vec<f32>,
-    /// `log10(1e-10)` as the kernels compute it: the value of a silent frame.
-    floor_log: f32,
 }
 
 /// Per-thread working memory.
@@ -243,7 +241,6 @@ impl Shared {
         let angle = |k: usize| 2.0 * std::f64::consts::PI * k as f64 / n as f64;
         let twc = (0..=m / 2).map(|k| angle(k).cos() as f32).collect();
         let tws = (0..=m / 2).map(|k| -angle(k).sin() as f32).collect();
-        let floor_log = kernels::log10_lane(POWER_FLOOR);
         Ok(Self {
             n_fft: n,
             hop: config.hop_length,
@@ -256,7 +253,6 @@ impl Shared {
             k1,
             twc,
             tws,
-            floor_log,
         })
     }
 
@@ -275,11 +271,13 @@ impl Shared {
         let m = self.n_fft / 2;
         let half = (self.n_fft / 2) as isize;
         let mut max = [f32::NEG_INFINITY; LANES];
+        // log10(1e-10) as the kernels compute it: the value of a silent frame
+        let floor_log = kernels::log10_one(level, POWER_FLOOR);
         let mut t = t0;
         while t < t0 + n {
             let nb = LANES.min(t0 + n - t);
             if let Some(lane) = &self.lane {
-                self.lane_block(level, lane, s, sig, t, nb, &mut max);
+                self.lane_block(level, lane, s, sig, t, nb, floor_log, &mut max);
                 sink(t, nb, &s.mel);
                 t += nb;
                 continue;
@@ -306,9 +304,9 @@ impl Shared {
             }
             if active == 0 {
                 // every frame of the block is silent: power 0, log10(1e-10)
-                s.mel.fill(self.floor_log);
+                s.mel.fill(floor_log);
                 for v in &mut max {
-                    *v = v.max(self.floor_log);
+                    *v = v.max(floor_log);
                 }
             } else {
                 self.fft.process_outofplace_with_scratch(
@@ -337,6 +335,7 @@ impl Shared {
         sig: &Signal<'_>,
         t: usize,
         nb: usize,
+        floor_log: f32,
         max: &mut [f32; LANES],
     ) {
         let n = self.n_fft;
@@ -361,9 +360,9 @@ impl Shared {
         }
         if kinds.iter().all(Option::is_none) {
             // every frame of the block is silent: power 0, log10(1e-10)
-            s.mel.fill(self.floor_log);
+            s.mel.fill(floor_log);
             for v in max.iter_mut() {
-                *v = v.max(self.floor_log);
+                *v = v.max(floor_log);
             }
             return;
         }
@@ -715,7 +714,7 @@ impl MelSpectrogram {
     /// [`real_part`](Self::real_part), rejecting non-finite samples.
     fn checked_real<'a>(&self, samples: &'a [f32]) -> Result<&'a [f32]> {
         let real = self.real_part(samples);
-        check_finite(real, 0)?;
+        check_finite(self.level, real, 0)?;
         Ok(real)
     }
 
@@ -861,9 +860,9 @@ impl Scratch {
 }
 
 /// The first non-finite sample, as an error (indices shifted by `base`).
-pub(crate) fn check_finite(samples: &[f32], base: usize) -> Result<()> {
-    // branch-free scan first (vectorises); locate the culprit only on failure
-    if !samples.iter().fold(true, |ok, v| ok & v.is_finite())
+pub(crate) fn check_finite(level: KernelLevel, samples: &[f32], base: usize) -> Result<()> {
+    // branch-free scan first (vectorised); locate the culprit only on failure
+    if !kernels::all_finite(level, samples)
         && let Some((index, &value)) = samples.iter().enumerate().find(|(_, v)| !v.is_finite())
     {
         return Err(MelError::NonFiniteSample {

@@ -154,7 +154,7 @@ impl MelStream {
         let start = self.real_end(self.received);
         let end = self.real_end(self.received + chunk.len());
         let kept = &chunk[..end - start];
-        check_finite(kept, self.received)?;
+        check_finite(self.plan.kernel_level(), kept, self.received)?;
         ledger::record_copy(CopyKind::Other, kept.len() * 4);
         let first = self.next;
         let mut rest = kept;
