@@ -26,28 +26,44 @@ pub enum KernelLevel {
     Scalar,
     /// x86-64 AVX2 + FMA, eight frames per 256-bit register.
     Avx2Fma,
+    /// x86-64 AVX-512 (F + VL): the FFT stages that allow it and the
+    /// logarithm run on 512-bit registers (two rows of eight frames each),
+    /// the rest as [`KernelLevel::Avx2Fma`] with 32 registers. Output is
+    /// bit-identical to `Avx2Fma`. Needs Rust 1.89 or newer at build time.
+    Avx512,
 }
 
 impl KernelLevel {
     /// Every level, slowest first.
-    pub const ALL: [KernelLevel; 2] = [KernelLevel::Scalar, KernelLevel::Avx2Fma];
+    pub const ALL: [KernelLevel; 3] = [KernelLevel::Scalar, KernelLevel::Avx2Fma, KernelLevel::Avx512];
 
     /// The fastest level this CPU supports.
     pub fn detect() -> Self {
-        if KernelLevel::Avx2Fma.is_available() {
-            KernelLevel::Avx2Fma
-        } else {
-            KernelLevel::Scalar
-        }
+        Self::ALL
+            .into_iter()
+            .rev()
+            .find(|l| l.is_available())
+            .unwrap_or(KernelLevel::Scalar)
     }
 
-    /// Whether this CPU can run the level.
+    /// Whether this CPU (and this build) can run the level.
     pub fn is_available(self) -> bool {
         match self {
             KernelLevel::Scalar => true,
             KernelLevel::Avx2Fma => avx2_fma_detected(),
+            KernelLevel::Avx512 => avx2_fma_detected() && avx512_detected(),
         }
     }
+}
+
+#[cfg(all(target_arch = "x86_64", zc_mel_avx512))]
+fn avx512_detected() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512vl")
+}
+
+#[cfg(not(all(target_arch = "x86_64", zc_mel_avx512)))]
+fn avx512_detected() -> bool {
+    false
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -597,7 +613,81 @@ impl<const FMA: bool> Generic<FMA> {
 }
 
 #[cfg(target_arch = "x86_64")]
+mod vf;
+
+/// Run the stages of `plan` over the ping-pong buffers, each with `stage(st, src_re, src_im, dst_re, dst_im)`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn run_stages(
+    plan: &LaneFft,
+    xr: &mut [f32],
+    xi: &mut [f32],
+    yr: &mut [f32],
+    yi: &mut [f32],
+    mut stage: impl FnMut(&Stage, &[f32], &[f32], &mut [f32], &mut [f32]),
+) {
+    let n = plan.m * LANES;
+    if xr.len() < n || xi.len() < n || yr.len() < n || yi.len() < n {
+        return;
+    }
+    let mut bufs = [(xr, xi), (yr, yi)];
+    for (i, st) in plan.stages.iter().enumerate() {
+        let [(ar, ai), (br, bi)] = &mut bufs;
+        let (src, dst) = if i % 2 == 0 {
+            ((ar, ai), (br, bi))
+        } else {
+            ((br, bi), (ar, ai))
+        };
+        stage(st, src.0, src.1, dst.0, dst.1);
+    }
+}
+
+/// [`vf::stage`] for the stage's radix, columns `ps`.
+///
+/// # Safety
+/// As for [`vf::Vf`].
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn radix_stage<V: vf::Vf>(
+    st: &Stage,
+    ps: std::ops::Range<usize>,
+    xr: &[f32],
+    xi: &[f32],
+    yr: &mut [f32],
+    yi: &mut [f32],
+) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        match st.radix {
+            2 => vf::stage::<V, 2>(st, ps, xr, xi, yr, yi),
+            4 => vf::stage::<V, 4>(st, ps, xr, xi, yr, yi),
+            5 => vf::stage::<V, 5>(st, ps, xr, xi, yr, yi),
+            _ => vf::stage::<V, 8>(st, ps, xr, xi, yr, yi),
+        }
+    }
+}
+
+/// The portable stage (with FMA) for the radices [`vf::stage`] does not
+/// take (3).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn generic_stage(st: &Stage, xr: &[f32], xi: &[f32], yr: &mut [f32], yi: &mut [f32]) {
+    let (sr, _) = xr.as_chunks::<LANES>();
+    let (si, _) = xi.as_chunks::<LANES>();
+    let (dr, _) = yr.as_chunks_mut::<LANES>();
+    let (di, _) = yi.as_chunks_mut::<LANES>();
+    match st.radix {
+        2 => Generic::<true>::stage::<2>(st, sr, si, dr, di),
+        3 => Generic::<true>::stage::<3>(st, sr, si, dr, di),
+        4 => Generic::<true>::stage::<4>(st, sr, si, dr, di),
+        5 => Generic::<true>::stage::<5>(st, sr, si, dr, di),
+        _ => Generic::<true>::stage::<8>(st, sr, si, dr, di),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
 mod avx2 {
+    use super::vf::{self, Y};
     use super::*;
     use std::arch::x86_64::*;
 
@@ -670,212 +760,17 @@ mod avx2 {
         Generic::<true>::wrap(m, zr, zi);
     }
 
-    /// [`log10_lane`] on eight lanes with fused multiply-adds: the same
-    /// reduction and polynomial, fewer roundings (within 1e-7 of the
-    /// portable result, tested).
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    pub(super) fn log10_x8(x: __m256) -> __m256 {
-        let bits = _mm256_castps_si256(x);
-        let e = _mm256_sub_epi32(_mm256_srli_epi32::<23>(bits), _mm256_set1_epi32(126));
-        let mant = _mm256_castsi256_ps(_mm256_or_si256(
-            _mm256_and_si256(bits, _mm256_set1_epi32(0x007f_ffff)),
-            _mm256_set1_epi32(0x3f00_0000),
-        ));
-        let small = _mm256_cmp_ps::<_CMP_LT_OQ>(mant, _mm256_set1_ps(std::f32::consts::FRAC_1_SQRT_2));
-        // the mask is -1 where small
-        let ef = _mm256_cvtepi32_ps(_mm256_add_epi32(e, _mm256_castps_si256(small)));
-        // f = mant - 1 or 2·mant - 1 (mant + (mant & small) - 1), both exact
-        let f = _mm256_sub_ps(_mm256_add_ps(mant, _mm256_and_ps(mant, small)), _mm256_set1_ps(1.0));
-        let z = _mm256_mul_ps(f, f);
-        let mut y = _mm256_set1_ps(LOG_P[0]);
-        for &p in &LOG_P[1..] {
-            y = _mm256_fmadd_ps(y, f, _mm256_set1_ps(p));
-        }
-        // ln = f - z/2 + f·z·P(f) + e·ln2 (ln2 split in two parts)
-        y = _mm256_mul_ps(_mm256_mul_ps(y, f), z);
-        y = _mm256_fmadd_ps(_mm256_set1_ps(LOG_Q1), ef, y);
-        y = _mm256_fmadd_ps(_mm256_set1_ps(-0.5), z, y);
-        let ln = _mm256_fmadd_ps(_mm256_set1_ps(LOG_Q2), ef, _mm256_add_ps(f, y));
-        _mm256_mul_ps(ln, _mm256_set1_ps(std::f32::consts::LOG10_E))
-    }
-
     #[target_feature(enable = "avx2,fma")]
     pub(super) fn lane_fft(plan: &LaneFft, xr: &mut [f32], xi: &mut [f32], yr: &mut [f32], yi: &mut [f32]) {
-        let n = plan.m * LANES;
-        if xr.len() < n || xi.len() < n || yr.len() < n || yi.len() < n {
-            return;
-        }
-        let mut bufs = [(xr, xi), (yr, yi)];
-        for (i, st) in plan.stages.iter().enumerate() {
-            let [(ar, ai), (br, bi)] = &mut bufs;
-            let (src, dst) = if i % 2 == 0 {
-                ((ar, ai), (br, bi))
+        run_stages(plan, xr, xi, yr, yi, |st, sr, si, dr, di| {
+            let all = vf::covered::<Y>(st);
+            if all > 0 {
+                // SAFETY: this function runs only where AVX2 and FMA are present (its callers' contract).
+                unsafe { radix_stage::<Y>(st, 0..all, sr, si, dr, di) }
             } else {
-                ((br, bi), (ar, ai))
-            };
-            match st.radix {
-                2 => stage::<2>(st, src.0, src.1, dst.0, dst.1),
-                4 => stage::<4>(st, src.0, src.1, dst.0, dst.1),
-                5 => stage::<5>(st, src.0, src.1, dst.0, dst.1),
-                8 => stage::<8>(st, src.0, src.1, dst.0, dst.1),
-                _ => {
-                    let (sr, _) = src.0.as_chunks::<LANES>();
-                    let (si, _) = src.1.as_chunks::<LANES>();
-                    let (dr, _) = dst.0.as_chunks_mut::<LANES>();
-                    let (di, _) = dst.1.as_chunks_mut::<LANES>();
-                    Generic::<true>::stage::<3>(st, sr, si, dr, di)
-                }
+                generic_stage(st, sr, si, dr, di)
             }
-        }
-    }
-
-    /// `(ar + i·ai)·(wr + i·wi)`.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    fn cmul(ar: __m256, ai: __m256, wr: __m256, wi: __m256) -> (__m256, __m256) {
-        (
-            _mm256_fmsub_ps(ar, wr, _mm256_mul_ps(ai, wi)),
-            _mm256_fmadd_ps(ar, wi, _mm256_mul_ps(ai, wr)),
-        )
-    }
-
-    /// The 4-point DFT of `a`.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    fn dft4(ar: [__m256; 4], ai: [__m256; 4]) -> ([__m256; 4], [__m256; 4]) {
-        let (s02r, s02i) = (_mm256_add_ps(ar[0], ar[2]), _mm256_add_ps(ai[0], ai[2]));
-        let (d02r, d02i) = (_mm256_sub_ps(ar[0], ar[2]), _mm256_sub_ps(ai[0], ai[2]));
-        let (s13r, s13i) = (_mm256_add_ps(ar[1], ar[3]), _mm256_add_ps(ai[1], ai[3]));
-        let (d13r, d13i) = (_mm256_sub_ps(ar[1], ar[3]), _mm256_sub_ps(ai[1], ai[3]));
-        // X1 = d02 - i·d13, X2 = s02 - s13, X3 = d02 + i·d13
-        (
-            [
-                _mm256_add_ps(s02r, s13r),
-                _mm256_add_ps(d02r, d13i),
-                _mm256_sub_ps(s02r, s13r),
-                _mm256_sub_ps(d02r, d13i),
-            ],
-            [
-                _mm256_add_ps(s02i, s13i),
-                _mm256_sub_ps(d02i, d13r),
-                _mm256_sub_ps(s02i, s13i),
-                _mm256_add_ps(d02i, d13r),
-            ],
-        )
-    }
-
-    /// [`Generic::stage`] for radix 2, 4 and 5 on `__m256` rows.
-    #[target_feature(enable = "avx2,fma")]
-    fn stage<const R: usize>(st: &Stage, xr: &[f32], xi: &[f32], yr: &mut [f32], yi: &mut [f32]) {
-        let (s, np) = (st.stride, st.len / R);
-        let n = np * R * s * LANES;
-        let nt = np * (R - 1);
-        if !matches!(R, 2 | 4 | 5 | 8)
-            || xr.len() < n
-            || xi.len() < n
-            || yr.len() < n
-            || yi.len() < n
-            || st.twr.len() < nt
-            || st.twi.len() < nt
-        {
-            return;
-        }
-        let (twr, twi) = (st.twr.as_ptr(), st.twi.as_ptr());
-        let (xr, xi, yr, yi) = (xr.as_ptr(), xi.as_ptr(), yr.as_mut_ptr(), yi.as_mut_ptr());
-        let add = |a, b| _mm256_add_ps(a, b);
-        let sub = |a, b| _mm256_sub_ps(a, b);
-        for p in 0..np {
-            for q in 0..s {
-                let mut ar = [_mm256_setzero_ps(); R];
-                let mut ai = [_mm256_setzero_ps(); R];
-                for j in 0..R {
-                    let at = ((p + j * np) * s + q) * LANES;
-                    // SAFETY: p + j·np < R·np rows of s, so at + LANES <= n <= every length (checked).
-                    unsafe {
-                        ar[j] = _mm256_loadu_ps(xr.add(at));
-                        ai[j] = _mm256_loadu_ps(xi.add(at));
-                    }
-                }
-                let mut or = [_mm256_setzero_ps(); R];
-                let mut oi = [_mm256_setzero_ps(); R];
-                match R {
-                    2 => {
-                        (or[0], oi[0]) = (add(ar[0], ar[1]), add(ai[0], ai[1]));
-                        (or[1], oi[1]) = (sub(ar[0], ar[1]), sub(ai[0], ai[1]));
-                    }
-                    4 => {
-                        let (r, i) = dft4([ar[0], ar[1], ar[2], ar[3]], [ai[0], ai[1], ai[2], ai[3]]);
-                        or[..4].copy_from_slice(&r);
-                        oi[..4].copy_from_slice(&i);
-                    }
-                    8 => {
-                        let h = _mm256_set1_ps(std::f32::consts::FRAC_1_SQRT_2);
-                        let (er, ei) = dft4([ar[0], ar[2], ar[4], ar[6]], [ai[0], ai[2], ai[4], ai[6]]);
-                        let (o_r, o_i) = dft4([ar[1], ar[3], ar[5], ar[7]], [ai[1], ai[3], ai[5], ai[7]]);
-                        let zero = _mm256_setzero_ps();
-                        // W8^k · O[k]: 1, (1 - i)/√2, -i, -(1 + i)/√2
-                        let o = [
-                            (o_r[0], o_i[0]),
-                            (
-                                _mm256_mul_ps(h, add(o_r[1], o_i[1])),
-                                _mm256_mul_ps(h, sub(o_i[1], o_r[1])),
-                            ),
-                            (o_i[2], sub(zero, o_r[2])),
-                            (
-                                _mm256_mul_ps(h, sub(o_i[3], o_r[3])),
-                                _mm256_mul_ps(h, sub(zero, add(o_r[3], o_i[3]))),
-                            ),
-                        ];
-                        for (k, (r, i)) in o.into_iter().enumerate() {
-                            (or[k], oi[k]) = (add(er[k], r), add(ei[k], i));
-                            (or[k + 4], oi[k + 4]) = (sub(er[k], r), sub(ei[k], i));
-                        }
-                    }
-                    _ => {
-                        let c1 = _mm256_set1_ps(0.309_017);
-                        let c2 = _mm256_set1_ps(-0.809_017);
-                        let s1 = _mm256_set1_ps(0.951_056_5);
-                        let s2 = _mm256_set1_ps(0.587_785_24);
-                        let (t1r, t1i) = (add(ar[1], ar[4]), add(ai[1], ai[4]));
-                        let (t2r, t2i) = (add(ar[2], ar[3]), add(ai[2], ai[3]));
-                        let (t3r, t3i) = (sub(ar[1], ar[4]), sub(ai[1], ai[4]));
-                        let (t4r, t4i) = (sub(ar[2], ar[3]), sub(ai[2], ai[3]));
-                        (or[0], oi[0]) = (add(ar[0], add(t1r, t2r)), add(ai[0], add(t1i, t2i)));
-                        let b1r = _mm256_fmadd_ps(c1, t1r, _mm256_fmadd_ps(c2, t2r, ar[0]));
-                        let b1i = _mm256_fmadd_ps(c1, t1i, _mm256_fmadd_ps(c2, t2i, ai[0]));
-                        let b2r = _mm256_fmadd_ps(c2, t1r, _mm256_fmadd_ps(c1, t2r, ar[0]));
-                        let b2i = _mm256_fmadd_ps(c2, t1i, _mm256_fmadd_ps(c1, t2i, ai[0]));
-                        let d1r = _mm256_fmadd_ps(s1, t3r, _mm256_mul_ps(s2, t4r));
-                        let d1i = _mm256_fmadd_ps(s1, t3i, _mm256_mul_ps(s2, t4i));
-                        let d2r = _mm256_fmsub_ps(s2, t3r, _mm256_mul_ps(s1, t4r));
-                        let d2i = _mm256_fmsub_ps(s2, t3i, _mm256_mul_ps(s1, t4i));
-                        (or[1], oi[1]) = (add(b1r, d1i), sub(b1i, d1r));
-                        (or[2], oi[2]) = (add(b2r, d2i), sub(b2i, d2r));
-                        (or[3], oi[3]) = (sub(b2r, d2i), add(b2i, d2r));
-                        (or[4], oi[4]) = (sub(b1r, d1i), add(b1i, d1r));
-                    }
-                }
-                for k in 0..R {
-                    // the twiddles of p = 0 are all 1 (the whole last stage)
-                    let (r, i) = if k == 0 || p == 0 {
-                        (or[k], oi[k])
-                    } else {
-                        let t = p * (R - 1) + k - 1;
-                        // SAFETY: t < np·(R - 1) <= both table lengths (checked).
-                        let (wr, wi) =
-                            unsafe { (_mm256_broadcast_ss(&*twr.add(t)), _mm256_broadcast_ss(&*twi.add(t))) };
-                        cmul(or[k], oi[k], wr, wi)
-                    };
-                    let at = ((R * p + k) * s + q) * LANES;
-                    // SAFETY: R·p + k < R·np rows of s, so at + LANES <= n <= every length (checked).
-                    unsafe {
-                        _mm256_storeu_ps(yr.add(at), r);
-                        _mm256_storeu_ps(yi.add(at), i);
-                    }
-                }
-            }
-        }
+        })
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -890,34 +785,10 @@ mod avx2 {
 
     #[target_feature(enable = "avx2,fma")]
     pub(super) fn log_max(mel: &mut [f32], max: &mut [f32; LANES]) {
-        let (rows, _) = mel.as_chunks_mut::<LANES>();
-        let floor = _mm256_set1_ps(POWER_FLOOR);
-        // SAFETY: max holds LANES = 8 floats.
-        let mut mx = unsafe { _mm256_loadu_ps(max.as_ptr()) };
-        // two rows per step: two independent polynomial chains in flight
-        let (pairs, rows) = rows.as_chunks_mut::<2>();
-        for [r0, r1] in pairs {
-            // SAFETY: r0, r1 hold LANES = 8 floats each.
-            let (x0, x1) = unsafe { (_mm256_loadu_ps(r0.as_ptr()), _mm256_loadu_ps(r1.as_ptr())) };
-            let (v0, v1) = (log10_x8(_mm256_max_ps(x0, floor)), log10_x8(_mm256_max_ps(x1, floor)));
-            mx = _mm256_max_ps(v1, _mm256_max_ps(v0, mx));
-            // SAFETY: as above.
-            unsafe {
-                _mm256_storeu_ps(r0.as_mut_ptr(), v0);
-                _mm256_storeu_ps(r1.as_mut_ptr(), v1);
-            }
-        }
-        for row in rows {
-            // SAFETY: row holds LANES = 8 floats.
-            let x = unsafe { _mm256_loadu_ps(row.as_ptr()) };
-            // maxps(a, b) = a > b ? a : b, the scalar select exactly
-            let v = log10_x8(_mm256_max_ps(x, floor));
-            mx = _mm256_max_ps(v, mx);
-            // SAFETY: as above.
-            unsafe { _mm256_storeu_ps(row.as_mut_ptr(), v) };
-        }
-        // SAFETY: as above.
-        unsafe { _mm256_storeu_ps(max.as_mut_ptr(), mx) };
+        // SAFETY: this function runs only where AVX2 and FMA are present (its callers' contract).
+        let done = unsafe { vf::log_max::<Y>(mel, max) };
+        // rows are whole registers: nothing is left, but stay total
+        Generic::<true>::log_max(mel.get_mut(done..).unwrap_or_default(), max);
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -931,12 +802,90 @@ mod avx2 {
     }
 }
 
+/// The AVX-512 level: 512-bit FFT stages and logarithm, everything else
+/// the AVX2 kernels compiled with AVX-512VL's 32 registers available.
+#[cfg(all(target_arch = "x86_64", zc_mel_avx512))]
+mod avx512 {
+    use super::vf::{self, Y, Z};
+    use super::*;
+
+    #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+    pub(super) fn window(src: &[f32], window: &[f32], dst: &mut [f32]) {
+        avx2::window(src, window, dst)
+    }
+
+    #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+    pub(super) fn window_gather(rows: &[&[f32]; LANES], window: &[f32], m: usize, zr: &mut [f32], zi: &mut [f32]) {
+        avx2::window_gather(rows, window, m, zr, zi)
+    }
+
+    #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+    pub(super) fn gather(fft: &[Complex32], slots: &[usize; LANES], m: usize, zr: &mut [f32], zi: &mut [f32]) {
+        avx2::gather(fft, slots, m, zr, zi)
+    }
+
+    #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+    pub(super) fn lane_fft(plan: &LaneFft, xr: &mut [f32], xi: &mut [f32], yr: &mut [f32], yi: &mut [f32]) {
+        run_stages(plan, xr, xi, yr, yi, |st, sr, si, dr, di| {
+            let (wide, all) = (vf::covered::<Z>(st), vf::covered::<Y>(st));
+            if all > 0 {
+                // SAFETY (both): this function runs only where AVX-512F/VL,
+                // AVX2 and FMA are present (its callers' contract).
+                unsafe {
+                    radix_stage::<Z>(st, 0..wide, sr, si, dr, di);
+                    // a last unpaired column (stride 1, odd count)
+                    radix_stage::<Y>(st, wide..all, sr, si, dr, di);
+                }
+            } else {
+                generic_stage(st, sr, si, dr, di)
+            }
+        })
+    }
+
+    #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+    pub(super) fn power(zr: &[f32], zi: &[f32], m: usize, k0: usize, twc: &[f32], tws: &[f32], pow: &mut [f32]) {
+        avx2::power(zr, zi, m, k0, twc, tws, pow)
+    }
+
+    #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+    pub(super) fn project(filters: &MelFilterbank, pow: &[f32], k0: usize, mel: &mut [f32]) {
+        avx2::project(filters, pow, k0, mel)
+    }
+
+    #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+    pub(super) fn log_max(mel: &mut [f32], max: &mut [f32; LANES]) {
+        // SAFETY: this function runs only where AVX-512F/VL, AVX2 and FMA
+        // are present (its callers' contract).
+        let done = unsafe { vf::log_max::<Z>(mel, max) };
+        let rest = mel.get_mut(done..).unwrap_or_default();
+        // SAFETY: as above.
+        let done = unsafe { vf::log_max::<Y>(rest, max) };
+        Generic::<true>::log_max(rest.get_mut(done..).unwrap_or_default(), max);
+    }
+
+    #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+    pub(super) fn all_finite(v: &[f32]) -> bool {
+        Generic::<true>::all_finite(v)
+    }
+
+    #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+    pub(super) fn normalise(v: &mut [f32], floor: f32) {
+        Generic::<true>::normalise(v, floor)
+    }
+}
+
 /// Dispatch one kernel on `level`. `level` is only ever `Avx2Fma` after
 /// [`KernelLevel::is_available`] said so (checked where a plan's level is
 /// set), which is what makes the calls into the `avx2` module sound.
 macro_rules! dispatch {
     ($level:expr, $name:ident($($arg:expr),*)) => {{
         match $level {
+            #[cfg(all(target_arch = "x86_64", zc_mel_avx512))]
+            KernelLevel::Avx512 => {
+                // SAFETY: a plan only holds Avx512 when the CPU reported
+                // AVX-512F/VL, AVX2 and FMA (KernelLevel::is_available).
+                unsafe { avx512::$name($($arg),*) }
+            }
             #[cfg(target_arch = "x86_64")]
             KernelLevel::Avx2Fma => {
                 // SAFETY: a plan only holds Avx2Fma when the CPU reported

@@ -209,13 +209,38 @@ fn batches_normalise_per_item_globally_or_fixed() {
 #[test]
 fn portable_kernels_match_the_simd_ones() {
     let x = noise(30_000, 11, 0.2);
-    let mut fast = MelSpectrogram::new(MelConfig::whisper(128)).unwrap();
-    let mut slow = fast.clone();
-    slow.set_kernel_level(KernelLevel::Scalar).unwrap();
-    let a = fast.compute(&x, Layout::MelMajor).unwrap();
-    let b = slow.compute(&x, Layout::MelMajor).unwrap();
-    let worst = a.iter().zip(b.iter()).map(|(p, q)| (p - q).abs()).fold(0f32, f32::max);
-    assert!(worst < 2e-6, "{:?} vs Scalar: {worst:e}", fast.kernel_level());
+    // 81 mels: an odd row count leaves the AVX-512 log a half-register tail;
+    // n_fft 512 (256 = 8·8·4) and 480 (240 = 8·2·3·5) take the other radices
+    for (n_fft, n_mels) in [(400, 80), (400, 81), (400, 128), (512, 80), (480, 64)] {
+        let config = MelConfig {
+            n_fft,
+            ..MelConfig::whisper(n_mels)
+        };
+        let mut slow = MelSpectrogram::new(config).unwrap();
+        slow.set_kernel_level(KernelLevel::Scalar).unwrap();
+        let want = slow.compute(&x, Layout::MelMajor).unwrap();
+        let mut avx2 = None;
+        for level in KernelLevel::ALL.into_iter().filter(|l| l.is_available()) {
+            let mut fast = slow.clone();
+            fast.set_kernel_level(level).unwrap();
+            let got = fast.compute(&x, Layout::MelMajor).unwrap();
+            let worst = got
+                .iter()
+                .zip(want.iter())
+                .map(|(p, q)| (p - q).abs())
+                .fold(0f32, f32::max);
+            assert!(
+                worst < 2e-6,
+                "{level:?} vs Scalar, n_fft {n_fft}, {n_mels} mels: {worst:e}"
+            );
+            match level {
+                KernelLevel::Avx2Fma => avx2 = Some(got),
+                // the same operations on wider registers: the same bits
+                KernelLevel::Avx512 => assert_eq!(Some(&got), avx2.as_ref(), "n_fft {n_fft}, {n_mels} mels"),
+                _ => {}
+            }
+        }
+    }
 }
 
 #[test]
