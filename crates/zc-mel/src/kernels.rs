@@ -829,8 +829,8 @@ mod avx512 {
         run_stages(plan, xr, xi, yr, yi, |st, sr, si, dr, di| {
             let (wide, all) = (vf::covered::<Z>(st), vf::covered::<Y>(st));
             if all > 0 {
-                // SAFETY (both): this function runs only where AVX-512F/VL,
-                // AVX2 and FMA are present (its callers' contract).
+                // SAFETY: this function runs only where AVX-512F/VL, AVX2
+                // and FMA are present (its callers' contract).
                 unsafe {
                     radix_stage::<Z>(st, 0..wide, sr, si, dr, di);
                     // a last unpaired column (stride 1, odd count)
