@@ -1,6 +1,7 @@
 //! Side-by-side: zc-mel (into a caller buffer) against the `mel_spec` crate
 //! in the same run, on the 30 s chirp fixture: 80 and 128 mels, one thread
-//! and all threads, both layouts, the portable kernels, `padding=480000`,
+//! and all threads, both layouts, each kernel level below the detected one
+//! (AVX2, portable), `padding=480000`,
 //! and `pad_or_trim` of a 5 s clip (silent frames skip the FFT). Only
 //! ratios measured in one run are meaningful on a shared machine.
 
@@ -46,10 +47,22 @@ fn bench(c: &mut Criterion) {
             plan().with_threads(all),
             Layout::MelMajor,
         );
+        // the levels below the detected one, side by side
+        for level in [KernelLevel::Avx2Fma, KernelLevel::Scalar] {
+            if level != KernelLevel::detect() && level.is_available() && (n_mels == 80 || level != KernelLevel::Scalar)
+            {
+                let mut p = plan();
+                p.set_kernel_level(level).unwrap();
+                zc(
+                    &mut g,
+                    &format!("zc-mel 1 thread {level:?} kernels"),
+                    &x,
+                    p,
+                    Layout::MelMajor,
+                );
+            }
+        }
         if n_mels == 80 {
-            let mut p = plan();
-            p.set_kernel_level(KernelLevel::Scalar).unwrap();
-            zc(&mut g, "zc-mel 1 thread portable kernels", &x, p, Layout::MelMajor);
             let pad = MelSpectrogram::new(MelConfig::whisper(80).with_padding(Padding::Append(480_000))).unwrap();
             zc(
                 &mut g,
