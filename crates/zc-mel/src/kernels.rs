@@ -874,9 +874,10 @@ mod avx512 {
     }
 }
 
-/// Dispatch one kernel on `level`. `level` is only ever `Avx2Fma` after
-/// [`KernelLevel::is_available`] said so (checked where a plan's level is
-/// set), which is what makes the calls into the `avx2` module sound.
+/// Dispatch one kernel on `level`. `level` is only ever `Avx2Fma` or
+/// `Avx512` after [`KernelLevel::is_available`] said so (checked where a
+/// plan's level is set), which is what makes the calls into the `avx2` and
+/// `avx512` modules sound.
 macro_rules! dispatch {
     ($level:expr, $name:ident($($arg:expr),*)) => {{
         match $level {
