@@ -1,13 +1,15 @@
-//! Build script: enables the AVX-512 kernel level when the compiler is new
-//! enough. The workspace's minimum Rust is 1.88, but the AVX-512 intrinsics
-//! and the `avx512*` target features were stabilised in Rust 1.89. On an
-//! older compiler the crate still builds; the AVX-512 level is simply
-//! unavailable and runtime dispatch picks AVX2 instead.
+//! Build script: enables the AVX-512 kernel level when the compiler has
+//! the intrinsics. The workspace's minimum Rust is 1.88, but the AVX-512
+//! intrinsics and the `avx512*` target features were stabilised in Rust
+//! 1.89; the probe asks for one the kernels use (`_mm512_popcnt_epi64`), so
+//! an older compiler (or a 1.89 nightly from before the stabilisation, or a
+//! non-x86 target) builds the crate without the level and runtime dispatch
+//! picks AVX2 instead.
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(zc_hv16_avx512)");
     println!("cargo::rerun-if-changed=build.rs");
-    if autocfg::new().probe_rustc_version(1, 89) {
+    if autocfg::new().probe_path("std::arch::x86_64::_mm512_popcnt_epi64") {
         autocfg::emit("zc_hv16_avx512");
     }
 }

@@ -5,9 +5,11 @@
 //! real-FFT post-processing, the power spectrum, the sparse mel projection
 //! and the logarithm are plain lane-wise loops. Every kernel exists in a
 //! portable version ([`KernelLevel::Scalar`], auto-vectorised for the
-//! baseline target, no fused multiply-add) and an AVX2 + FMA version
-//! ([`KernelLevel::Avx2Fma`]) selected at run time. The levels differ by
-//! float rounding only (FMA), which the tests bound kernel by kernel.
+//! baseline target, no fused multiply-add), an AVX2 + FMA version
+//! ([`KernelLevel::Avx2Fma`]) and an AVX-512 one ([`KernelLevel::Avx512`],
+//! bit-identical to AVX2), the fastest available selected at run time.
+//! The portable and SIMD levels differ by float rounding only (FMA), which
+//! the tests bound kernel by kernel.
 
 use rustfft::num_complex::Complex32;
 

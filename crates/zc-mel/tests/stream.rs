@@ -243,6 +243,51 @@ fn portable_kernels_match_the_simd_ones() {
     }
 }
 
+/// Finite samples near `f32::MAX` overflow inside the FFT; the AVX-512
+/// level must still give the AVX2 level's bits (its first FFT stage pairs
+/// columns and must not multiply column 0 by a unit twiddle: ∞·(−0) = NaN).
+#[test]
+fn avx512_matches_avx2_on_overflowing_input() {
+    let levels = [KernelLevel::Avx2Fma, KernelLevel::Avx512];
+    if !levels.iter().all(|l| l.is_available()) {
+        eprintln!("skipped: this CPU lacks AVX-512 (or the build lacks the level)");
+        return;
+    }
+    let mut inputs = Vec::new();
+    let mut x = vec![0f32; 1600];
+    (x[690], x[740], x[741]) = (f32::MAX, -0.8 * f32::MAX, 0.9 * f32::MAX);
+    inputs.push(x);
+    for seed in 0..40u64 {
+        let mut x = noise(4_000, seed, 0.2);
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        for _ in 0..6 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let at = (state % 4_000) as usize;
+            let scale = (state >> 40) as f32 / (1u64 << 24) as f32; // 0..1
+            x[at] = if state & 1 == 0 { f32::MAX } else { -f32::MAX } * (0.5 + 0.5 * scale);
+        }
+        inputs.push(x);
+    }
+    for (n, x) in inputs.iter().enumerate() {
+        let out = levels.map(|level| {
+            let mut mel = MelSpectrogram::new(MelConfig::whisper(80)).unwrap();
+            mel.set_kernel_level(level).unwrap();
+            mel.compute(x, Layout::MelMajor).unwrap()
+        });
+        let differ = out[0]
+            .iter()
+            .zip(out[1].iter())
+            .filter(|(a, b)| a.to_bits() != b.to_bits())
+            .count();
+        assert_eq!(
+            differ, 0,
+            "input {n}: {differ} values differ between Avx2Fma and Avx512"
+        );
+    }
+}
+
 #[test]
 fn stream_input_copy_is_recorded() {
     let x = noise(5_000, 4, 0.1);

@@ -42,6 +42,8 @@ pub(super) trait Vf: Copy {
     /// Row 0 to `lo`, row 1 (if the register has two) to `hi`
     /// (each valid for [`LANES`] floats).
     unsafe fn store_rows(self, lo: *mut f32, hi: *mut f32);
+    /// `self` with its row 0 taken from `row0` (all of `row0` for one row).
+    unsafe fn with_row0(self, row0: Self) -> Self;
 }
 
 /// One AVX2 register: one row of [`LANES`] frames.
@@ -130,6 +132,10 @@ impl Vf for Y {
     unsafe fn store_rows(self, lo: *mut f32, _: *mut f32) {
         // SAFETY: see the impl.
         unsafe { self.store(lo) }
+    }
+    #[inline(always)]
+    unsafe fn with_row0(self, row0: Self) -> Self {
+        row0
     }
 }
 
@@ -237,6 +243,11 @@ impl Vf for Z {
             );
         }
     }
+    #[inline(always)]
+    unsafe fn with_row0(self, row0: Self) -> Self {
+        // SAFETY: see the impl. Mask bits 0..8 (row 0) pick `row0`.
+        unsafe { Z(_mm512_mask_blend_ps(0x00ff, self.0, row0.0)) }
+    }
 }
 
 /// `(ar + i·ai)·(wr + i·wi)`.
@@ -289,7 +300,8 @@ pub(super) fn covered<V: Vf>(st: &Stage) -> usize {
 
 /// Columns `ps` of one radix-`R` Stockham pass (see `Generic::stage`) on
 /// `(m, LANES)` rows, `V::W / LANES` rows per register. Does nothing
-/// unless `ps` lies within [`covered`] and every slice holds the transform.
+/// unless `ps` lies within [`covered`] (in pair mode, with both ends even)
+/// and every slice holds the transform.
 ///
 /// # Safety
 /// As for [`Vf`] (the CPU part; the slices are checked here).
@@ -319,7 +331,7 @@ pub(super) unsafe fn stage<V: Vf, const R: usize>(
     // a register spans rows q.. of a group, or (stride 1) columns p, p + 1
     let rows = V::W / LANES;
     let (q_step, p_step) = if s.is_multiple_of(rows) { (rows, 1) } else { (1, rows) };
-    if !ps.start.is_multiple_of(p_step) {
+    if !ps.start.is_multiple_of(p_step) || !ps.end.is_multiple_of(p_step) {
         return;
     }
     let (twr, twi) = (st.twr.as_ptr(), st.twi.as_ptr());
@@ -417,7 +429,14 @@ pub(super) unsafe fn stage<V: Vf, const R: usize>(
                             let u = t + R - 1;
                             let wr = V::splat_rows(*twr.add(t), *twr.add(u));
                             let wi = V::splat_rows(*twi.add(t), *twi.add(u));
-                            cmul(or[k], oi[k], wr, wi)
+                            let (r, i) = cmul(or[k], oi[k], wr, wi);
+                            if p == 0 {
+                                // column 0 is not multiplied at all, as on the
+                                // one-row path: ·(1, -0) differs for ±∞ (NaN)
+                                (r.with_row0(or[k]), i.with_row0(oi[k]))
+                            } else {
+                                (r, i)
+                            }
                         };
                         let next = R * LANES;
                         r.store_rows(yr.add(at), yr.add(at + next));
