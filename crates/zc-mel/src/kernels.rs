@@ -28,10 +28,10 @@ pub enum KernelLevel {
     Scalar,
     /// x86-64 AVX2 + FMA, eight frames per 256-bit register.
     Avx2Fma,
-    /// x86-64 AVX-512 (F + VL): the FFT stages that allow it and the
-    /// logarithm run on 512-bit registers (two rows of eight frames each),
-    /// the rest as [`KernelLevel::Avx2Fma`] with 32 registers. Output is
-    /// bit-identical to `Avx2Fma`. Needs Rust 1.89 or newer at build time.
+    /// x86-64 AVX-512 (F + VL): the FFT stages and the logarithm run on
+    /// 512-bit registers (two rows of eight frames each), the other kernels
+    /// are the [`KernelLevel::Avx2Fma`] ones. Output is bit-identical to
+    /// `Avx2Fma`. Needs Rust 1.89 or newer at build time.
     Avx512,
 }
 
@@ -804,8 +804,8 @@ mod avx2 {
     }
 }
 
-/// The AVX-512 level: 512-bit FFT stages and logarithm, everything else
-/// the AVX2 kernels compiled with AVX-512VL's 32 registers available.
+/// The AVX-512 level: 512-bit FFT stages and logarithm; the other kernels
+/// call the AVX2 ones.
 #[cfg(all(target_arch = "x86_64", zc_mel_avx512))]
 mod avx512 {
     use super::vf::{self, Y, Z};
@@ -1049,7 +1049,7 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(32))]
 
         /// The logarithm agrees with the portable one and with f64 at every
-        /// level (FMA changes the last bit at most); the maxima are the
+        /// level (FMA changes the last bits only); the maxima are the
         /// maxima of the values; `log10_one` is the kernel's own value.
         #[test]
         fn log_max_levels_agree(v in proptest::collection::vec(0f32..1e6, LANES * 10), scale in -30i32..10) {
