@@ -10,8 +10,7 @@
 //!   Frames lying entirely in zero padding skip the FFT; the kernels run
 //!   eight frames at a time, one per SIMD lane (AVX-512 or AVX2+FMA
 //!   detected at run time, portable fallback, see [`KernelLevel`]); long
-//!   clips and batches can be split
-//!   across threads with identical output.
+//!   clips and batches can be split across threads with identical output.
 //! * [`MelStream`]: chunks of any size in, frames out as soon as their
 //!   window is complete; bit-identical to the offline result under
 //!   [`Normalization::Fixed`].
