@@ -804,27 +804,17 @@ mod avx2 {
     }
 }
 
-/// The AVX-512 level: 512-bit FFT stages and logarithm; the other kernels
-/// call the AVX2 ones.
+/// The AVX-512 level: 512-bit FFT stages and logarithm, the finiteness scan
+/// and normalisation compiled for AVX-512; the other kernels are the AVX2
+/// ones.
 #[cfg(all(target_arch = "x86_64", zc_mel_avx512))]
 mod avx512 {
     use super::vf::{self, Y, Z};
     use super::*;
 
-    #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
-    pub(super) fn window(src: &[f32], window: &[f32], dst: &mut [f32]) {
-        avx2::window(src, window, dst)
-    }
-
-    #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
-    pub(super) fn window_gather(rows: &[&[f32]; LANES], window: &[f32], m: usize, zr: &mut [f32], zi: &mut [f32]) {
-        avx2::window_gather(rows, window, m, zr, zi)
-    }
-
-    #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
-    pub(super) fn gather(fft: &[Complex32], slots: &[usize; LANES], m: usize, zr: &mut [f32], zi: &mut [f32]) {
-        avx2::gather(fft, slots, m, zr, zi)
-    }
+    // no 512-bit versions of these: the AVX2 kernels themselves (the level
+    // implies AVX2 and FMA, so dispatching to them is sound)
+    pub(super) use super::avx2::{gather, power, project, window, window_gather};
 
     #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
     pub(super) fn lane_fft(plan: &LaneFft, xr: &mut [f32], xi: &mut [f32], yr: &mut [f32], yi: &mut [f32]) {
@@ -842,16 +832,6 @@ mod avx512 {
                 generic_stage(st, sr, si, dr, di)
             }
         })
-    }
-
-    #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
-    pub(super) fn power(zr: &[f32], zi: &[f32], m: usize, k0: usize, twc: &[f32], tws: &[f32], pow: &mut [f32]) {
-        avx2::power(zr, zi, m, k0, twc, tws, pow)
-    }
-
-    #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
-    pub(super) fn project(filters: &MelFilterbank, pow: &[f32], k0: usize, mel: &mut [f32]) {
-        avx2::project(filters, pow, k0, mel)
     }
 
     #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
