@@ -205,6 +205,15 @@ impl<T: Sample> PartitionedEngine<T> {
                 }
             }
         };
+        // the accumulated spectrum back to time; the new tail is its second half
+        let (inv, time, scratch) = (&self.inv, &mut self.time, &mut self.scratch);
+        let mut to_tail = |acc: &mut [Complex<T>], out: &mut [T]| -> Result<()> {
+            acc[0].im = T::zero();
+            acc[nb - 1].im = T::zero();
+            inv.process_with_scratch(acc, time, scratch).map_err(fft_err)?;
+            out.copy_from_slice(&time[p..]);
+            Ok(())
+        };
         if self.diag_tails.is_empty() {
             self.tail_y.fill(T::zero());
         } else {
@@ -212,12 +221,7 @@ impl<T: Sample> PartitionedEngine<T> {
             for t in &self.diag_tails {
                 mac(t, &self.fdls, &mut self.acc);
             }
-            self.acc[0].im = T::zero();
-            self.acc[nb - 1].im = T::zero();
-            self.inv
-                .process_with_scratch(&mut self.acc, &mut self.time, &mut self.scratch)
-                .map_err(fft_err)?;
-            self.tail_y.copy_from_slice(&self.time[p..]);
+            to_tail(&mut self.acc, &mut self.tail_y)?;
         }
         for (b, tail) in self.branch_tails.iter().enumerate() {
             match tail {
@@ -225,12 +229,7 @@ impl<T: Sample> PartitionedEngine<T> {
                 Some(t) => {
                     self.acc.fill(zero);
                     mac(t, &self.fdls, &mut self.acc);
-                    self.acc[0].im = T::zero();
-                    self.acc[nb - 1].im = T::zero();
-                    self.inv
-                        .process_with_scratch(&mut self.acc, &mut self.time, &mut self.scratch)
-                        .map_err(fft_err)?;
-                    self.tail_z[b].copy_from_slice(&self.time[p..]);
+                    to_tail(&mut self.acc, &mut self.tail_z[b])?;
                 }
             }
         }
