@@ -43,6 +43,7 @@ pub mod ledger;
 pub mod mmap;
 pub mod pool;
 pub mod simd;
+mod sync;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod view;

@@ -397,3 +397,109 @@ fn absurd_size_classes_are_an_error_not_a_hang() {
         .build();
     assert!(matches!(r, Err(BufferError::TooLarge { .. })));
 }
+
+/// Stress: 8 threads mix waits with timeouts, `into_bytes` handed to another
+/// thread, detaches and plain returns under a small cap, each tagging its
+/// buffer and re-checking the tag after a yield; the main thread drops its
+/// handle half-way, so the last returns happen on an orphaned pool. Every
+/// buffer the backend made is freed exactly once, after the last guard.
+#[test]
+fn stress_eight_threads_with_timeouts_bytes_and_the_last_handle_leaving() {
+    use std::sync::atomic::Ordering::SeqCst;
+    const THREADS: usize = 8;
+    let rounds: usize = if cfg!(miri) { 6 } else { 400 };
+    let drops = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let allocs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    #[derive(Clone)]
+    struct Tracked {
+        drops: Arc<std::sync::atomic::AtomicUsize>,
+        allocs: Arc<std::sync::atomic::AtomicUsize>,
+    }
+    impl zc_buffers::PoolBackend for Tracked {
+        type Buf = DropCounted;
+        fn allocate(&self, capacity: usize) -> zc_buffers::Result<DropCounted> {
+            self.allocs.fetch_add(1, SeqCst);
+            Ok(DropCounted {
+                buf: zc_buffers::AlignedBuf::zeroed(capacity)?,
+                drops: self.drops.clone(),
+            })
+        }
+        fn zero(&self, buf: &mut DropCounted, len: usize) -> zc_buffers::Result<()> {
+            use zc_buffers::HostBufferMut;
+            buf.as_bytes_mut()[..len].fill(0);
+            Ok(())
+        }
+        fn align(&self) -> usize {
+            64
+        }
+    }
+    let pool = zc_buffers::PoolBuilder::with_backend(Tracked {
+        drops: drops.clone(),
+        allocs: allocs.clone(),
+    })
+    .cap_bytes(6 * 8192)
+    .zero_on_release(true)
+    .build()
+    .unwrap();
+    let barrier = Arc::new(Barrier::new(THREADS + 1));
+    let (tx, rx) = std::sync::mpsc::channel::<bytes::Bytes>();
+    let checker = thread::spawn(move || {
+        let mut n = 0usize;
+        for b in rx {
+            let tag = b[0];
+            thread::yield_now();
+            assert!(
+                b.iter().all(|&x| x == tag),
+                "a Bytes' buffer was written by someone else"
+            );
+            n += 1;
+        }
+        n
+    });
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (p, barrier, tx) = (pool.clone(), barrier.clone(), tx.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                let mut timeouts = 0usize;
+                for r in 0..rounds {
+                    let len = if (t + r) % 3 == 0 { 8000 } else { 3000 };
+                    let mut g = match p.acquire_timeout(len, Duration::from_millis(if r % 5 == 0 { 0 } else { 200 })) {
+                        Ok(g) => g,
+                        Err(BufferError::PoolExhausted { .. }) => {
+                            timeouts += 1;
+                            continue;
+                        }
+                        Err(e) => panic!("{e}"),
+                    };
+                    assert!(
+                        g.iter().all(|&b| b == 0),
+                        "zero_on_release: a previous holder's bytes leaked"
+                    );
+                    let tag = (1 + t * 31 + r) as u8 | 1;
+                    g.fill(tag);
+                    thread::yield_now();
+                    assert!(g.iter().all(|&b| b == tag), "another holder wrote into my buffer");
+                    match r % 7 {
+                        0 => tx.send(g.into_bytes()).unwrap(),
+                        3 => drop(g.detach()),
+                        _ => drop(g),
+                    }
+                }
+                timeouts
+            })
+        })
+        .collect();
+    drop(tx);
+    barrier.wait();
+    drop(pool); // the workers' clones and guards keep the state alive
+    let timeouts: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    let sent = checker.join().unwrap();
+    assert!(sent > 0);
+    assert!(timeouts < THREADS * rounds, "some acquires succeeded");
+    assert_eq!(
+        drops.load(SeqCst),
+        allocs.load(SeqCst),
+        "every buffer freed exactly once (idle ones with the last guard)"
+    );
+}

@@ -80,3 +80,57 @@ fn dlpack_export_allocates_once_and_copies_nothing() {
     drop(t);
     assert_eq!(pool.stats().in_use, 0, "the deleter returned the guard to its pool");
 }
+
+/// The ledger's allocation figures equal what the allocator saw: a pool miss
+/// is one heap allocation of the class size (0.1 recorded it twice, once in
+/// the pool and once in `AlignedBuf`), a hit is none, trims and detaches
+/// free without allocating, and `into_bytes` hands the buffer over without
+/// a buffer-sized allocation.
+#[test]
+fn ledger_allocations_equal_the_allocators() {
+    let pool = Pool::builder().cap_bytes(64 << 20).build().unwrap();
+    // a ledger scope allocates its own counters: count inside it
+    let check = |what: &str, f: &dyn Fn()| {
+        let (((), stats), report) = ledger::scope(|| count_allocs(f).unwrap());
+        assert_eq!(report.allocations, stats.allocations, "{what}: {report:?} vs {stats:?}");
+        assert_eq!(
+            report.bytes_allocated, stats.bytes_allocated,
+            "{what}: {report:?} vs {stats:?}"
+        );
+        assert_eq!(stats.reallocations, 0, "{what}");
+        (report, stats)
+    };
+    // misses: 1 MiB and 4 KiB classes, one allocation each
+    let (r, _) = check("misses", &|| {
+        let a = pool.acquire(1 << 20).unwrap();
+        let b = pool.acquire(4000).unwrap();
+        drop((a, b));
+    });
+    assert_eq!((r.allocations, r.bytes_allocated), (2, (1 << 20) + 4096));
+    // hits: nothing
+    let (r, _) = check("hits", &|| {
+        for _ in 0..10 {
+            drop(pool.acquire(1 << 20).unwrap());
+            drop(pool.acquire(4000).unwrap());
+        }
+    });
+    assert_eq!(r.allocations, 0);
+    // trim frees both idle buffers, then a miss again
+    let (r, s) = check("trim + miss", &|| {
+        assert_eq!(pool.trim(), (1 << 20) + 4096);
+        drop(pool.acquire(1 << 20).unwrap());
+    });
+    assert_eq!((r.allocations, s.deallocations), (1, 2));
+    // detach takes the buffer off the books without allocating
+    let (r, s) = check("detach", &|| drop(pool.acquire(1 << 20).unwrap().detach()));
+    assert_eq!((r.allocations, s.deallocations), (0, 1));
+    // into_bytes: a hit, then only the small shared owner record of `Bytes`
+    drop(pool.acquire(1 << 20).unwrap());
+    let ((bytes, stats), report) =
+        ledger::scope(|| count_allocs(|| pool.acquire(1 << 20).unwrap().into_bytes()).unwrap());
+    assert_eq!(report.allocations, 0);
+    assert!(stats.bytes_allocated < 256, "no buffer-sized allocation: {stats:?}");
+    assert_eq!(bytes.len(), 1 << 20);
+    drop(bytes);
+    assert_eq!(pool.stats().in_use, 0);
+}
