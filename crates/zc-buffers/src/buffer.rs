@@ -189,23 +189,79 @@ pub fn observed_align(ptr: *const u8) -> usize {
 
 // ---- blanket and std impls ----------------------------------------------
 
-macro_rules! forward_buffer {
-    ($($t:ty),*) => {$(
-        // SAFETY: forwards every method to the pointee, which upholds the contract.
-        unsafe impl<B: Buffer + ?Sized> Buffer for $t {
-            fn len(&self) -> usize { (**self).len() }
-            fn align(&self) -> usize { (**self).align() }
-            fn residency(&self) -> Residency { (**self).residency() }
-            fn device(&self) -> Device { (**self).device() }
-            fn host_ptr(&self) -> Option<NonNull<u8>> { (**self).host_ptr() }
-            fn device_ptr(&self) -> Option<u64> { (**self).device_ptr() }
+macro_rules! forward_buffer_reads {
+    () => {
+        fn len(&self) -> usize {
+            (**self).len()
         }
-        impl<B: HostBuffer + ?Sized> HostBuffer for $t {
-            fn as_bytes(&self) -> &[u8] { (**self).as_bytes() }
+        fn align(&self) -> usize {
+            (**self).align()
         }
-    )*};
+        fn residency(&self) -> Residency {
+            (**self).residency()
+        }
+        fn device(&self) -> Device {
+            (**self).device()
+        }
+        fn host_ptr(&self) -> Option<NonNull<u8>> {
+            (**self).host_ptr()
+        }
+        fn device_ptr(&self) -> Option<u64> {
+            (**self).device_ptr()
+        }
+    };
 }
-forward_buffer!(&B, &mut B, Box<B>);
+
+// SAFETY: forwards every method to the pointee, which upholds the contract.
+unsafe impl<B: Buffer + ?Sized> Buffer for &mut B {
+    forward_buffer_reads!();
+    fn sync(&mut self, direction: SyncDirection, range: Range<usize>) -> Result<()> {
+        (**self).sync(direction, range)
+    }
+}
+
+// SAFETY: forwards every method to the pointee, which upholds the contract.
+unsafe impl<B: Buffer + ?Sized> Buffer for Box<B> {
+    forward_buffer_reads!();
+    fn sync(&mut self, direction: SyncDirection, range: Range<usize>) -> Result<()> {
+        (**self).sync(direction, range)
+    }
+}
+
+// SAFETY: forwards every read to the pointee, which upholds the contract.
+unsafe impl<B: Buffer + ?Sized> Buffer for &B {
+    forward_buffer_reads!();
+    /// A shared reference cannot reach the pointee's `sync` (it needs
+    /// `&mut`). Memory that needs cache maintenance (an NPU buffer object)
+    /// is refused with [`BufferError::SyncNeedsExclusive`] rather than left
+    /// silently unsynchronised; coherent memory only checks the range.
+    fn sync(&mut self, direction: SyncDirection, range: Range<usize>) -> Result<()> {
+        let _ = direction;
+        check_range(&range, self.len())?;
+        if (**self).residency() == Residency::NpuBufferObject {
+            return Err(BufferError::SyncNeedsExclusive {
+                residency: (**self).residency(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl<B: HostBuffer + ?Sized> HostBuffer for &B {
+    fn as_bytes(&self) -> &[u8] {
+        (**self).as_bytes()
+    }
+}
+impl<B: HostBuffer + ?Sized> HostBuffer for &mut B {
+    fn as_bytes(&self) -> &[u8] {
+        (**self).as_bytes()
+    }
+}
+impl<B: HostBuffer + ?Sized> HostBuffer for Box<B> {
+    fn as_bytes(&self) -> &[u8] {
+        (**self).as_bytes()
+    }
+}
 
 impl<B: HostBufferMut + ?Sized> HostBufferMut for &mut B {
     fn as_bytes_mut(&mut self) -> &mut [u8] {

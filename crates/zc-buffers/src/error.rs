@@ -130,6 +130,15 @@ pub enum BufferError {
         /// Where the bytes live.
         residency: crate::Residency,
     },
+    /// `sync` through a shared reference (`&B`) on memory that needs cache
+    /// maintenance: only `&mut B`, `Box<B>` or the owner can sync it.
+    #[error(
+        "buffer with residency {residency:?} needs cache maintenance; sync it through `&mut` or its owner, not `&`"
+    )]
+    SyncNeedsExclusive {
+        /// Where the bytes live.
+        residency: crate::Residency,
+    },
     /// A pool request larger than the pool's byte cap or largest size class.
     #[error("pool `{pool}`: a request of {requested} bytes exceeds the limit of {limit} bytes")]
     RequestTooLarge {

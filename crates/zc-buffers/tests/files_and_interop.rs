@@ -80,8 +80,24 @@ fn sync_checks_its_range_and_is_a_noop_for_host_memory() {
 }
 
 #[test]
+fn arena_sizes_from_the_caller_are_fallible() {
+    // 0.1 panicked inside bumpalo (capacity overflow) or aborted the process
+    for bytes in [usize::MAX, usize::MAX / 2, isize::MAX as usize, 1 << 62] {
+        assert!(
+            matches!(Arena::with_capacity(bytes), Err(BufferError::AllocFailed { len, .. }) if len == bytes),
+            "{bytes}"
+        );
+    }
+    let arena = Arena::new();
+    assert!(arena.alloc_slice_zeroed::<f64>(usize::MAX / 4).is_err());
+    assert!(arena.alloc_slice_zeroed::<u8>(1 << 62).is_err());
+    assert!(arena.alloc_buffer(1 << 62, 64).is_err());
+    assert_eq!(arena.stats().allocations, 0, "failed requests are not counted");
+}
+
+#[test]
 fn arena_aligns_counts_and_resets() {
-    let mut arena = Arena::with_capacity(1 << 16);
+    let mut arena = Arena::with_capacity(1 << 16).unwrap();
     let a: &mut [u8] = arena.alloc_slice_zeroed(3).unwrap();
     assert_eq!(a.as_ptr() as usize % 64, 0);
     let b: &mut [f32] = arena.alloc_slice_fill(10, 1.5).unwrap();
@@ -326,4 +342,69 @@ fn dlpack_points_into_the_owner_where_it_lives() {
         0,
     );
     assert!(matches!(r, Err(BufferError::NotHostAccessible { .. })));
+}
+
+/// A buffer that needs cache maintenance, counting its syncs.
+struct NeedsSync {
+    buf: AlignedBuf,
+    syncs: usize,
+}
+
+// SAFETY: forwards to the AlignedBuf it owns.
+unsafe impl Buffer for NeedsSync {
+    fn len(&self) -> usize {
+        self.buf.len()
+    }
+    fn align(&self) -> usize {
+        self.buf.align()
+    }
+    fn residency(&self) -> Residency {
+        Residency::NpuBufferObject
+    }
+    fn host_ptr(&self) -> Option<std::ptr::NonNull<u8>> {
+        self.buf.host_ptr()
+    }
+    fn sync(&mut self, _direction: SyncDirection, range: std::ops::Range<usize>) -> zc_buffers::Result<()> {
+        zc_buffers::check_range(&range, self.len())?;
+        self.syncs += 1;
+        Ok(())
+    }
+}
+
+/// Generic code that syncs whatever it is given.
+fn flush<B: Buffer>(mut b: B) -> zc_buffers::Result<()> {
+    let n = b.len();
+    b.sync(SyncDirection::ToDevice, 0..n)
+}
+
+#[test]
+fn wrappers_forward_sync_and_a_shared_reference_refuses_it() {
+    let mut nb = NeedsSync {
+        buf: AlignedBuf::zeroed(64).unwrap(),
+        syncs: 0,
+    };
+    // 0.1: `&mut B` and `Box<B>` silently skipped the pointee's sync
+    flush(&mut nb).unwrap();
+    assert_eq!(nb.syncs, 1);
+    let mut boxed = Box::new(nb);
+    flush(&mut boxed).unwrap();
+    assert_eq!(boxed.syncs, 2);
+    let mut dynbox: Box<dyn Buffer> = boxed;
+    flush(&mut dynbox).unwrap();
+    let nb = &*dynbox;
+    // `&B` cannot reach the pointee's `sync`: refused, not skipped
+    assert!(matches!(
+        flush(nb),
+        Err(BufferError::SyncNeedsExclusive {
+            residency: Residency::NpuBufferObject
+        })
+    ));
+    // ranges are still checked first through every wrapper
+    assert!(matches!(
+        (&mut dynbox).sync(SyncDirection::FromDevice, 0..65),
+        Err(BufferError::RangeOutOfBounds { .. })
+    ));
+    // coherent memory through `&B` is fine
+    let plain = AlignedBuf::zeroed(64).unwrap();
+    flush(&plain).unwrap();
 }
