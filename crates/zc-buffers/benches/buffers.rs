@@ -72,7 +72,7 @@ struct Small {
 fn arena(c: &mut Criterion) {
     let mut g = c.benchmark_group("arena");
     g.throughput(Throughput::Elements(1000));
-    let mut arena = Arena::with_capacity(1 << 20);
+    let mut arena = Arena::with_capacity(1 << 20).unwrap();
     g.bench_function("arena_1000_objects_plus_reset", |b| {
         b.iter(|| {
             for i in 0..1000u64 {

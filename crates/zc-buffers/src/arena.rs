@@ -2,7 +2,7 @@
 //!
 //! ```
 //! use zc_buffers::Arena;
-//! let mut arena = Arena::with_capacity(1 << 20);
+//! let mut arena = Arena::with_capacity(1 << 20)?;
 //! {
 //!     let frames: &mut [f32] = arena.alloc_slice_zeroed(3000)?;
 //!     frames[0] = 1.0;
@@ -77,12 +77,15 @@ impl Arena {
         }
     }
 
-    /// An arena with `bytes` reserved up front.
-    pub fn with_capacity(bytes: usize) -> Self {
-        Self {
-            bump: Bump::with_capacity(bytes),
-            ..Self::new()
-        }
+    /// An arena with `bytes` reserved up front. The reservation is
+    /// fallible: a size the allocator cannot provide (or describe) is
+    /// [`BufferError::AllocFailed`], never a panic or an abort.
+    pub fn with_capacity(bytes: usize) -> Result<Self> {
+        let bump = Bump::try_with_capacity(bytes).map_err(|_| BufferError::AllocFailed {
+            len: bytes,
+            align: ARENA_MIN_ALIGN,
+        })?;
+        Ok(Self { bump, ..Self::new() })
     }
 
     /// Room for `len` values of `T` aligned to max(64, align_of::<T>()).

@@ -169,7 +169,11 @@ fn is_unaliased(shape: &[usize], strides: &[usize]) -> bool {
     true
 }
 
+/// Checks in a fixed order, so the error a caller gets never depends on where
+/// the allocator put the memory: shape and strides first (rank, overflow),
+/// then the element type and the address, then the reach against the length.
 fn check_view<T: Pod>(ptr: *const u8, len: usize, shape: &[usize], strides: &[usize]) -> Result<()> {
+    reach(shape, strides)?;
     let size = check_elem::<T>(ptr)?;
     check_reach(shape, strides, len / size)
 }

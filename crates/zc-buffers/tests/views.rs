@@ -94,8 +94,23 @@ fn overflowing_shapes_are_an_error() {
     assert!(matches!(err, BufferError::Overflow { .. }), "{err}");
     let err = b.view::<f32, _>((2, 2), (usize::MAX, 1)).unwrap_err();
     assert!(matches!(err, BufferError::Overflow { .. }), "{err}");
-    let err = view::<f32, _>(&[0u8; 16][..0], IxDyn(&[2, 2]), IxDyn(&[1])).unwrap_err();
-    assert!(matches!(err, BufferError::RankMismatch { .. }), "{err}");
+    // Shape errors come first, whatever the address: the same answer for an
+    // aligned and a misaligned buffer (0.1 checked alignment first, so the
+    // result depended on where the allocator put the bytes).
+    let aligned = AlignedBuf::zeroed(64).unwrap();
+    for offset in [0, 1, 2, 3] {
+        let bytes = &aligned.as_bytes()[offset..offset + 16];
+        let err = view::<f32, _>(bytes, IxDyn(&[2, 2]), IxDyn(&[1])).unwrap_err();
+        assert!(
+            matches!(err, BufferError::RankMismatch { .. }),
+            "offset {offset}: {err}"
+        );
+        let err = view::<f32, _>(bytes, Ix2(usize::MAX, 2), Ix2(1, 1)).unwrap_err();
+        assert!(matches!(err, BufferError::Overflow { .. }), "offset {offset}: {err}");
+    }
+    // then the address
+    let err = view::<f32, _>(&aligned.as_bytes()[1..17], Ix2(2, 2), Ix2(2, 1)).unwrap_err();
+    assert!(matches!(err, BufferError::Misaligned { .. }), "{err}");
 }
 
 #[test]

@@ -83,7 +83,7 @@ fn claims(c: &mut Criterion) {
             boxes.clear();
         })
     });
-    let mut arena = Arena::with_capacity(1000 * 256 + 4096);
+    let mut arena = Arena::with_capacity(1000 * 256 + 4096).unwrap();
     g.bench_function("arena_each", |bch| {
         bch.iter(|| {
             for v in &db {
