@@ -49,7 +49,7 @@ pub fn predicted_harmonics_poly(coeffs: &[f64], amplitude: f64, count: usize) ->
         return Err(VolterraError::BadOrder(coeffs.len()));
     }
     let mut dc = 0.0;
-    let mut amps = vec![0.0; count];
+    let mut amps = crate::alloc::filled(count, 0.0)?;
     for (i, &a) in coeffs.iter().enumerate() {
         let p = i + 1;
         let ap = a * amplitude.powi(p as i32);
@@ -89,18 +89,18 @@ pub fn measure_harmonics(signal: &[f64], sample_rate: f64, f0: f64, count: usize
     }
     let l = signal.len() as f64;
     let dc = signal.iter().sum::<f64>() / l;
-    let amps = (1..=count)
-        .map(|k| {
-            let w = 2.0 * std::f64::consts::PI * f0 * k as f64 / sample_rate;
-            let (mut re, mut im) = (0.0, 0.0);
-            for (n, &y) in signal.iter().enumerate() {
-                let (s, c) = (w * n as f64).sin_cos();
-                re += y * c;
-                im -= y * s;
-            }
-            2.0 * (re * re + im * im).sqrt() / l
-        })
-        .collect();
+    let mut amps = crate::alloc::filled(count, 0.0)?;
+    for (j, amp) in amps.iter_mut().enumerate() {
+        let k = (j + 1) as f64;
+        let w = 2.0 * std::f64::consts::PI * f0 * k / sample_rate;
+        let (mut re, mut im) = (0.0, 0.0);
+        for (n, &y) in signal.iter().enumerate() {
+            let (s, c) = (w * n as f64).sin_cos();
+            re += y * c;
+            im -= y * s;
+        }
+        *amp = 2.0 * (re * re + im * im).sqrt() / l;
+    }
     Ok(Harmonics::new(dc, amps))
 }
 

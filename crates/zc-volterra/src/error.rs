@@ -41,6 +41,18 @@ pub enum VolterraError {
     /// `prepare` was asked for a zero block size.
     #[error("max_block must be at least 1")]
     ZeroBlock,
+    /// A size asked for at preparation (`max_block`, `history`, `partition`)
+    /// beyond what a processor may be prepared for: see
+    /// [`MAX_PREPARED_SAMPLES`](crate::processor::MAX_PREPARED_SAMPLES).
+    #[error("{what} of {requested} samples exceeds the limit of {limit}")]
+    SizeLimit {
+        /// Which setting.
+        what: &'static str,
+        /// The value asked for.
+        requested: usize,
+        /// The largest accepted value.
+        limit: usize,
+    },
     /// A block larger than the prepared maximum.
     #[error("block of {len} samples exceeds the prepared maximum of {max}")]
     BlockTooLarge {

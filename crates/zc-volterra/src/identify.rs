@@ -5,6 +5,7 @@
 //! `(ΦᵀΦ + λI)·θ = Φᵀy`, solved with a Cholesky factorisation of the normal
 //! equations (zero history before the first sample, like the processor).
 
+use crate::alloc::filled;
 use crate::error::{Result, VolterraError};
 use crate::kernel::{Kernel, MAX_ORDER};
 
@@ -52,13 +53,17 @@ pub fn identify(x: &[f64], y: &[f64], lengths: &[usize], ridge: f64) -> Result<I
             "non-finite sample in the recording".into(),
         ));
     }
-    // Column layout: order p, lag i → offsets[p-1] + i.
-    let cols: Vec<(i32, usize)> = lengths
+    // The number of unknowns, checked before anything is sized by it: the
+    // recording must hold at least that many samples, which bounds every
+    // allocation below by the caller's own data (m·m is still fallible).
+    let m = lengths
         .iter()
-        .enumerate()
-        .flat_map(|(p, &n)| (0..n).map(move |i| (p as i32 + 1, i)))
-        .collect();
-    let m = cols.len();
+        .try_fold(0usize, |acc, &n| acc.checked_add(n))
+        .ok_or(VolterraError::SizeLimit {
+            what: "identification unknowns",
+            requested: usize::MAX,
+            limit: x.len(),
+        })?;
     if m == 0 {
         return Err(VolterraError::EmptyKernel);
     }
@@ -68,9 +73,22 @@ pub fn identify(x: &[f64], y: &[f64], lengths: &[usize], ridge: f64) -> Result<I
             x.len()
         )));
     }
-    let mut g = vec![0.0; m * m];
-    let mut b = vec![0.0; m];
-    let mut phi = vec![0.0; m];
+    // Column layout: order p, lag i → offsets[p-1] + i.
+    let cols: Vec<(i32, usize)> = lengths
+        .iter()
+        .enumerate()
+        .flat_map(|(p, &n)| (0..n).map(move |i| (p as i32 + 1, i)))
+        .collect();
+    let mut g = filled(
+        m.checked_mul(m).ok_or(VolterraError::SizeLimit {
+            what: "identification unknowns",
+            requested: m,
+            limit: 1 << (usize::BITS / 2),
+        })?,
+        0.0,
+    )?;
+    let mut b = filled(m, 0.0)?;
+    let mut phi = filled(m, 0.0)?;
     for n in 0..x.len() {
         for (c, &(p, i)) in cols.iter().enumerate() {
             phi[c] = if i <= n { x[n - i].powi(p) } else { 0.0 };
@@ -98,7 +116,7 @@ pub fn identify(x: &[f64], y: &[f64], lengths: &[usize], ridge: f64) -> Result<I
         taps[p as usize - 1].push(t);
     }
     let kernel = Kernel::new(taps, None)?;
-    let mut yhat = vec![0.0; x.len()];
+    let mut yhat = filled(x.len(), 0.0)?;
     kernel.reference_output(x, &mut yhat)?;
     let err: f64 = y.iter().zip(&yhat).map(|(a, b)| (a - b) * (a - b)).sum();
     let pow: f64 = y.iter().map(|a| a * a).sum();

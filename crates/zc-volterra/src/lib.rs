@@ -33,6 +33,7 @@
 //! # Ok::<(), zc_volterra::VolterraError>(())
 //! ```
 
+mod alloc;
 pub mod analysis;
 mod engine;
 pub mod error;

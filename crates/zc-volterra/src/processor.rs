@@ -4,6 +4,7 @@
 
 use zc_buffers::{HostBufferMut, HostBufferMutExt};
 
+use crate::alloc::filled;
 use crate::engine::direct::DirectEngine;
 use crate::engine::fft::FftEngine;
 use crate::engine::partitioned::PartitionedEngine;
@@ -85,7 +86,33 @@ pub struct ProcessorConfig {
     pub history: usize,
 }
 
+/// The largest `max_block`, `history` and `partition` a processor may be
+/// prepared with (2^24 samples: 6.3 minutes at 44.1 kHz in one block).
+/// Larger values are [`VolterraError::SizeLimit`]; within the limit every
+/// buffer is allocated fallibly (an allocation the system refuses is
+/// [`zc_buffers::BufferError::AllocFailed`], never an abort). To run a
+/// longer signal, process it in blocks.
+pub const MAX_PREPARED_SAMPLES: usize = 1 << 24;
+
 impl ProcessorConfig {
+    fn check_limits(&self) -> Result<()> {
+        let checks = [
+            ("max_block", self.max_block),
+            ("history", self.history),
+            ("partition", self.partition.unwrap_or(0)),
+        ];
+        for (what, requested) in checks {
+            if requested > MAX_PREPARED_SAMPLES {
+                return Err(VolterraError::SizeLimit {
+                    what,
+                    requested,
+                    limit: MAX_PREPARED_SAMPLES,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Defaults for a maximum block size.
     pub fn new(max_block: usize) -> Self {
         ProcessorConfig {
@@ -140,6 +167,7 @@ impl<T: Sample> PreparedKernel<T> {
         if config.max_block == 0 {
             return Err(VolterraError::ZeroBlock);
         }
+        config.check_limits()?;
         let plan = Plan::<T>::new(kernel);
         let memory = plan.memory();
         let kind = match config.engine {
@@ -153,7 +181,7 @@ impl<T: Sample> PreparedKernel<T> {
                 let p = config.partition.unwrap_or_else(|| default_partition(config.max_block));
                 Engine::Partitioned(PartitionedEngine::new(&plan, p, level)?)
             }
-            EngineKind::Direct | EngineKind::Auto => Engine::Direct(DirectEngine::new(&plan, config.max_block, level)),
+            EngineKind::Direct | EngineKind::Auto => Engine::Direct(DirectEngine::new(&plan, config.max_block, level)?),
         };
         Ok(PreparedKernel {
             engine,
@@ -210,14 +238,14 @@ impl<T: Sample> Processor<T> {
     /// Prepare with an explicit configuration.
     pub fn with_config(kernel: &Kernel, config: ProcessorConfig) -> Result<Self> {
         let current = PreparedKernel::new(kernel, &config)?;
-        let cap = config.history.max(current.memory - 1);
+        let cap = config.history.max(current.memory.saturating_sub(1));
         Ok(Processor {
             current,
             config,
-            ring: vec![T::zero(); cap],
+            ring: filled(cap, T::zero())?,
             ring_pos: 0,
             ring_filled: 0,
-            scratch: vec![T::zero(); config.max_block],
+            scratch: filled(config.max_block, T::zero())?,
         })
     }
 

@@ -3,6 +3,8 @@
 //! contiguous register-blocked FIR over its buffer.
 
 use super::{Input, Plan, pow};
+use crate::alloc::filled;
+use crate::error::Result;
 use crate::sample::Sample;
 use crate::simd::{SimdLevel, fir_dispatch};
 
@@ -27,7 +29,7 @@ pub(crate) struct DirectCore<T> {
 
 impl<T: Sample> DirectCore<T> {
     /// `diag`: `(power, natural-order taps)`; `branches`: natural-order taps.
-    pub fn new(diag: &[(u32, Vec<T>)], branches: &[Vec<T>], max_chunk: usize, level: SimdLevel) -> Self {
+    pub fn new(diag: &[(u32, Vec<T>)], branches: &[Vec<T>], max_chunk: usize, level: SimdLevel) -> Result<Self> {
         let mut bufs: Vec<PowBuf<T>> = Vec::new();
         let need = |p: u32, len: usize, bufs: &mut Vec<PowBuf<T>>| -> usize {
             if let Some(i) = bufs.iter().position(|b| b.p == p) {
@@ -53,15 +55,15 @@ impl<T: Sample> DirectCore<T> {
         }
         let branches = branches.iter().map(|h| h.iter().rev().copied().collect()).collect();
         for b in &mut bufs {
-            b.data = vec![T::zero(); b.hist + max_chunk];
+            b.data = filled(b.hist.saturating_add(max_chunk), T::zero())?;
         }
-        DirectCore {
+        Ok(DirectCore {
             level,
             bufs,
             diag,
             branches,
             x_buf,
-        }
+        })
     }
 
     /// Store `x^p` of the new samples (`x.len() <= max_chunk`).
@@ -116,13 +118,13 @@ pub(crate) struct DirectEngine<T> {
 }
 
 impl<T: Sample> DirectEngine<T> {
-    pub fn new(plan: &Plan<T>, max_block: usize, level: SimdLevel) -> Self {
+    pub fn new(plan: &Plan<T>, max_block: usize, level: SimdLevel) -> Result<Self> {
         let br: Vec<Vec<T>> = plan.branches.iter().map(|(_, v)| v.clone()).collect();
-        DirectEngine {
-            core: DirectCore::new(&plan.diag, &br, max_block, level),
+        Ok(DirectEngine {
+            core: DirectCore::new(&plan.diag, &br, max_block, level)?,
             lambdas: plan.branches.iter().map(|(l, _)| *l).collect(),
-            z: vec![T::zero(); max_block],
-        }
+            z: filled(max_block, T::zero())?,
+        })
     }
 
     pub fn run(&mut self, input: Input<'_, T>, io: &mut [T]) {

@@ -17,6 +17,7 @@ use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 use super::{Input, Plan, pow};
+use crate::alloc::filled;
 use crate::error::{Result, VolterraError};
 use crate::sample::Sample;
 
@@ -93,7 +94,7 @@ impl<T: Sample> FftEngine<T> {
             let fwd = planner.plan_fft_forward(l);
             let inv = planner.plan_fft_inverse(l);
             scratch_len = scratch_len.max(fwd.get_scratch_len()).max(inv.get_scratch_len());
-            let mut scratch = vec![Complex::new(T::zero(), T::zero()); fwd.get_scratch_len()];
+            let mut scratch = filled(fwd.get_scratch_len(), Complex::new(T::zero(), T::zero()))?;
             let scale = T::one() / T::of_f64(l as f64);
             let diag = plan
                 .diag
@@ -124,17 +125,17 @@ impl<T: Sample> FftEngine<T> {
         Ok(FftEngine {
             hist,
             best,
-            xbuf: vec![T::zero(); hist + max_block],
+            xbuf: filled(hist + max_block, T::zero())?,
             sizes,
             powers,
             lane_power,
             lambdas: plan.branches.iter().map(|(l, _)| *l).collect(),
-            time: vec![T::zero(); lmax],
-            spec: vec![zc; lmax / 2 + 1],
-            acc: vec![zc; lmax / 2 + 1],
-            x1: vec![zc; lmax / 2 + 1],
-            tmp: vec![zc; lmax / 2 + 1],
-            scratch: vec![zc; scratch_len],
+            time: filled(lmax, T::zero())?,
+            spec: filled(lmax / 2 + 1, zc)?,
+            acc: filled(lmax / 2 + 1, zc)?,
+            x1: filled(lmax / 2 + 1, zc)?,
+            tmp: filled(lmax / 2 + 1, zc)?,
+            scratch: filled(scratch_len, zc)?,
         })
     }
 

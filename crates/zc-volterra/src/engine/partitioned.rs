@@ -18,6 +18,7 @@ use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use super::direct::DirectCore;
 use super::fft::{fft_err, spectrum};
 use super::{Input, Plan, pow};
+use crate::alloc::filled;
 use crate::error::Result;
 use crate::sample::Sample;
 use crate::simd::SimdLevel;
@@ -65,7 +66,7 @@ impl<T: Sample> PartitionedEngine<T> {
         let fwd = planner.plan_fft_forward(2 * p);
         let inv = planner.plan_fft_inverse(2 * p);
         let zc = Complex::new(T::zero(), T::zero());
-        let mut scratch = vec![zc; fwd.get_scratch_len().max(inv.get_scratch_len())];
+        let mut scratch = filled(fwd.get_scratch_len().max(inv.get_scratch_len()), zc)?;
         let scale = T::one() / T::of_f64((2 * p) as f64);
 
         let head_diag: Vec<(u32, Vec<T>)> = plan
@@ -78,7 +79,7 @@ impl<T: Sample> PartitionedEngine<T> {
             .iter()
             .map(|(_, v)| v[..v.len().min(p)].to_vec())
             .collect();
-        let head = DirectCore::new(&head_diag, &head_br, p, level);
+        let head = DirectCore::new(&head_diag, &head_br, p, level)?;
 
         let mut fdls: Vec<Fdl<T>> = Vec::new();
         let make_tail = |power: u32, taps: &[T], fdls: &mut Vec<Fdl<T>>, scratch: &mut [Complex<T>]| {
@@ -117,7 +118,11 @@ impl<T: Sample> PartitionedEngine<T> {
             branch_tails.push(make_tail(1, v, &mut fdls, &mut scratch)?);
         }
         for f in &mut fdls {
-            f.data = vec![zc; f.k * nb];
+            f.data = filled(f.k.saturating_mul(nb), zc)?;
+        }
+        let mut tail_z = Vec::new();
+        for _ in &plan.branches {
+            tail_z.push(filled(p, T::zero())?);
         }
         Ok(PartitionedEngine {
             p,
@@ -127,14 +132,14 @@ impl<T: Sample> PartitionedEngine<T> {
             inv,
             fdls,
             diag_tails,
-            tail_z: vec![vec![T::zero(); p]; plan.branches.len()],
+            tail_z,
             branch_tails,
-            seg: vec![T::zero(); 2 * p],
+            seg: filled(2 * p, T::zero())?,
             fill: 0,
-            tail_y: vec![T::zero(); p],
-            zbuf: vec![T::zero(); p],
-            time: vec![T::zero(); 2 * p],
-            acc: vec![zc; nb],
+            tail_y: filled(p, T::zero())?,
+            zbuf: filled(p, T::zero())?,
+            time: filled(2 * p, T::zero())?,
+            acc: filled(nb, zc)?,
             scratch,
         })
     }
