@@ -76,7 +76,7 @@ impl AlignedBuf {
     }
 
     /// A copy of `bytes` in a new buffer aligned to `align`. The copy is
-    /// recorded in the [`ledger`](crate::ledger) as a realigning copy.
+    /// recorded in the [`ledger`](mod@crate::ledger) as a realigning copy.
     pub fn copy_from_slice(bytes: &[u8], align: usize) -> Result<Self> {
         let buf = UninitBuf::new(bytes.len(), align)?;
         Ok(buf.copy_from(bytes))

@@ -16,7 +16,7 @@
 //! * [`MmapBuf`], [`MmapBufMut`]: file-backed buffers with advice.
 //! * [`transpose_into`]: the one copy between mel-major and frame-major.
 //! * [`ledger`]: counts every deliberate copy and allocation.
-//! * [`testing`] (feature `testing`): a counting global allocator.
+//! * `testing` (feature `testing`): a counting global allocator.
 //! * [`interop`]: DLPack, `bytes::Bytes`, Arrow (feature `arrow`).
 //!
 //! ```

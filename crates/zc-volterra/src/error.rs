@@ -33,9 +33,9 @@ pub enum VolterraError {
         i: usize,
         /// Column.
         j: usize,
-        /// H2[i][j].
+        /// `H2[i][j]`.
         a: f64,
-        /// H2[j][i].
+        /// `H2[j][i]`.
         b: f64,
     },
     /// `prepare` was asked for a zero block size.

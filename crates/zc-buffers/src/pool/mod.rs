@@ -36,7 +36,7 @@
 //!
 //! # Locking
 //!
-//! Each size class has its own spin lock ([`spin`]) over its free list and
+//! Each size class has its own spin lock (`pool/spin.rs`) over its free list and
 //! its counters, so the hit path is: lock, pop, count, unlock, plus the
 //! guard's reference-count increment (and the same on return). Bytes held
 //! from the allocator (`held`) change only on misses, evictions, detaches
