@@ -15,6 +15,10 @@ use std::path::Path;
 use crate::error::{Result, VolterraError};
 use crate::kernel::{Kernel, MAX_ORDER};
 
+/// The largest `.npy` entry (uncompressed) an NPZ may hold: 1 GiB, a full H2
+/// with N = 11585 in f64.
+pub const MAX_NPY_BYTES: u64 = 1 << 30;
+
 fn err(msg: impl Into<String>) -> VolterraError {
     VolterraError::Npz(msg.into())
 }
@@ -127,8 +131,13 @@ fn read_entry<R: Read + Seek>(zip: &mut zip::ZipArchive<R>, key: &str) -> Result
         Err(zip::result::ZipError::FileNotFound) => return Ok(None),
         Err(e) => return Err(zip_err(e)),
     };
+    // The sizes a zip entry declares are the file's word, not a fact: read
+    // at most the limit, so a deflate bomb is an error, not an abort.
     let mut bytes = Vec::new();
-    f.read_to_end(&mut bytes)?;
+    (&mut f).take(MAX_NPY_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_NPY_BYTES {
+        return Err(err(format!("{name}: more than {MAX_NPY_BYTES} bytes uncompressed")));
+    }
     parse_npy(&bytes).map(Some).map_err(|e| err(format!("{name}: {e}")))
 }
 
