@@ -201,6 +201,10 @@ impl MmapBuf {
     pub fn path(&self) -> &Path {
         &self.path
     }
+    /// The first mapped byte (like [`AlignedBuf::as_ptr`](crate::AlignedBuf::as_ptr)).
+    pub fn as_ptr(&self) -> *const u8 {
+        self.map.as_ptr()
+    }
     /// Apply advice to the mapping after the fact.
     pub fn advise(&self, advice: Advice) -> Result<()> {
         advise_map(&self.map, advice).map_err(io("madvise", &self.path))
@@ -250,6 +254,14 @@ impl MmapBufMut {
     pub unsafe fn open(path: impl AsRef<Path>) -> Result<Self> {
         // SAFETY: forwarded contract.
         unsafe { MmapOptions::new().open_mut(path) }
+    }
+    /// The first mapped byte.
+    pub fn as_ptr(&self) -> *const u8 {
+        self.map.as_ptr()
+    }
+    /// The first mapped byte, writable.
+    pub fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.map.as_mut_ptr()
     }
     /// Write dirty pages back to the file and wait.
     pub fn flush(&self) -> Result<()> {

@@ -147,6 +147,7 @@ fn mmap_round_trip_with_views_straight_over_the_mapping() {
         assert_eq!(v.len(), 3072);
         assert_eq!(v[3071], 3071.0);
         assert_eq!(v.as_ptr() as *const u8, m.host_ptr().unwrap().as_ptr() as *const u8);
+        assert_eq!(m.as_ptr(), m.host_ptr().unwrap().as_ptr() as *const u8);
         let frames = m.view::<f32, _>((1024, 3), (3, 1)).unwrap();
         assert_eq!(frames[[1023, 2]], 3071.0);
     });
@@ -274,7 +275,7 @@ fn bytes_and_arrow_share_memory() {
     buf.as_slice_mut::<i32>().unwrap().copy_from_slice(&[1, 2, 3, 4]);
     let ptr = buf.as_ptr();
     let ((arrow, slice), r) = ledger::scope(|| {
-        let a = zc_buffers::interop::arrow::to_arrow_buffer(buf);
+        let a = zc_buffers::interop::arrow::into_arrow_buffer(buf);
         let s = a.slice(4);
         (a, s)
     });
@@ -282,6 +283,18 @@ fn bytes_and_arrow_share_memory() {
     assert_eq!(arrow.as_ptr(), ptr);
     assert_eq!(arrow.typed_data::<i32>(), &[1, 2, 3, 4]);
     assert_eq!(slice.typed_data::<i32>(), &[2, 3, 4]);
+
+    // a pool guard is an owner like any other (0.1: did not compile, the
+    // guard was not RefUnwindSafe); its buffer returns when Arrow drops it
+    let pool = zc_buffers::Pool::builder().cap_bytes(1 << 20).build().unwrap();
+    let mut g = pool.acquire(16).unwrap();
+    g.as_slice_mut::<i32>().unwrap().copy_from_slice(&[5, 6, 7, 8]);
+    let gp = g.as_ptr();
+    let arrow = zc_buffers::interop::arrow::into_arrow_buffer(g);
+    assert_eq!((arrow.as_ptr(), arrow.typed_data::<i32>()), (gp, &[5, 6, 7, 8][..]));
+    assert_eq!(pool.stats().in_use, 1);
+    drop(arrow);
+    assert_eq!(pool.stats().in_use, 0);
 }
 
 /// An owner that keeps its bytes inline: the tensor must point into the

@@ -8,16 +8,19 @@ use crate::buffer::HostBuffer;
 /// is kept alive by the Arrow buffer (and all its slices).
 ///
 /// ```
-/// use zc_buffers::{AlignedBuf, HostBufferMutExt, interop::arrow::to_arrow_buffer};
+/// use zc_buffers::{AlignedBuf, HostBufferMutExt, interop::arrow::into_arrow_buffer};
 /// let mut buf = AlignedBuf::zeroed(16)?;
 /// buf.as_slice_mut::<f32>()?.copy_from_slice(&[1.0, 2.0, 3.0, 4.0]);
 /// let ptr = buf.as_ptr();
-/// let arrow = to_arrow_buffer(buf);
+/// let arrow = into_arrow_buffer(buf);
 /// assert_eq!(arrow.as_ptr(), ptr);
 /// assert_eq!(arrow.typed_data::<f32>(), &[1.0, 2.0, 3.0, 4.0]);
 /// # Ok::<(), zc_buffers::BufferError>(())
 /// ```
-pub fn to_arrow_buffer<B>(owner: B) -> arrow_buffer::Buffer
+///
+/// Any owner works, pool guards included: the buffer goes back to its pool
+/// when the last Arrow buffer or slice over it drops.
+pub fn into_arrow_buffer<B>(owner: B) -> arrow_buffer::Buffer
 where
     B: HostBuffer + Send + Sync + std::panic::RefUnwindSafe + 'static,
 {
@@ -30,4 +33,14 @@ where
     // for as long as the Arrow buffer or any slice of it exists; HostBuffer
     // owners never move their bytes while borrowed immutably.
     unsafe { arrow_buffer::Buffer::from_custom_allocation(ptr, len, owner) }
+}
+
+/// The 0.1 name of [`into_arrow_buffer`] (it consumes its owner, so the
+/// Rust API Guidelines name it `into_*`).
+#[deprecated(since = "0.2.0", note = "renamed to `into_arrow_buffer` (it consumes the owner)")]
+pub fn to_arrow_buffer<B>(owner: B) -> arrow_buffer::Buffer
+where
+    B: HostBuffer + Send + Sync + std::panic::RefUnwindSafe + 'static,
+{
+    into_arrow_buffer(owner)
 }
