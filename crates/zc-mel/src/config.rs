@@ -191,25 +191,41 @@ impl MelConfig {
         Ok(())
     }
 
-    /// Fewest (padded) samples that give at least one frame.
+    /// Fewest (padded) samples that give at least one frame (saturating: a
+    /// configuration whose minimum does not fit a `usize` can produce no
+    /// frame at all).
     pub fn min_samples(&self) -> usize {
         let half = self.n_fft / 2;
-        (half + 1).max((self.hop_length + self.n_fft).saturating_sub(2 * half))
+        (half.saturating_add(1)).max(self.hop_length.saturating_add(self.n_fft).saturating_sub(2 * half))
     }
 
     /// Frames produced for `n_samples` input samples under the configured
     /// padding (Whisper: `padded_len / 160`; the last STFT frame is dropped).
+    ///
+    /// The configuration is validated first (its fields are public, so any
+    /// value can reach here): an invalid one is [`MelError::InvalidConfig`],
+    /// never a division by zero; a padded length that does not fit a
+    /// `usize` is [`MelError::InvalidConfig`] too, never a wrap.
     pub fn n_frames(&self, n_samples: usize) -> Result<usize> {
-        let len = self.padding.effective_len(n_samples).ok_or(MelError::TooShort {
-            samples: usize::MAX,
-            needed: self.min_samples(),
+        self.validate()?;
+        let len = self.padding.effective_len(n_samples).ok_or(MelError::InvalidConfig {
+            reason: "the padded length overflows usize",
         })?;
         let needed = self.min_samples();
         if len < needed {
             return Err(MelError::TooShort { samples: len, needed });
         }
+        // n_fft is even (validated), so the reflect padding adds exactly
+        // n_fft samples and the frame count is `len / hop`; written out with
+        // checked steps so that no configuration can make it wrap.
         let half = self.n_fft / 2;
-        Ok((len + 2 * half - self.n_fft) / self.hop_length)
+        let span = len
+            .checked_add(2 * half)
+            .and_then(|v| v.checked_sub(self.n_fft))
+            .ok_or(MelError::InvalidConfig {
+                reason: "the padded length overflows usize",
+            })?;
+        Ok(span / self.hop_length)
     }
 
     /// `(rows, cols)` of the output for `n_samples` input samples.

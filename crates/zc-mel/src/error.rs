@@ -5,8 +5,11 @@ use std::path::PathBuf;
 use zc_buffers::BufferError;
 
 /// Everything that can go wrong in zc-mel. Each variant carries the figures a
-/// caller needs to fix the call. Whenever an error is returned the caller's
-/// output buffer has not been written.
+/// caller needs to fix the call. When an error is returned the caller's
+/// output buffer has not been written — with two exceptions, both internal
+/// failures that say so: [`WorkerPanicked`](MelError::WorkerPanicked) (the
+/// other workers may have written their parts) and
+/// [`Resample`](MelError::Resample) (the engine failed mid-clip).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MelError {
@@ -28,7 +31,9 @@ pub enum MelError {
     /// A NaN or infinite input sample (policy: rejected before anything is written).
     #[error("sample {index} is not finite ({value}); NaN/Inf input is rejected")]
     NonFiniteSample {
-        /// Index into the caller's samples.
+        /// Index into the caller's samples; for
+        /// [`MelStream::push`](crate::MelStream::push), counted from the
+        /// start of the stream (every sample pushed so far).
         index: usize,
         /// The offending value.
         value: f32,

@@ -91,7 +91,16 @@ struct Engine {
     fft: rubato::Fft<f32>,
     /// One output chunk of rubato (`output_frames_max` samples).
     chunk_out: Vec<f32>,
+    /// One input chunk, scaled down (`input_frames_max` samples): used only
+    /// for clips whose peak is so large that the FFT could overflow.
+    chunk_in: Vec<f32>,
 }
+
+/// Clips whose peak magnitude exceeds this are resampled at a power-of-two
+/// scale (exact) and scaled back: an FFT block sums thousands of products,
+/// and a sum of values near `f32::MAX` overflows to infinity and then NaN
+/// (which made rubato panic in 0.1).
+const SCALE_ABOVE: f32 = 1.0e18;
 
 impl fmt::Debug for Resampler {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -145,9 +154,14 @@ impl Resampler {
         )
         .map_err(|e| MelError::Resample { message: e.to_string() })?;
         let chunk_out = vec![0.0; fft.output_frames_max()];
+        let chunk_in = vec![0.0; fft.input_frames_max()];
         Ok(Self {
             input_rate,
-            engine: Some(Engine { fft, chunk_out }),
+            engine: Some(Engine {
+                fft,
+                chunk_out,
+                chunk_in,
+            }),
         })
     }
 
@@ -185,10 +199,14 @@ impl Resampler {
     }
 
     /// [`process_into`](Self::process_into) for an `f32` slice of exactly
-    /// [`output_len`](Self::output_len)`(input.len())` values. On error `out`
-    /// is untouched. Non-finite samples are not checked here (they spread
-    /// over a filter length); [`MelSpectrogram`](crate::MelSpectrogram)
-    /// rejects them afterwards.
+    /// [`output_len`](Self::output_len)`(input.len())` values.
+    ///
+    /// Bad input, same policy as the mel front end: a NaN or infinite sample
+    /// is [`MelError::NonFiniteSample`] (index into `input`) and `out` is left
+    /// untouched. Every finite input gives finite output: a clip with
+    /// samples near `f32::MAX` is resampled at an exact power-of-two scale
+    /// and scaled back, saturating at `±f32::MAX` where the band-limited
+    /// signal overshoots it.
     pub fn process_into_slice(&mut self, input: &[f32], out: &mut [f32]) -> Result<usize> {
         let n_out = self.output_len(input.len());
         if out.len() != n_out {
@@ -199,11 +217,24 @@ impl Resampler {
                 cols: n_out,
             });
         }
+        let mut peak = 0.0f32;
+        for (index, &value) in input.iter().enumerate() {
+            if !value.is_finite() {
+                return Err(MelError::NonFiniteSample { index, value });
+            }
+            peak = peak.max(value.abs());
+        }
         let Some(engine) = self.engine.as_mut() else {
             ledger::copy_slice(out, input, CopyKind::Other)?;
             return Ok(n_out);
         };
-        engine.run(input, out)?;
+        // 2^-e brings the peak to at most 4 exactly (a normal power of two
+        // changes no mantissa: e ≤ 126); 2^e, in f64, brings it back.
+        let scale = (peak > SCALE_ABOVE).then(|| {
+            let e = (peak.log2().ceil() as i32).min(126);
+            (2f32.powi(-e), 2f64.powi(e))
+        });
+        engine.run(input, out, scale)?;
         ledger::record_copy(CopyKind::Convert, n_out * 4);
         Ok(n_out)
     }
@@ -212,34 +243,62 @@ impl Resampler {
 impl Engine {
     /// Resample the whole of `input` into `out` (already sized), trimming the
     /// filter delay and feeding silence past the end until `out` is full.
-    fn run(&mut self, input: &[f32], out: &mut [f32]) -> Result<()> {
+    ///
+    /// `scale`: `(down, up)` powers of two for clips whose peak could overflow
+    /// the FFT: each input chunk is scaled down into `chunk_in` and the output
+    /// scaled back up, saturating at `±f32::MAX`.
+    fn run(&mut self, input: &[f32], out: &mut [f32], scale: Option<(f32, f64)>) -> Result<()> {
         let err = |message: String| MelError::Resample { message };
-        self.fft.reset();
-        let mut to_skip = self.fft.output_delay();
-        let input_adapter = InterleavedSlice::new(input, 1, input.len()).map_err(|e| err(e.to_string()))?;
-        let out_frames = self.chunk_out.len();
+        let Engine {
+            fft,
+            chunk_out,
+            chunk_in,
+        } = self;
+        fft.reset();
+        let mut to_skip = fft.output_delay();
+        let out_frames = chunk_out.len();
         let mut written = 0usize;
         let mut consumed = 0usize;
         while written < out.len() {
             let left = input.len() - consumed;
+            let part = left.min(fft.input_frames_next());
+            // The unscaled path reads the caller's samples in place.
+            let (src, offset): (&[f32], usize) = match scale {
+                None => (input, consumed),
+                Some((down, _)) => {
+                    let n = part.min(chunk_in.len());
+                    for (d, &s) in chunk_in[..n].iter_mut().zip(&input[consumed..consumed + n]) {
+                        *d = s * down;
+                    }
+                    (&chunk_in[..n], 0)
+                }
+            };
+            let input_adapter = InterleavedSlice::new(src, 1, src.len()).map_err(|e| err(e.to_string()))?;
             let indexing = rubato::Indexing {
-                input_offset: consumed,
+                input_offset: offset,
                 output_offset: 0,
-                partial_len: Some(left.min(self.fft.input_frames_next())),
+                partial_len: Some(part),
                 active_channels_mask: None,
             };
             let mut out_adapter =
-                InterleavedSlice::new_mut(&mut self.chunk_out[..], 1, out_frames).map_err(|e| err(e.to_string()))?;
-            let (n_in, n_new) = self
-                .fft
+                InterleavedSlice::new_mut(&mut chunk_out[..], 1, out_frames).map_err(|e| err(e.to_string()))?;
+            let (n_in, n_new) = fft
                 .process_into_buffer(&input_adapter, &mut out_adapter, Some(&indexing))
                 .map_err(|e| err(e.to_string()))?;
             consumed += n_in.min(left);
             let skip = to_skip.min(n_new);
             to_skip -= skip;
-            let fresh = &self.chunk_out[skip..n_new];
+            let fresh = &chunk_out[skip..n_new];
             let take = fresh.len().min(out.len() - written);
-            out[written..written + take].copy_from_slice(&fresh[..take]);
+            let dst = &mut out[written..written + take];
+            match scale {
+                None => dst.copy_from_slice(&fresh[..take]),
+                Some((_, up)) => {
+                    for (d, &s) in dst.iter_mut().zip(&fresh[..take]) {
+                        *d = (f64::from(s) * up).clamp(-f64::from(f32::MAX), f64::from(f32::MAX)) as f32;
+                    }
+                }
+            }
             written += take;
         }
         Ok(())

@@ -126,6 +126,10 @@ pub struct WavFile {
     info: WavInfo,
 }
 
+/// The size a writer leaves in a chunk header when it cannot seek back to
+/// fill it in (streaming to a pipe), and the placeholder RF64 uses.
+const STREAMED_SIZE: u64 = 0xFFFF_FFFF;
+
 fn u16_at(b: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([b[at], b[at + 1]])
 }
@@ -140,13 +144,23 @@ fn parse(bytes: &[u8], path: &Path) -> Result<WavInfo> {
         reason,
         offset: offset as u64,
     };
-    if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
-        return Err(invalid("missing RIFF/WAVE header", 0));
+    if bytes.len() < 12 || !(&bytes[0..4] == b"RIFF" || &bytes[0..4] == b"RF64") || &bytes[8..12] != b"WAVE" {
+        return Err(invalid("missing RIFF/WAVE (or RF64/WAVE) header", 0));
     }
+    // RF64 (EBU Tech 3306): a `ds64` chunk right after the header holds the
+    // 64-bit sizes; the data chunk's own 32-bit size is then 0xFFFFFFFF.
+    let rf64_data_len = if &bytes[0..4] == b"RF64" {
+        if bytes.len() < 12 + 8 + 24 || &bytes[12..16] != b"ds64" || u32_at(bytes, 16) < 24 {
+            return Err(invalid("RF64 file without a ds64 chunk of at least 24 bytes", 12));
+        }
+        Some(u64::from(u32_at(bytes, 20 + 8)) | (u64::from(u32_at(bytes, 20 + 12)) << 32))
+    } else {
+        None
+    };
     let mut pos = 12usize;
-    let mut fmt: Option<(u16, u16, u32, u16)> = None;
+    let mut fmt: Option<(u16, u16, u32, u16, u16, usize)> = None;
     let mut data: Option<(usize, u64)> = None;
-    while pos + 8 <= bytes.len() && (fmt.is_none() || data.is_none()) {
+    while pos.saturating_add(8) <= bytes.len() && (fmt.is_none() || data.is_none()) {
         let id = &bytes[pos..pos + 4];
         let size = u64::from(u32_at(bytes, pos + 4));
         let body = pos + 8;
@@ -157,6 +171,7 @@ fn parse(bytes: &[u8], path: &Path) -> Result<WavInfo> {
             let mut tag = u16_at(bytes, body);
             let channels = u16_at(bytes, body + 2);
             let rate = u32_at(bytes, body + 4);
+            let block_align = u16_at(bytes, body + 12);
             let bits = u16_at(bytes, body + 14);
             if tag == WAVE_FORMAT_EXTENSIBLE {
                 if size < 26 {
@@ -164,8 +179,12 @@ fn parse(bytes: &[u8], path: &Path) -> Result<WavInfo> {
                 }
                 tag = u16_at(bytes, body + 24);
             }
-            fmt = Some((tag, channels, rate, bits));
+            fmt = Some((tag, channels, rate, bits, block_align, body + 12));
         } else if id == b"data" {
+            let size = match (size, rf64_data_len) {
+                (STREAMED_SIZE, Some(len)) => len,
+                _ => size,
+            };
             data = Some((body, size));
             if fmt.is_some() {
                 break;
@@ -175,8 +194,8 @@ fn parse(bytes: &[u8], path: &Path) -> Result<WavInfo> {
         let next = (body as u64).saturating_add(size).saturating_add(size & 1);
         pos = usize::try_from(next).unwrap_or(usize::MAX); // ok: saturates; loop ends
     }
-    let (tag, channels, sample_rate, bits) = fmt.ok_or_else(|| invalid("no fmt chunk", 12))?;
-    let (offset, declared) = data.ok_or_else(|| invalid("no data chunk", 12))?;
+    let (tag, channels, sample_rate, bits, block_align, align_at) = fmt.ok_or_else(|| invalid("no fmt chunk", 12))?;
+    let (offset, mut declared) = data.ok_or_else(|| invalid("no data chunk", 12))?;
     let format = match (tag, bits) {
         (WAVE_FORMAT_PCM, 8) => SampleFormat::U8,
         (WAVE_FORMAT_PCM, 16) => SampleFormat::I16,
@@ -199,6 +218,20 @@ fn parse(bytes: &[u8], path: &Path) -> Result<WavInfo> {
         return Err(invalid("zero sample rate", 12));
     }
     let available = (bytes.len() - offset.min(bytes.len())) as u64;
+    let frame_bytes = u64::from(channels) * format.bytes() as u64;
+    // block_align is what a reader steps by; a file that disagrees with its
+    // own channels × sample size cannot be decoded as it says.
+    if u64::from(block_align) != frame_bytes {
+        return Err(invalid(
+            "block_align differs from channels x bytes per sample",
+            align_at,
+        ));
+    }
+    if declared == STREAMED_SIZE && rf64_data_len.is_none() {
+        // Written to a pipe (ffmpeg, sox): the size was never filled in.
+        // Read to the end of the file, whole frames only.
+        declared = available - available % frame_bytes;
+    }
     if declared > available {
         return Err(MelError::Truncated {
             path: path.to_path_buf(),
@@ -214,7 +247,6 @@ fn parse(bytes: &[u8], path: &Path) -> Result<WavInfo> {
         data_offset: offset as u64,
         data_len: declared,
     };
-    let frame_bytes = info.frame_bytes() as u64;
     if declared % frame_bytes != 0 {
         return Err(MelError::RaggedData {
             path: path.to_path_buf(),
