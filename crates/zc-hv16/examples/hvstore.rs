@@ -1,12 +1,19 @@
 //! `hvstore`: build, extend, inspect and search a zc-hv16 store from the shell.
 //!
 //! ```text
-//! cargo run --release -p zc-hv16 --example hvstore -- build  STORE --random N --seed S
-//! cargo run --release -p zc-hv16 --example hvstore -- append STORE --random N --seed S
-//! cargo run --release -p zc-hv16 --example hvstore -- info   STORE [--verify]
+//! cargo run --release -p zc-hv16 --example hvstore -- build  STORE --random N --seed S [--no-fsync]
+//! cargo run --release -p zc-hv16 --example hvstore -- append STORE --random N --seed S [--no-fsync]
+//! cargo run --release -p zc-hv16 --example hvstore -- info   STORE [--no-verify]
 //! cargo run --release -p zc-hv16 --example hvstore -- search STORE --query-seed Q [--flip P] --k K
 //!                                                           [--threads T] [--level scalar|popcnt|avx2|avx512]
+//!                                                           [--no-verify]
 //! ```
+//!
+//! Every open verifies the data checksum unless `--no-verify` is given.
+//! `build`/`append` sync each batch to disk (data, then header); `--no-fsync`
+//! skips that (faster; after a machine crash the store may fail verification
+//! and have to be rebuilt). The store is locked while `build`/`append` run: a
+//! second writer gets an error, readers are not blocked.
 //!
 //! `build`/`append` write vector `i` as `HV16::random(S + i)`. `search` builds
 //! the query `HV16::random(Q).flip(P, Q)` and prints one JSON line per hit,
@@ -17,15 +24,15 @@ use std::time::Instant;
 
 use zc_hv16::kernels::{Kernel, Level};
 use zc_hv16::search::Hit;
-use zc_hv16::{GENERATOR_SPLITMIX64_V1, HV16, HvStore};
+use zc_hv16::{GENERATOR_SPLITMIX64_V1, HV16, HvStore, OpenOptions};
 
 type BoxResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 const USAGE: &str = "usage:
-  hvstore build  STORE --random N --seed S
-  hvstore append STORE --random N --seed S
-  hvstore info   STORE [--verify]
-  hvstore search STORE --query-seed Q [--flip P] --k K [--threads T] [--level L]";
+  hvstore build  STORE --random N --seed S [--no-fsync]
+  hvstore append STORE --random N --seed S [--no-fsync]
+  hvstore info   STORE [--no-verify]
+  hvstore search STORE --query-seed Q [--flip P] --k K [--threads T] [--level L] [--no-verify]";
 
 struct Args {
     rest: Vec<String>,
@@ -56,9 +63,9 @@ impl Args {
     }
 }
 
-fn fill(store: &mut HvStore, n: u64, seed: u64) -> BoxResult<()> {
+fn fill(store: &mut HvStore, n: u64, seed: u64, durable: bool) -> BoxResult<()> {
     const BATCH: u64 = 1 << 16;
-    store.set_durable(false);
+    store.set_durable(durable);
     store.reserve(usize::try_from(n)?)?;
     let mut buf = Vec::with_capacity(BATCH as usize);
     let mut i = 0;
@@ -82,7 +89,11 @@ fn info(store: &HvStore) -> String {
         h.version,
         h.dimension,
         h.generator,
-        zc_hv16::store::fold_lanes(h.data_lanes)
+        if h.version == zc_hv16::store::VERSION_1 {
+            zc_hv16::store::fold_lanes(h.data_lanes)
+        } else {
+            u64::from(h.data_crc32c)
+        }
     )
 }
 
@@ -101,16 +112,17 @@ fn run() -> BoxResult<()> {
             } else {
                 HvStore::open_rw(&path)?
             };
-            fill(&mut store, n, seed)?;
+            fill(&mut store, n, seed, !args.flag("--no-fsync"))?;
             store.shrink_to_fit()?;
             eprintln!("{cmd}: {n} vectors in {:.2?}", t.elapsed());
             println!("{}", info(&store));
         }
         "info" => {
-            let store = HvStore::open(&path)?;
-            if args.flag("--verify") {
-                store.verify()?;
-                eprintln!("data checksum ok");
+            let verify = !args.flag("--no-verify");
+            let t = Instant::now();
+            let store = OpenOptions::new().verify(verify).open(&path)?;
+            if verify {
+                eprintln!("data checksum ok ({:.2?} to open and verify)", t.elapsed());
             }
             println!("{}", info(&store));
         }
@@ -123,7 +135,7 @@ fn run() -> BoxResult<()> {
                 Some(l) => Kernel::new(l)?,
                 None => Kernel::active(),
             };
-            let store = HvStore::open(&path)?;
+            let store = OpenOptions::new().verify(!args.flag("--no-verify")).open(&path)?;
             let query = HV16::random(q).flip(p, q);
             let mut hits = vec![Hit::default(); k];
             let t = Instant::now();

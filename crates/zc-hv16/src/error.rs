@@ -47,7 +47,7 @@ pub enum HvError {
     },
     /// The header checksum does not match the header bytes.
     #[error(
-        "{path}: header checksum mismatch (stored {stored:#018x}, computed {computed:#018x}); the header is corrupt"
+        "{path}: header checksum mismatch at byte offset 72 over bytes 0..72 (stored {stored:#018x}, computed {computed:#018x}); the header is corrupt or torn"
     )]
     HeaderChecksum {
         /// The file.
@@ -58,13 +58,15 @@ pub enum HvError {
         computed: u64,
     },
     /// A store format version this build does not read.
-    #[error("{path}: store format version {found} is not supported (this build reads version {supported})")]
+    #[error(
+        "{path}: store format version {found} at byte offset 8 is not supported (this build reads versions 1 to {supported})"
+    )]
     UnsupportedVersion {
         /// The file.
         path: PathBuf,
         /// Version in the header.
         found: u32,
-        /// The version this build reads and writes.
+        /// The newest version this build reads (and the one it writes).
         supported: u32,
     },
     /// The header's dimension is not 2048 bits.
@@ -107,15 +109,43 @@ pub enum HvError {
         /// Actual file length.
         file_len: u64,
     },
-    /// `HvStore::verify` found the vector data does not match its checksum.
-    #[error("{path}: data checksum mismatch (stored {stored:#018x}, computed {computed:#018x})")]
+    /// The committed vectors do not match the header's data checksum: a
+    /// corrupt byte, a torn append, or a header that reached the disk before
+    /// its data. Reported by opening (unless verification is off) and by
+    /// `HvStore::verify`; the store is not returned.
+    #[error(
+        "{path}: data checksum mismatch over bytes {offset}..{end} (stored {stored:#018x}, computed {computed:#018x}); the vector data is corrupt or was never written",
+        end = offset.saturating_add(*len)
+    )]
     DataChecksum {
         /// The file.
         path: PathBuf,
+        /// Byte offset of the checksummed region (the first vector).
+        offset: u64,
+        /// Bytes in the checksummed region (256 × count).
+        len: u64,
         /// Checksum in the header.
         stored: u64,
         /// Checksum of the data.
         computed: u64,
+    },
+    /// A version-2 header has a non-zero byte in its reserved range.
+    #[error("{path}: reserved header byte at offset {offset} is not zero")]
+    ReservedNotZero {
+        /// The file.
+        path: PathBuf,
+        /// Byte offset of the first non-zero reserved byte.
+        offset: u64,
+    },
+    /// Another handle (in this process or another) has the store open for
+    /// writing; a store has one writer at a time. Read-only opens are not
+    /// affected.
+    #[error(
+        "{path} is open for writing by another handle (this process or another); one writer at a time, read-only opens are allowed"
+    )]
+    Locked {
+        /// The store file.
+        path: PathBuf,
     },
     /// The store was opened read-only and cannot be appended to.
     #[error("{path} was opened read-only; use HvStore::open_rw to append")]
@@ -215,6 +245,22 @@ pub enum HvError {
         offset: u64,
         /// What is wrong.
         reason: String,
+    },
+    /// A names sidecar record whose checksum does not match its bytes.
+    #[error(
+        "{path}: names record {index} at byte {offset} fails its checksum (stored {stored:#010x}, computed {computed:#010x})"
+    )]
+    NamesChecksum {
+        /// The sidecar file.
+        path: PathBuf,
+        /// Byte offset of the record.
+        offset: u64,
+        /// Record (symbol) index.
+        index: usize,
+        /// Checksum in the record.
+        stored: u32,
+        /// Checksum of the record's index, length and bytes.
+        computed: u32,
     },
 }
 

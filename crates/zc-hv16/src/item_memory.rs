@@ -1,15 +1,30 @@
 //! [`ItemMemory`]: named symbols ↔ vectors on top of an [`HvStore`], with cleanup.
 //!
-//! The names live in a sidecar file `<store path>.names`: the magic
-//! `b"ZCHVNAME"`, then one record per vector, in store order: a `u32`
-//! little-endian byte length and that many bytes of UTF-8. An insert appends
-//! the name record first and the vector second, so after a crash the sidecar
-//! may hold one name more than the store; opening drops such extra names (and
-//! a torn trailing record), while a sidecar with fewer names than the store has
-//! vectors is reported as corrupt.
+//! The names live in a sidecar file `<store path>.names`.
+//!
+//! Version 2 (written by [`ItemMemory::create`]): the magic `b"ZCHVNAM2"`,
+//! then one record per vector, in store order: a `u32` byte length, a `u32`
+//! CRC-32C, and that many bytes of UTF-8 (integers little-endian). The CRC
+//! covers the record's index (`u64`), its length (`u32`) and its bytes, so a
+//! flipped, swapped or truncated record is an [`HvError::NamesChecksum`] or
+//! [`HvError::CorruptNames`] naming the sidecar and the record's byte offset,
+//! never a wrong name.
+//!
+//! Version 1 (magic `b"ZCHVNAME"`): the same records without the CRC. It is
+//! still opened, and appended to as version 1; its names are not protected
+//! against corruption (recreate the item memory to upgrade).
+//!
+//! An insert appends the name record first and the vector second, so after a
+//! crash the sidecar may hold one name more than the store; opening drops such
+//! extra names (and a torn trailing record), while a sidecar with fewer names
+//! than the store has vectors is reported as corrupt.
+//!
+//! A writable item memory holds its store's writer lock (see the
+//! [single-writer rule](crate::store#one-writer-many-readers)); the lock on
+//! the store also guards the sidecar.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -17,10 +32,12 @@ use crate::error::{HvError, Result, io_err};
 use crate::hv::HV16;
 use crate::kernels::Kernel;
 use crate::search::Hit;
-use crate::store::HvStore;
+use crate::store::{HvStore, OpenOptions};
 
-/// First 8 bytes of a names sidecar.
+/// First 8 bytes of a version-1 names sidecar (records without checksums).
 pub const NAMES_MAGIC: [u8; 8] = *b"ZCHVNAME";
+/// First 8 bytes of a version-2 names sidecar (checksummed records).
+pub const NAMES_MAGIC_V2: [u8; 8] = *b"ZCHVNAM2";
 /// Longest symbol name, in bytes.
 pub const MAX_NAME_LEN: usize = 1 << 16;
 
@@ -43,6 +60,18 @@ pub struct ItemMemory {
     by_name: HashMap<String, usize>,
     names_path: PathBuf,
     names_file: Option<File>,
+    /// Whether the sidecar is version 2 (checksummed records).
+    names_v2: bool,
+    /// Byte length of the sidecar's committed records (where the next goes).
+    names_end: u64,
+}
+
+/// The checksum of version-2 names record `index` holding `name`.
+fn record_crc(index: usize, name: &[u8]) -> u32 {
+    let len = name.len() as u32; // ok: names are at most MAX_NAME_LEN bytes
+    let crc = crc32c::crc32c_append(0, &(index as u64).to_le_bytes());
+    let crc = crc32c::crc32c_append(crc, &len.to_le_bytes());
+    crc32c::crc32c_append(crc, name)
 }
 
 /// The sidecar path for a store path.
@@ -53,19 +82,20 @@ pub fn names_path(store: &Path) -> PathBuf {
 }
 
 impl ItemMemory {
-    /// Creates (or truncates) a store and its names sidecar.
+    /// Creates (or truncates) a store and its version-2 names sidecar, locked
+    /// for writing (fails with [`HvError::Locked`] if another handle writes it).
     pub fn create(path: impl AsRef<Path>) -> Result<ItemMemory> {
         let path = path.as_ref();
         let store = HvStore::create(path)?;
         let np = names_path(path);
-        let mut f = OpenOptions::new()
+        let mut f = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(true)
             .open(&np)
             .map_err(io_err("create", &np))?;
-        f.write_all(&NAMES_MAGIC).map_err(io_err("write", &np))?;
+        f.write_all(&NAMES_MAGIC_V2).map_err(io_err("write", &np))?;
         f.sync_data().map_err(io_err("fsync", &np))?;
         Ok(ItemMemory {
             store,
@@ -73,64 +103,95 @@ impl ItemMemory {
             by_name: HashMap::new(),
             names_path: np,
             names_file: Some(f),
+            names_v2: true,
+            names_end: NAMES_MAGIC_V2.len() as u64,
         })
     }
 
-    /// Opens a store and sidecar for reading and inserting.
+    /// Opens a store and sidecar for reading and inserting, verified (see
+    /// [`HvStore::open`]). Takes the store's writer lock: fails with
+    /// [`HvError::Locked`] while another handle, in any process, writes it.
     pub fn open(path: impl AsRef<Path>) -> Result<ItemMemory> {
-        Self::open_impl(path.as_ref(), true)
+        OpenOptions::new().write(true).open_item_memory(path)
     }
 
-    /// Opens a store and sidecar read-only (cleanup and lookups only).
+    /// Opens a store and sidecar read-only (cleanup and lookups only),
+    /// verified; takes no lock.
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<ItemMemory> {
-        Self::open_impl(path.as_ref(), false)
+        OpenOptions::new().open_item_memory(path)
     }
 
-    fn open_impl(path: &Path, writable: bool) -> Result<ItemMemory> {
-        let store = if writable {
-            HvStore::open_rw(path)?
-        } else {
-            HvStore::open(path)?
-        };
+    /// Opens with explicit [`OpenOptions`] (e.g. without the data pass).
+    pub fn open_with(path: impl AsRef<Path>, options: OpenOptions) -> Result<ItemMemory> {
+        Self::open_impl(path.as_ref(), options)
+    }
+
+    pub(crate) fn open_impl(path: &Path, options: OpenOptions) -> Result<ItemMemory> {
+        let writable = options.is_write();
+        let store = options.open(path)?;
         let np = names_path(path);
-        let mut f = OpenOptions::new()
+        let mut f = std::fs::OpenOptions::new()
             .read(true)
             .write(writable)
             .open(&np)
             .map_err(io_err("open", &np))?;
         let mut raw = Vec::new();
         f.read_to_end(&mut raw).map_err(io_err("read", &np))?;
-        let corrupt = |offset: usize, reason: &str| HvError::CorruptNames {
+        let corrupt = |offset: usize, reason: String| HvError::CorruptNames {
             path: np.clone(),
             offset: offset as u64,
-            reason: reason.to_string(),
+            reason,
         };
-        if raw.get(..8) != Some(&NAMES_MAGIC[..]) {
-            return Err(corrupt(0, "bad magic"));
-        }
+        let names_v2 = match raw.get(..8) {
+            Some(m) if m == NAMES_MAGIC_V2 => true,
+            Some(m) if m == NAMES_MAGIC => false,
+            _ => return Err(corrupt(0, "bad magic (not a zc-hv16 names sidecar)".to_string())),
+        };
+        let head = if names_v2 { 8 } else { 4 };
         let want = store.len();
-        let mut names = Vec::with_capacity(want);
-        let mut by_name = HashMap::with_capacity(want);
+        let mut names = Vec::new();
+        names
+            .try_reserve(want.min(raw.len() / head))
+            .map_err(|_| HvError::TooLarge { count: want as u64 })?;
+        let mut by_name = HashMap::new();
         let mut pos = 8usize;
         while names.len() < want {
-            let Some(len_bytes) = raw.get(pos..pos + 4) else {
-                return Err(corrupt(pos, &format!("{} names for {} vectors", names.len(), want)));
+            let index = names.len();
+            let Some(rec_head) = raw.get(pos..).and_then(|r| r.get(..head)) else {
+                return Err(corrupt(pos, format!("{index} names for {want} vectors")));
             };
-            let len = u32::from_le_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]) as usize;
+            let len = u32::from_le_bytes([rec_head[0], rec_head[1], rec_head[2], rec_head[3]]) as usize;
             if len > MAX_NAME_LEN {
-                return Err(corrupt(pos, &format!("name length {len} exceeds {MAX_NAME_LEN}")));
+                return Err(corrupt(pos, format!("name length {len} exceeds {MAX_NAME_LEN}")));
             }
-            let Some(body) = raw.get(pos + 4..pos + 4 + len) else {
-                return Err(corrupt(pos, "record runs past the end of the file"));
+            let body_at = pos + head; // ok: pos + head <= raw.len()
+            let Some(body) = raw.get(body_at..).and_then(|r| r.get(..len)) else {
+                return Err(corrupt(pos, "record runs past the end of the file".to_string()));
             };
+            if names_v2 {
+                let stored = u32::from_le_bytes([rec_head[4], rec_head[5], rec_head[6], rec_head[7]]);
+                let computed = record_crc(index, body);
+                if stored != computed {
+                    return Err(HvError::NamesChecksum {
+                        path: np.clone(),
+                        offset: pos as u64,
+                        index,
+                        stored,
+                        computed,
+                    });
+                }
+            }
             let name = std::str::from_utf8(body)
-                .map_err(|_| corrupt(pos + 4, "name is not UTF-8"))?
+                .map_err(|_| corrupt(body_at, "name is not UTF-8".to_string()))?
                 .to_string();
-            if by_name.insert(name.clone(), names.len()).is_some() {
-                return Err(corrupt(pos, &format!("duplicate name `{name}`")));
+            if let Some(first) = by_name.insert(name.clone(), index) {
+                return Err(corrupt(
+                    pos,
+                    format!("duplicate name `{name}` (first at index {first})"),
+                ));
             }
             names.push(name);
-            pos += 4 + len;
+            pos = body_at + len; // ok: within raw.len()
         }
         // Anything after the last complete record is a crashed insert: drop it.
         if writable && pos < raw.len() {
@@ -142,6 +203,8 @@ impl ItemMemory {
             by_name,
             names_path: np,
             names_file: writable.then_some(f),
+            names_v2,
+            names_end: pos as u64,
         })
     }
 
@@ -169,16 +232,27 @@ impl ItemMemory {
             .names_file
             .as_ref()
             .ok_or_else(|| HvError::ReadOnly { path: np.clone() })?;
-        let mut rec = Vec::with_capacity(4 + name.len());
-        rec.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        let index = self.names.len();
+        let mut rec = Vec::new();
+        rec.try_reserve(8 + name.len()).map_err(|_| HvError::NameTooLong {
+            len: name.len(),
+            max: MAX_NAME_LEN,
+        })?;
+        rec.extend_from_slice(&(name.len() as u32).to_le_bytes()); // ok: <= MAX_NAME_LEN
+        if self.names_v2 {
+            rec.extend_from_slice(&record_crc(index, name.as_bytes()).to_le_bytes());
+        }
         rec.extend_from_slice(name.as_bytes());
         // Append at the end (drop a torn tail from an earlier failed write first).
-        let end = 8 + self.names.iter().map(|n| 4 + n.len() as u64).sum::<u64>();
+        let end = self.names_end;
         f.set_len(end).map_err(io_err("set_len", np))?;
         std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(end)).map_err(io_err("seek", np))?;
         f.write_all(&rec).map_err(io_err("write", np))?;
-        f.sync_data().map_err(io_err("fsync", np))?;
+        if self.store.is_durable() {
+            f.sync_data().map_err(io_err("fsync", np))?;
+        }
         let index = self.store.push(v)?;
+        self.names_end = end.saturating_add(rec.len() as u64);
         self.names.push(name.to_string());
         self.by_name.insert(name.to_string(), index);
         Ok(index)

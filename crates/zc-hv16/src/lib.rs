@@ -44,4 +44,4 @@ pub use item_memory::ItemMemory;
 pub use kernels::{Kernel, Level};
 pub use level::LevelEncoder;
 pub use search::Hit;
-pub use store::HvStore;
+pub use store::{HvStore, OpenOptions};

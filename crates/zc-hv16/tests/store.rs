@@ -158,12 +158,12 @@ fn bad_files_give_typed_errors() {
     write_header_field(&p, 0, b"NOTASTOR", false);
     assert!(matches!(HvStore::open(&p), Err(HvError::BadMagic { .. })));
     reset();
-    write_header_field(&p, 8, &2u32.to_le_bytes(), true);
+    write_header_field(&p, 8, &3u32.to_le_bytes(), true);
     assert!(matches!(
         HvStore::open(&p),
         Err(HvError::UnsupportedVersion {
-            found: 2,
-            supported: 1,
+            found: 3,
+            supported: 2,
             ..
         })
     ));
@@ -194,10 +194,25 @@ fn bad_files_give_typed_errors() {
     reset();
     write_header_field(&p, 32, &8192u64.to_le_bytes(), true);
     assert!(matches!(HvStore::open(&p), Err(HvError::BadDataOffset { .. })));
-    // corrupt data: opens (header only), verify reports it
+    reset();
+    write_header_field(&p, 50, &[1], true);
+    assert!(matches!(
+        HvStore::open(&p),
+        Err(HvError::ReservedNotZero { offset: 50, .. })
+    ));
+    // corrupt data: open refuses it; without verification it opens and
+    // verify reports it
     reset();
     write_header_field(&p, DATA_OFFSET as usize + 300, &[0xAA], false);
-    let st = HvStore::open(&p).unwrap();
+    assert!(matches!(
+        HvStore::open(&p),
+        Err(HvError::DataChecksum {
+            offset: DATA_OFFSET,
+            len: 1024,
+            ..
+        })
+    ));
+    let st = zc_hv16::OpenOptions::new().verify(false).open(&p).unwrap();
     assert!(matches!(st.verify(), Err(HvError::DataChecksum { .. })));
     // message mentions the path
     let e = HvStore::open(dir.path().join("missing")).unwrap_err().to_string();
@@ -284,6 +299,7 @@ fn item_memory_insert_reopen_cleanup() {
     assert_eq!(im.index_of("orphan"), Some(5));
 
     // fewer names than vectors is corruption
+    drop(im);
     let raw = fs::read(&np).unwrap();
     fs::write(&np, &raw[..raw.len() - 3]).unwrap();
     assert!(matches!(ItemMemory::open(&path), Err(HvError::CorruptNames { .. })));

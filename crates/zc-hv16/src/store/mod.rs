@@ -1,23 +1,55 @@
 //! [`HvStore`]: a file of 2048-bit vectors, memory-mapped read-only and read
 //! as `&[HV16]` with zero copies.
 //!
-//! ## File format (version 1, little-endian)
+//! ## File format (version 2, little-endian)
 //!
 //! | offset | size | field                                                     |
 //! |-------:|-----:|-----------------------------------------------------------|
 //! | 0      | 8    | magic `b"ZCHV16ST"`                                       |
-//! | 8      | 4    | format version, `1`                                       |
+//! | 8      | 4    | format version, `2` (version `1` files are still read)    |
 //! | 12     | 4    | dimension in bits, `2048`                                 |
 //! | 16     | 8    | vector count `n`                                          |
 //! | 24     | 8    | generator id: `0` unspecified, `1` SplitMix64 v1 ([`HV16::random`]) |
 //! | 32     | 8    | data offset, `4096`                                       |
-//! | 40     | 32   | data checksum state (4 × u64, see [`data_checksum`])      |
+//! | 40     | 4    | CRC-32C of bytes `4096 .. 4096 + 256·n` ([`data_crc32c`]) |
+//! | 44     | 28   | zero (reserved; a non-zero byte is an error)              |
 //! | 72     | 8    | header checksum: FNV-1a 64 of bytes 0..72                 |
 //! | 80     | 4016 | zero (reserved)                                           |
 //! | 4096   | 256·n | the vectors, word 0 first, each word little-endian       |
 //!
+//! Version 1 differs only at bytes 40..72: four 64-bit lane states of a slower
+//! checksum ([`data_checksum`]). A version-1 file opens, verifies and appends
+//! in place as version 1 (older builds keep reading it); [`HvStore::create`]
+//! writes version 2.
+//!
 //! The file may be longer than `4096 + 256·n` (reserved capacity for appends);
 //! bytes past the count are ignored. Only little-endian hosts are supported.
+//!
+//! ## Verification on open
+//!
+//! [`HvStore::open`] and [`HvStore::open_rw`] check the header *and* the data
+//! checksum over the committed vectors before they return: a flipped byte,
+//! a torn append or a header that reached the disk before its data (a machine
+//! crash with durability off) is an [`HvError::DataChecksum`] naming the file
+//! and the byte range, never a store that searches wrong vectors. This reads
+//! the whole committed region once (CRC-32C with the CPU's CRC instruction;
+//! the README gives the measured cost). A caller who accepts the risk skips it
+//! with [`OpenOptions::verify`]`(false)`; [`HvStore::verify`] runs it later.
+//! Verification covers the bytes as they are at open: the mapping is shared,
+//! so a process that rewrites vectors in place afterwards (this crate only
+//! appends) changes what [`HvStore::vectors`] returns.
+//!
+//! ## One writer, many readers
+//!
+//! Every writable open ([`HvStore::create`], [`HvStore::open_rw`],
+//! [`crate::ItemMemory::create`], [`crate::ItemMemory::open`]) takes an
+//! exclusive advisory lock (`flock` on Unix, `LockFileEx` on Windows) on the
+//! store file for the life of the handle. A second writable open, from this
+//! process or another, fails at once with [`HvError::Locked`] naming the file.
+//! Read-only opens take no lock and are never blocked; they see the count of
+//! the header they read at open (appends after that are invisible to them,
+//! never half-visible). The lock is advisory: a program that writes the file
+//! without this crate is not stopped.
 //!
 //! ## Crash consistency
 //!
@@ -25,179 +57,37 @@
 //! only then rewrites the header (count, data checksum, header checksum) and
 //! syncs again. A crash before the header write leaves the old header, which
 //! opens with the old count; a torn header fails its checksum; a file cut short
-//! fails with [`HvError::CountExceedsFile`]. No state opens with garbage.
+//! fails with [`HvError::CountExceedsFile`]. With durability off
+//! ([`HvStore::set_durable`]) the OS may write the header before the data; the
+//! data checksum then fails on open. No state opens with garbage.
 
-use std::fs::{File, OpenOptions};
+mod format;
+mod lock;
+mod options;
+
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use zc_buffers::{Advice, CopyKind, HostBufferExt, MmapBuf, MmapOptions, ledger};
 
 use crate::error::{HvError, Result, io_err};
-use crate::hv::{BYTES, DIM, GENERATOR_SPLITMIX64_V1, HV16, fnv1a64};
+use crate::hv::{BYTES, GENERATOR_SPLITMIX64_V1, HV16};
 
-/// The 8 bytes every store starts with.
-pub const MAGIC: [u8; 8] = *b"ZCHV16ST";
-/// The format version this build reads and writes.
-pub const VERSION: u32 = 1;
-/// Byte offset of the first vector (one page: the mapping starts page-aligned).
-pub const DATA_OFFSET: u64 = 4096;
-/// Bytes of the header that carry fields (the rest of the page is zero).
-pub const HEADER_USED: usize = 80;
-/// Generator id meaning "vectors of unknown origin".
-pub const GENERATOR_UNSPECIFIED: u64 = 0;
-
-const LANE_INIT: [u64; 4] = [
-    0x243F_6A88_85A3_08D3,
-    0x1319_8A2E_0370_7344,
-    0xA409_3822_299F_31D0,
-    0x082E_FA98_EC4E_6C89,
-];
-
-/// Streaming data checksum: lane `l` folds words `l, l+4, l+8, …` of the data
-/// as `h = (h ^ w) * 0x9E3779B97F4A7C15; h ^= h >> 29`, starting from the first
-/// hex digits of π. The header stores the four lane states so appends extend
-/// the checksum without rereading the file.
-pub fn data_checksum(mut lanes: [u64; 4], vs: &[HV16]) -> [u64; 4] {
-    for v in vs {
-        for quad in v.words.chunks_exact(4) {
-            for (h, &w) in lanes.iter_mut().zip(quad) {
-                *h = (*h ^ w).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-                *h ^= *h >> 29;
-            }
-        }
-    }
-    lanes
-}
-
-/// One number from the four lane states (what error messages show).
-pub fn fold_lanes(l: [u64; 4]) -> u64 {
-    l[0] ^ l[1].rotate_left(16) ^ l[2].rotate_left(32) ^ l[3].rotate_left(48)
-}
-
-/// The decoded header of a store.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Header {
-    /// Format version.
-    pub version: u32,
-    /// Bits per vector.
-    pub dimension: u32,
-    /// Number of vectors.
-    pub count: u64,
-    /// Generator id.
-    pub generator: u64,
-    /// Data offset.
-    pub data_offset: u64,
-    /// Data checksum lane states.
-    pub data_lanes: [u64; 4],
-}
-
-impl Header {
-    fn encode(&self) -> [u8; HEADER_USED] {
-        let mut b = [0u8; HEADER_USED];
-        b[0..8].copy_from_slice(&MAGIC);
-        b[8..12].copy_from_slice(&self.version.to_le_bytes());
-        b[12..16].copy_from_slice(&self.dimension.to_le_bytes());
-        b[16..24].copy_from_slice(&self.count.to_le_bytes());
-        b[24..32].copy_from_slice(&self.generator.to_le_bytes());
-        b[32..40].copy_from_slice(&self.data_offset.to_le_bytes());
-        for (i, l) in self.data_lanes.iter().enumerate() {
-            b[40 + 8 * i..48 + 8 * i].copy_from_slice(&l.to_le_bytes());
-        }
-        let sum = fnv1a64(&b[..72]);
-        b[72..80].copy_from_slice(&sum.to_le_bytes());
-        b
-    }
-
-    /// Decodes and validates a header against a file of `file_len` bytes.
-    pub fn decode(b: &[u8; HEADER_USED], file_len: u64, path: &Path) -> Result<Header> {
-        let u32_at = |o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
-        let u64_at = |o: usize| {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&b[o..o + 8]);
-            u64::from_le_bytes(w)
-        };
-        let path_buf = || path.to_path_buf();
-        let mut magic = [0u8; 8];
-        magic.copy_from_slice(&b[0..8]);
-        if magic != MAGIC {
-            return Err(HvError::BadMagic {
-                path: path_buf(),
-                found: magic,
-                expected: MAGIC,
-            });
-        }
-        let version = u32_at(8);
-        if version != VERSION {
-            return Err(HvError::UnsupportedVersion {
-                path: path_buf(),
-                found: version,
-                supported: VERSION,
-            });
-        }
-        let dimension = u32_at(12);
-        if dimension as usize != DIM {
-            return Err(HvError::WrongDimension {
-                path: path_buf(),
-                found: dimension,
-                expected: DIM as u32,
-            });
-        }
-        let stored = u64_at(72);
-        let computed = fnv1a64(&b[..72]);
-        if stored != computed {
-            return Err(HvError::HeaderChecksum {
-                path: path_buf(),
-                stored,
-                computed,
-            });
-        }
-        let generator = u64_at(24);
-        if generator != GENERATOR_UNSPECIFIED && generator != GENERATOR_SPLITMIX64_V1 {
-            return Err(HvError::UnknownGenerator {
-                path: path_buf(),
-                found: generator,
-            });
-        }
-        let data_offset = u64_at(32);
-        if data_offset != DATA_OFFSET {
-            return Err(HvError::BadDataOffset {
-                path: path_buf(),
-                found: data_offset,
-                expected: DATA_OFFSET,
-            });
-        }
-        let count = u64_at(16);
-        let needed = count
-            .checked_mul(BYTES as u64)
-            .and_then(|d| d.checked_add(DATA_OFFSET))
-            .unwrap_or(u64::MAX);
-        if needed > file_len {
-            return Err(HvError::CountExceedsFile {
-                path: path_buf(),
-                count,
-                needed,
-                file_len,
-            });
-        }
-        Ok(Header {
-            version,
-            dimension,
-            count,
-            generator,
-            data_offset,
-            data_lanes: [u64_at(40), u64_at(48), u64_at(56), u64_at(64)],
-        })
-    }
-}
+pub use format::{
+    DATA_OFFSET, GENERATOR_UNSPECIFIED, HEADER_CHECKSUM_OFFSET, HEADER_USED, Header, MAGIC, VERSION, VERSION_1,
+    data_checksum, data_crc32c, fold_lanes,
+};
+pub use options::OpenOptions;
 
 /// A memory-mapped store of [`HV16`] vectors. See the [module docs](self) for
-/// the format. [`HvStore::vectors`] is a `&[HV16]` straight over the page
-/// cache; every search in [`crate::search`] runs on it directly.
+/// the format, verification on open and the single-writer rule.
+/// [`HvStore::vectors`] is a `&[HV16]` straight over the page cache; every
+/// search in [`crate::search`] runs on it directly.
 #[derive(Debug)]
 pub struct HvStore {
     path: PathBuf,
-    /// Present when opened for writing.
+    /// Present when opened for writing; holds the exclusive lock while open.
     file: Option<File>,
     /// Maps vectors `0..capacity` (read-only opens: `0..count`). `None` when empty.
     map: Option<MmapBuf>,
@@ -207,13 +97,16 @@ pub struct HvStore {
 }
 
 impl HvStore {
-    /// Creates (or truncates) a store at `path` with generator id 0 (unspecified).
+    /// Creates (or truncates) a version-2 store at `path` with generator id 0
+    /// (unspecified), locked for writing (see the [module docs](self)).
     pub fn create(path: impl AsRef<Path>) -> Result<HvStore> {
         Self::create_with_generator(path, GENERATOR_UNSPECIFIED)
     }
 
     /// Creates (or truncates) a store recording `generator` (0 or
-    /// [`GENERATOR_SPLITMIX64_V1`]) as the origin of its vectors.
+    /// [`GENERATOR_SPLITMIX64_V1`]) as the origin of its vectors. Fails with
+    /// [`HvError::Locked`], leaving the file untouched, when another handle
+    /// has it open for writing.
     pub fn create_with_generator(path: impl AsRef<Path>, generator: u64) -> Result<HvStore> {
         let path = path.as_ref();
         if generator != GENERATOR_UNSPECIFIED && generator != GENERATOR_SPLITMIX64_V1 {
@@ -223,26 +116,22 @@ impl HvStore {
             });
         }
         check_endian(path)?;
-        let file = OpenOptions::new()
+        // Lock before truncating: a live writer's file is left as it is.
+        let file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
-            .truncate(true)
+            .truncate(false)
             .open(path)
             .map_err(io_err("create", path))?;
+        lock::lock_exclusive(&file, path)?;
+        file.set_len(0).map_err(io_err("set_len", path))?;
         file.set_len(DATA_OFFSET).map_err(io_err("set_len", path))?;
         let mut store = HvStore {
             path: path.to_path_buf(),
             file: Some(file),
             map: None,
-            header: Header {
-                version: VERSION,
-                dimension: DIM as u32,
-                count: 0,
-                generator,
-                data_offset: DATA_OFFSET,
-                data_lanes: LANE_INIT,
-            },
+            header: Header::new_v2(generator),
             capacity: 0,
             durable: true,
         };
@@ -250,24 +139,41 @@ impl HvStore {
         Ok(store)
     }
 
-    /// Opens a store read-only and maps its vectors (no copy). Validates the
-    /// header; does not read the data (see [`HvStore::verify`]).
+    /// Opens a store read-only, checks its header and its data checksum (see
+    /// [Verification on open](self#verification-on-open)), and maps its
+    /// vectors (no copy). Takes no lock. To skip the data pass, use
+    /// [`OpenOptions::verify`]`(false)`.
     pub fn open(path: impl AsRef<Path>) -> Result<HvStore> {
-        Self::open_impl(path.as_ref(), false)
+        OpenOptions::new().open(path)
     }
 
-    /// Opens a store for reading and appending.
+    /// Opens a store for reading and appending, verified like
+    /// [`HvStore::open`]. Takes the store's writer lock: fails with
+    /// [`HvError::Locked`] while another handle (in any process) has it open
+    /// for writing.
     pub fn open_rw(path: impl AsRef<Path>) -> Result<HvStore> {
-        Self::open_impl(path.as_ref(), true)
+        OpenOptions::new().write(true).open(path)
     }
 
-    fn open_impl(path: &Path, writable: bool) -> Result<HvStore> {
+    /// Opens with explicit [`OpenOptions`] (read-only or writable, verified or
+    /// not).
+    pub fn open_with(path: impl AsRef<Path>, options: OpenOptions) -> Result<HvStore> {
+        Self::open_impl(path.as_ref(), options)
+    }
+
+    pub(crate) fn open_impl(path: &Path, opts: OpenOptions) -> Result<HvStore> {
         check_endian(path)?;
-        let mut file = OpenOptions::new()
+        let writable = opts.is_write();
+        let mut file = std::fs::OpenOptions::new()
             .read(true)
             .write(writable)
             .open(path)
             .map_err(io_err("open", path))?;
+        if writable {
+            lock::lock_exclusive(&file, path)?;
+        }
+        // Length and header are read under the lock: a writer that held it
+        // before us has finished its last append.
         let file_len = file.metadata().map_err(io_err("stat", path))?.len();
         if file_len < DATA_OFFSET {
             return Err(HvError::TruncatedHeader {
@@ -295,6 +201,9 @@ impl HvStore {
             durable: true,
         };
         store.remap()?;
+        if opts.is_verify() {
+            store.verify()?;
+        }
         Ok(store)
     }
 
@@ -364,20 +273,34 @@ impl HvStore {
         self.capacity
     }
 
-    /// With `false`, appends skip `fsync` (the data-then-header order still
-    /// protects against a crash of this process, not of the machine). Default `true`.
+    /// With `false`, appends skip `fsync`. The data-then-header order still
+    /// protects against a crash of this process, not of the machine: after a
+    /// power loss the header may be on disk without its data, and the next
+    /// open fails with [`HvError::DataChecksum`] (unless verification is
+    /// skipped). Default `true`.
     pub fn set_durable(&mut self, durable: bool) {
         self.durable = durable;
     }
 
-    /// Reads all vectors and checks them against the header's data checksum.
+    /// Whether appends sync to disk (see [`HvStore::set_durable`]).
+    pub fn is_durable(&self) -> bool {
+        self.durable
+    }
+
+    /// Reads all committed vectors and checks them against the header's data
+    /// checksum (CRC-32C for version 2, the lane checksum for version 1).
+    /// [`HvStore::open`] does this unless told not to.
     pub fn verify(&self) -> Result<()> {
-        let lanes = data_checksum(LANE_INIT, self.vectors());
-        if lanes != self.header.data_lanes {
+        let vs = self.vectors();
+        let computed = self.header.checksum_of(vs);
+        let stored = self.header.stored_checksum();
+        if computed != stored {
             return Err(HvError::DataChecksum {
                 path: self.path.clone(),
-                stored: fold_lanes(self.header.data_lanes),
-                computed: fold_lanes(lanes),
+                offset: DATA_OFFSET,
+                len: HV16::as_bytes(vs).len() as u64,
+                stored,
+                computed,
             });
         }
         Ok(())
@@ -451,7 +374,7 @@ impl HvStore {
         if self.durable {
             file.sync_data().map_err(io_err("fsync", &self.path))?;
         }
-        self.header.data_lanes = data_checksum(self.header.data_lanes, vs);
+        self.header.extend_checksum(vs);
         self.header.count = new_count as u64;
         self.write_header()?;
         Ok(first)
