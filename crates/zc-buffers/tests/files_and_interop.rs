@@ -80,7 +80,10 @@ fn sync_checks_its_range_and_is_a_noop_for_host_memory() {
 }
 
 #[test]
-#[cfg_attr(miri, ignore = "Miri stops on an allocation larger than the host instead of returning null")]
+#[cfg_attr(
+    miri,
+    ignore = "Miri stops on an allocation larger than the host instead of returning null"
+)]
 fn arena_sizes_from_the_caller_are_fallible() {
     // 0.1 panicked inside bumpalo (capacity overflow) or aborted the process
     for bytes in [usize::MAX, usize::MAX / 2, isize::MAX as usize, 1 << 62] {
