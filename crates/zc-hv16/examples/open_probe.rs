@@ -13,7 +13,7 @@
 use std::time::Instant;
 
 use zc_hv16::store::{data_checksum, data_crc32c};
-use zc_hv16::{HV16, HvStore, OpenOptions};
+use zc_hv16::{HV16, OpenOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);

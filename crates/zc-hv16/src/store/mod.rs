@@ -49,7 +49,13 @@
 //! Read-only opens take no lock and are never blocked; they see the count of
 //! the header they read at open (appends after that are invisible to them,
 //! never half-visible). The lock is advisory: a program that writes the file
-//! without this crate is not stopped.
+//! without this crate is not stopped. [`HvStore::create`] over a store that
+//! readers have mapped truncates it under them (the lock excludes writers
+//! only); a reader that then touches a vector past the new end gets `SIGBUS`,
+//! the risk every shared file mapping carries. Create a new file and rename it
+//! over the old one to replace a store that is being read. On Windows the lock
+//! is `LockFileEx` over the whole file, which also blocks other handles' reads
+//! while a writer is open; the rule above is tested on Linux.
 //!
 //! ## Crash consistency
 //!
