@@ -24,7 +24,7 @@
 //! # Ok::<(), zc_hv16::HvError>(())
 //! ```
 //!
-//! Modules: [`hv`] (the vector type), [`bundle`], [`level`] (scalar
+//! Modules: [`hv`] (the vector type), [`bundle`](mod@bundle), [`level`] (scalar
 //! encoders), [`kernels`] (SIMD levels), [`search`], [`store`] ([`HvStore`]),
 //! [`item_memory`] ([`ItemMemory`]).
 
