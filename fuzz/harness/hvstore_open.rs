@@ -42,7 +42,34 @@ fn exercise(store: &HvStore) {
     }
 }
 
+/// `data` with its header checksum and (version 2, when the count fits the
+/// file) its data CRC made right, so the fuzzer also reaches what lies past
+/// the checksums: counts, capacities, reserved bytes, appends.
+pub fn with_checksums_fixed(data: &[u8]) -> Option<Vec<u8>> {
+    let mut b = data.get(..).filter(|d| d.len() >= 80)?.to_vec();
+    let count = u64::from_le_bytes(b[16..24].try_into().ok()?);
+    let end = count.checked_mul(256)?.checked_add(4096)?;
+    if b[8..12] == 2u32.to_le_bytes() && end <= b.len() as u64 {
+        let vs: Vec<HV16> = b[4096..end as usize]
+            .chunks_exact(256)
+            .filter_map(|c| c.try_into().ok().map(HV16::from_le_bytes))
+            .collect();
+        let crc = zc_hv16::store::data_crc32c(0, &vs);
+        b[40..44].copy_from_slice(&crc.to_le_bytes());
+    }
+    let sum = zc_hv16::hv::fnv1a64(&b[..72]);
+    b[72..80].copy_from_slice(&sum.to_le_bytes());
+    Some(b)
+}
+
 pub fn run(data: &[u8]) {
+    run_one(data);
+    if let Some(fixed) = with_checksums_fixed(data) {
+        run_one(&fixed);
+    }
+}
+
+fn run_one(data: &[u8]) {
     let Some(dir) = scratch() else { return };
     let path = dir.join("store.hv16");
     if std::fs::write(&path, data).is_err() {

@@ -50,11 +50,61 @@ fn split(data: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
+/// `store` with its header checksum and (version 2, when the count fits the
+/// file) its data CRC made right (as in the `hvstore_open` harness).
+fn store_with_checksums_fixed(data: &[u8]) -> Option<Vec<u8>> {
+    let mut b = data.get(..).filter(|d| d.len() >= 80)?.to_vec();
+    let count = u64::from_le_bytes(b[16..24].try_into().ok()?);
+    let end = count.checked_mul(256)?.checked_add(4096)?;
+    if b[8..12] == 2u32.to_le_bytes() && end <= b.len() as u64 {
+        let vs: Vec<HV16> = b[4096..end as usize]
+            .chunks_exact(256)
+            .filter_map(|c| c.try_into().ok().map(HV16::from_le_bytes))
+            .collect();
+        let crc = zc_hv16::store::data_crc32c(0, &vs);
+        b[40..44].copy_from_slice(&crc.to_le_bytes());
+    }
+    let sum = zc_hv16::hv::fnv1a64(&b[..72]);
+    b[72..80].copy_from_slice(&sum.to_le_bytes());
+    Some(b)
+}
+
+/// The store's header checksum and data CRC made right (see the
+/// `hvstore_open` harness), and every version-2 names record's CRC made
+/// right, so the fuzzer also reaches name parsing: lengths, UTF-8,
+/// duplicates, counts, crashed tails.
+fn with_checksums_fixed(store: &[u8], names: &[u8]) -> (Option<Vec<u8>>, Vec<u8>) {
+    let store = store_with_checksums_fixed(store);
+    let mut n = names.to_vec();
+    if n.get(..8) == Some(&zc_hv16::item_memory::NAMES_MAGIC_V2[..]) {
+        let mut pos = 8usize;
+        let mut index = 0usize;
+        while let Some(head) = n.get(pos..pos.saturating_add(8)) {
+            let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+            let body_at = pos + 8;
+            let Some(body) = n.get(body_at..body_at.saturating_add(len)) else {
+                break;
+            };
+            let crc = zc_hv16::item_memory::names_record_crc(index, body);
+            n[pos + 4..pos + 8].copy_from_slice(&crc.to_le_bytes());
+            pos = body_at + len;
+            index += 1;
+        }
+    }
+    (store, n)
+}
+
 pub fn run(data: &[u8]) {
+    let (store_bytes, names_bytes) = split(data);
+    run_one(store_bytes, names_bytes);
+    let (store, names) = with_checksums_fixed(store_bytes, names_bytes);
+    run_one(store.as_deref().unwrap_or(store_bytes), &names);
+}
+
+fn run_one(store_bytes: &[u8], names_bytes: &[u8]) {
     let Some(dir) = scratch() else { return };
     let path = dir.join("items.hv16");
     let names = names_path(&path);
-    let (store_bytes, names_bytes) = split(data);
     if std::fs::write(&path, store_bytes).is_err() || std::fs::write(&names, names_bytes).is_err() {
         return;
     }

@@ -66,9 +66,16 @@ pub struct ItemMemory {
     names_end: u64,
 }
 
-/// The checksum of version-2 names record `index` holding `name`.
+/// The checksum a version-2 names record `index` holding `name` carries:
+/// CRC-32C of `index` as a little-endian `u64`, the length as a
+/// little-endian `u32`, then the bytes (for tools that write or repair
+/// sidecars; names longer than [`MAX_NAME_LEN`] are never valid).
+pub fn names_record_crc(index: usize, name: &[u8]) -> u32 {
+    record_crc(index, name)
+}
+
 fn record_crc(index: usize, name: &[u8]) -> u32 {
-    let len = name.len() as u32; // ok: names are at most MAX_NAME_LEN bytes
+    let len = name.len() as u32; // ok: truncation only for names never valid
     let crc = crc32c::crc32c_append(0, &(index as u64).to_le_bytes());
     let crc = crc32c::crc32c_append(crc, &len.to_le_bytes());
     crc32c::crc32c_append(crc, name)
