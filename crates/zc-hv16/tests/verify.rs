@@ -238,3 +238,25 @@ fn opt_out_still_checks_header_and_names() {
     fs::write(&p, &h).unwrap();
     assert!(matches!(no_verify.open(&p), Err(HvError::HeaderChecksum { .. })));
 }
+
+/// Version 1 compares all four checksum lanes, not their 64-bit fold: a
+/// header whose lanes differ but fold to the same number (found by the
+/// hvstore_open fuzzer) opened, verified, and broke on the next append.
+#[test]
+fn version_1_lanes_that_only_fold_alike_fail_to_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("v1.hv16");
+    let mut b = fs::read(data("v1-3vectors.hv16")).unwrap();
+    let lane = |b: &[u8], i: usize| u64::from_le_bytes(b[40 + 8 * i..48 + 8 * i].try_into().unwrap());
+    let (l0, l1) = (lane(&b, 0), lane(&b, 1));
+    let x = 0x0123_4567_89AB_CDEFu64;
+    b[40..48].copy_from_slice(&(l0 ^ x).to_le_bytes());
+    b[48..56].copy_from_slice(&(l1 ^ x.rotate_right(16)).to_le_bytes());
+    let sum = zc_hv16::hv::fnv1a64(&b[..72]);
+    b[72..80].copy_from_slice(&sum.to_le_bytes());
+    fs::write(&p, &b).unwrap();
+    match HvStore::open(&p) {
+        Err(HvError::DataChecksum { stored, computed, .. }) => assert_eq!(stored, computed, "the folds agree"),
+        other => panic!("{other:?}"),
+    }
+}

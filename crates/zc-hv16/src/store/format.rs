@@ -101,22 +101,23 @@ impl Header {
         }
     }
 
-    /// The data checksum of this header's version over `vs`, as one number.
-    pub(crate) fn checksum_of(&self, vs: &[HV16]) -> u64 {
+    /// Checks `vs` against the stored data checksum: the full state (all
+    /// four lanes for version 1, not their 64-bit fold, which a crafted header
+    /// can match with wrong lanes). On a mismatch returns (stored, computed)
+    /// as single numbers for the error message.
+    pub(crate) fn check_data(&self, vs: &[HV16]) -> std::result::Result<(), (u64, u64)> {
         if self.version == VERSION_1 {
-            fold_lanes(data_checksum(LANE_INIT, vs))
+            let lanes = data_checksum(LANE_INIT, vs);
+            if lanes != self.data_lanes {
+                return Err((fold_lanes(self.data_lanes), fold_lanes(lanes)));
+            }
         } else {
-            u64::from(data_crc32c(0, vs))
+            let crc = data_crc32c(0, vs);
+            if crc != self.data_crc32c {
+                return Err((u64::from(self.data_crc32c), u64::from(crc)));
+            }
         }
-    }
-
-    /// The stored data checksum, as one number.
-    pub(crate) fn stored_checksum(&self) -> u64 {
-        if self.version == VERSION_1 {
-            fold_lanes(self.data_lanes)
-        } else {
-            u64::from(self.data_crc32c)
-        }
+        Ok(())
     }
 
     /// Extends the data checksum over vectors appended after the current ones.

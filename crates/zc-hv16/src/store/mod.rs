@@ -298,18 +298,15 @@ impl HvStore {
     /// [`HvStore::open`] does this unless told not to.
     pub fn verify(&self) -> Result<()> {
         let vs = self.vectors();
-        let computed = self.header.checksum_of(vs);
-        let stored = self.header.stored_checksum();
-        if computed != stored {
-            return Err(HvError::DataChecksum {
+        self.header
+            .check_data(vs)
+            .map_err(|(stored, computed)| HvError::DataChecksum {
                 path: self.path.clone(),
                 offset: DATA_OFFSET,
                 len: HV16::as_bytes(vs).len() as u64,
                 stored,
                 computed,
-            });
-        }
-        Ok(())
+            })
     }
 
     fn writable_file(&self) -> Result<&File> {
