@@ -33,7 +33,7 @@ pub(crate) const LANE_INIT: [u64; 4] = [
 /// of the data as `h = (h ^ w) * 0x9E3779B97F4A7C15; h ^= h >> 29`, starting
 /// from the first hex digits of π. The header stores the four lane states so
 /// appends extend the checksum without rereading the file. (Version 2 uses
-/// CRC-32C instead: about 4× faster on hardware with a CRC instruction.)
+/// CRC-32C instead: 15.0 vs 9.9 GB/s on the machine in the README.)
 pub fn data_checksum(mut lanes: [u64; 4], vs: &[HV16]) -> [u64; 4] {
     for v in vs {
         for quad in v.words.chunks_exact(4) {
