@@ -70,7 +70,9 @@ pub enum HvError {
         supported: u32,
     },
     /// The header's dimension is not 2048 bits.
-    #[error("{path}: store holds {found}-bit vectors; this crate handles {expected}-bit vectors")]
+    #[error(
+        "{path}: store holds {found}-bit vectors (header byte offset 12); this crate handles {expected}-bit vectors"
+    )]
     WrongDimension {
         /// The file.
         path: PathBuf,
@@ -80,7 +82,7 @@ pub enum HvError {
         expected: u32,
     },
     /// The header names a random generator this build does not know.
-    #[error("{path}: unknown generator id {found} in the header")]
+    #[error("{path}: unknown generator id {found} at header byte offset 24")]
     UnknownGenerator {
         /// The file.
         path: PathBuf,
@@ -88,7 +90,7 @@ pub enum HvError {
         found: u64,
     },
     /// The header's data offset is not the one the format defines.
-    #[error("{path}: data offset {found} in the header (expected {expected})")]
+    #[error("{path}: data offset {found} at header byte offset 32 (expected {expected})")]
     BadDataOffset {
         /// The file.
         path: PathBuf,
