@@ -99,8 +99,8 @@ for step in "${steps[@]}"; do
             scratch=$(mktemp -d)
             if cargo +nightly fuzz run "$target" "$scratch" "fuzz/corpus/$target" -- \
                 -max_total_time=$((minutes * 60)) -rss_limit_mb=4096 -timeout=30 >"$log" 2>&1; then
-                execs=$(grep -o '^#[0-9]*' "$log" | tail -1)
-                note "fuzz $target: ok, $((SECONDS - t0)) s, ${execs#\#} executions, no crash (log: $log)"
+                execs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$log" | tail -1)
+                note "fuzz $target: ok, $((SECONDS - t0)) s, ${execs:-?} executions, no crash (log: $log)"
             else
                 note "fuzz $target: CRASH or build failure after $((SECONDS - t0)) s (log: $log; inputs in fuzz/artifacts/$target)"
                 failed+=("fuzz $target")
