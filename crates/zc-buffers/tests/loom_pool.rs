@@ -13,46 +13,10 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
 use loom::sync::Arc;
 use loom::thread;
-use zc_buffers::{AlignedBuf, Buffer, HostBuffer, HostBufferMut, Pool, PoolBackend, PoolBuilder, Residency};
+mod common;
 
-/// A buffer that counts its drops, so a model can check every buffer is
-/// freed exactly once whoever goes last.
-struct Counted {
-    buf: AlignedBuf,
-    drops: std::sync::Arc<AtomicUsize>,
-}
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.drops.fetch_add(1, SeqCst);
-    }
-}
-
-// SAFETY: forwards to the AlignedBuf it owns.
-unsafe impl Buffer for Counted {
-    fn len(&self) -> usize {
-        self.buf.len()
-    }
-    fn align(&self) -> usize {
-        self.buf.align()
-    }
-    fn residency(&self) -> Residency {
-        Residency::Heap
-    }
-    fn host_ptr(&self) -> Option<std::ptr::NonNull<u8>> {
-        self.buf.host_ptr()
-    }
-}
-impl HostBuffer for Counted {
-    fn as_bytes(&self) -> &[u8] {
-        self.buf.as_bytes()
-    }
-}
-impl HostBufferMut for Counted {
-    fn as_bytes_mut(&mut self) -> &mut [u8] {
-        self.buf.as_bytes_mut()
-    }
-}
+use common::DropCounted;
+use zc_buffers::{AlignedBuf, Buffer, HostBuffer, HostBufferMut, Pool, PoolBackend, PoolBuilder};
 
 struct Counting {
     allocs: std::sync::Arc<AtomicUsize>,
@@ -60,15 +24,15 @@ struct Counting {
 }
 
 impl PoolBackend for Counting {
-    type Buf = Counted;
-    fn allocate(&self, capacity: usize) -> zc_buffers::Result<Counted> {
+    type Buf = DropCounted;
+    fn allocate(&self, capacity: usize) -> zc_buffers::Result<DropCounted> {
         self.allocs.fetch_add(1, SeqCst);
-        Ok(Counted {
+        Ok(DropCounted {
             buf: AlignedBuf::zeroed(capacity)?,
             drops: self.drops.clone(),
         })
     }
-    fn zero(&self, buf: &mut Counted, len: usize) -> zc_buffers::Result<()> {
+    fn zero(&self, buf: &mut DropCounted, len: usize) -> zc_buffers::Result<()> {
         buf.as_bytes_mut()[..len].fill(0);
         Ok(())
     }
