@@ -187,6 +187,34 @@ pub fn observed_align(ptr: *const u8) -> usize {
     crate::error::addr_alignment(ptr as usize).min(4096)
 }
 
+/// Owners whose bytes stay where they are when the owner value is moved
+/// (heap, file mapping or driver memory behind a pointer the value owns), so
+/// an owned value can be handed to an asynchronous operation (a CUDA copy, an
+/// NPU transfer) and moved around while the operation runs. Implemented here
+/// for the core owners; hardware crates implement it for their own.
+///
+/// # Safety
+/// Moving a value of the type must not change the addresses returned by
+/// [`Buffer::host_ptr`], [`Buffer::device_ptr`] or the byte accessors, and
+/// nothing but the value may write to those bytes while the value is owned
+/// by someone else.
+pub unsafe trait StableBytes: Buffer {}
+
+// SAFETY: the bytes live in a heap allocation the value owns exclusively.
+unsafe impl StableBytes for crate::AlignedBuf {}
+// SAFETY: the Vec's heap allocation; while the value is owned elsewhere
+// nobody holds `&mut` to it, so it cannot reallocate.
+unsafe impl StableBytes for Vec<u8> {}
+// SAFETY: a Box never moves its contents.
+unsafe impl<B: Buffer + ?Sized> StableBytes for Box<B> {}
+// SAFETY: a read-only file mapping; the mapping address is fixed for its life.
+unsafe impl StableBytes for crate::MmapBuf {}
+// SAFETY: a writable file mapping owned by the value; the address is fixed.
+unsafe impl StableBytes for crate::MmapBufMut {}
+// SAFETY: a guard owns its backend buffer by value; moving the guard moves
+// that buffer, whose bytes stay put because it is itself `StableBytes`.
+unsafe impl<B: crate::PoolBackend> StableBytes for crate::Pooled<B> where B::Buf: StableBytes {}
+
 // ---- blanket and std impls ----------------------------------------------
 
 macro_rules! forward_buffer_reads {

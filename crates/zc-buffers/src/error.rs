@@ -192,6 +192,33 @@ pub enum BufferError {
         /// Mapping end.
         end: u64,
     },
+    /// An output buffer smaller than the result. Every compute entry point
+    /// in zc accepts an output at least as large as the result and writes its
+    /// prefix; this is the one error for "too small", in every crate.
+    #[error("output too small: {needed} {type_name} elements needed, the buffer holds {actual}")]
+    OutputTooSmall {
+        /// Element type of the output.
+        type_name: &'static str,
+        /// Elements the result needs.
+        needed: usize,
+        /// Elements the output holds.
+        actual: usize,
+    },
+    /// A SIMD level was forced that this CPU cannot run.
+    #[error("SIMD level {level} is not available on this CPU")]
+    SimdUnavailable {
+        /// The level asked for.
+        level: crate::simd::SimdLevel,
+    },
+    /// A worker thread panicked. The operation's output is incomplete and
+    /// must not be used; nothing else is affected.
+    #[error("worker thread {worker} panicked: {message}")]
+    WorkerPanicked {
+        /// Index of the worker (0-based).
+        worker: usize,
+        /// The panic message, where it was a string.
+        message: String,
+    },
     /// An error raised by a hardware backend (CUDA, XRT) through the trait.
     #[error("{backend}: {message}")]
     Backend {
@@ -205,8 +232,15 @@ pub enum BufferError {
 /// Shorthand for `Result<T, BufferError>`.
 pub type Result<T, E = BufferError> = std::result::Result<T, E>;
 
-/// Largest power of two that divides `addr` (capped at 1 << 63; 0 maps to the cap).
-pub(crate) fn addr_alignment(addr: usize) -> usize {
+/// Largest power of two that divides `addr` (capped at `1 << (usize::BITS - 1)`;
+/// 0 maps to the cap): the alignment an address actually has. The one
+/// implementation used by every zc crate.
+///
+/// ```
+/// assert_eq!(zc_buffers::addr_alignment(0x1040), 64);
+/// assert_eq!(zc_buffers::addr_alignment(0x1000), 4096);
+/// ```
+pub fn addr_alignment(addr: usize) -> usize {
     if addr == 0 {
         1 << (usize::BITS - 1)
     } else {

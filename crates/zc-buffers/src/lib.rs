@@ -15,6 +15,10 @@
 //! * [`Arena`]: a per-request bump arena with 64-byte minimum alignment.
 //! * [`MmapBuf`], [`MmapBufMut`]: file-backed buffers with advice.
 //! * [`transpose_into`]: the one copy between mel-major and frame-major.
+//! * [`SimdLevel`]: the CPU feature levels every crate's kernels are named
+//!   by, detected once here.
+//! * [`parallel`]: the one thread policy (0 = all cores; a panicked worker
+//!   is an error, never a partial result).
 //! * [`ledger`]: counts every deliberate copy and allocation.
 //! * `testing` (feature `testing`): a counting global allocator.
 //! * [`interop`]: DLPack, `bytes::Bytes`, Arrow (feature `arrow`).
@@ -41,6 +45,7 @@ pub mod error;
 pub mod interop;
 pub mod ledger;
 pub mod mmap;
+pub mod parallel;
 pub mod pool;
 pub mod simd;
 mod sync;
@@ -50,11 +55,14 @@ pub mod view;
 
 pub use aligned::{AlignedBuf, DEFAULT_ALIGN, PAGE_ALIGN, UninitBuf};
 pub use arena::{Arena, ArenaBuf, ArenaStats};
-pub use buffer::{Buffer, Device, DeviceType, HostBuffer, HostBufferMut, Residency, SyncDirection, check_range};
-pub use error::{BufferError, Result};
+pub use buffer::{
+    Buffer, Device, DeviceType, HostBuffer, HostBufferMut, Residency, StableBytes, SyncDirection, check_range,
+};
+pub use error::{BufferError, Result, addr_alignment};
 pub use ledger::{CopyKind, Ledger, LedgerReport};
 pub use mmap::{Advice, MmapBuf, MmapBufMut, MmapOptions};
 pub use pool::{HeapBackend, Pool, PoolBackend, PoolBuilder, PoolStats, Pooled, SizeClasses};
+pub use simd::SimdLevel;
 pub use view::{HostBufferExt, HostBufferMutExt, cast_slice, cast_slice_mut, is_c_contiguous, transpose_into};
 
 /// Re-export of `bytemuck` (`Pod`, `Zeroable`).

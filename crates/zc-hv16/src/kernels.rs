@@ -62,7 +62,7 @@ impl Level {
             Level::Popcnt => std::arch::is_x86_feature_detected!("popcnt"),
             #[cfg(target_arch = "x86_64")]
             Level::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
-            #[cfg(all(target_arch = "x86_64", zc_hv16_avx512))]
+            #[cfg(target_arch = "x86_64")]
             Level::Avx512 => {
                 std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512vpopcntdq")
             }
@@ -199,7 +199,7 @@ impl Kernel {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: AVX2 confirmed at construction.
             Level::Avx2 => unsafe { x86::avx2_dist(a, b) },
-            #[cfg(all(target_arch = "x86_64", zc_hv16_avx512))]
+            #[cfg(target_arch = "x86_64")]
             // SAFETY: AVX-512F and VPOPCNTDQ confirmed at construction.
             Level::Avx512 => unsafe { x86::avx512_dist(a, b) },
             _ => scalar_dist(a, b),
@@ -240,7 +240,7 @@ impl Kernel {
     /// data once at full width, so benches use it as the memory-read baseline.
     pub fn xor_all(self, db: &[HV16]) -> HV16 {
         match self.level {
-            #[cfg(all(target_arch = "x86_64", zc_hv16_avx512))]
+            #[cfg(target_arch = "x86_64")]
             // SAFETY: AVX-512F confirmed at construction.
             Level::Avx512 => unsafe { x86::avx512_xor_all(db) },
             #[cfg(target_arch = "x86_64")]
@@ -260,7 +260,7 @@ impl Kernel {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: AVX2 confirmed at construction.
             Level::Avx2 => unsafe { x86::avx2_distances(query, db, out) },
-            #[cfg(all(target_arch = "x86_64", zc_hv16_avx512))]
+            #[cfg(target_arch = "x86_64")]
             // SAFETY: AVX-512F and VPOPCNTDQ confirmed at construction.
             Level::Avx512 => unsafe { x86::avx512_distances(query, db, out) },
             _ => scalar_distances(query, db, out),
@@ -285,7 +285,7 @@ impl Kernel {
                     #[cfg(target_arch = "x86_64")]
                     // SAFETY: AVX2 confirmed at construction.
                     Level::Avx2 => unsafe { x86::avx2_tile::<$q>(qs, db, out, stride, offset) },
-                    #[cfg(all(target_arch = "x86_64", zc_hv16_avx512))]
+                    #[cfg(target_arch = "x86_64")]
                     // SAFETY: AVX-512F and VPOPCNTDQ confirmed at construction.
                     Level::Avx512 => unsafe { x86::avx512_tile::<$q>(qs, db, out, stride, offset) },
                     _ => scalar_tile::<$q>(qs, db, out, stride, offset),
@@ -433,11 +433,8 @@ mod x86 {
         out
     }
 
-    #[cfg(zc_hv16_avx512)]
     pub(super) use avx512::*;
 
-    #[cfg(zc_hv16_avx512)]
-    #[allow(clippy::incompatible_msrv)] // gated by build.rs on rustc >= 1.89
     mod avx512 {
         use super::super::HV16;
         use std::arch::x86_64::*;

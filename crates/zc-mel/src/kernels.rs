@@ -58,12 +58,12 @@ impl KernelLevel {
     }
 }
 
-#[cfg(all(target_arch = "x86_64", zc_mel_avx512))]
+#[cfg(target_arch = "x86_64")]
 fn avx512_detected() -> bool {
     std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512vl")
 }
 
-#[cfg(not(all(target_arch = "x86_64", zc_mel_avx512)))]
+#[cfg(not(target_arch = "x86_64"))]
 fn avx512_detected() -> bool {
     false
 }
@@ -807,7 +807,7 @@ mod avx2 {
 /// The AVX-512 level: 512-bit FFT stages and logarithm, the finiteness scan
 /// and normalisation compiled for AVX-512; the other kernels are the AVX2
 /// ones.
-#[cfg(all(target_arch = "x86_64", zc_mel_avx512))]
+#[cfg(target_arch = "x86_64")]
 mod avx512 {
     use super::vf::{self, Y, Z};
     use super::*;
@@ -863,7 +863,7 @@ mod avx512 {
 macro_rules! dispatch {
     ($level:expr, $name:ident($($arg:expr),*)) => {{
         match $level {
-            #[cfg(all(target_arch = "x86_64", zc_mel_avx512))]
+            #[cfg(target_arch = "x86_64")]
             KernelLevel::Avx512 => {
                 // SAFETY: a plan only holds Avx512 when the CPU reported
                 // AVX-512F/VL, AVX2 and FMA (KernelLevel::is_available).

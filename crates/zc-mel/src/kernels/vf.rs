@@ -140,15 +140,12 @@ impl Vf for Y {
 }
 
 /// One AVX-512 register: two adjacent rows of [`LANES`] frames.
-#[cfg(zc_mel_avx512)]
 #[derive(Clone, Copy)]
 pub(super) struct Z(__m512);
 
 // SAFETY (every unsafe block in this impl): the trait's contract, that the
 // CPU has AVX-512F (and AVX2 for `max_into`) and that pointers are valid
 // for 16 floats, is the precondition of each intrinsic called.
-#[cfg(zc_mel_avx512)]
-#[allow(clippy::incompatible_msrv)] // gated by build.rs on rustc >= 1.89
 impl Vf for Z {
     const W: usize = 16;
     #[inline(always)]

@@ -1,0 +1,258 @@
+//! The workspace's one thread policy, used by every batch API in zc.
+//!
+//! * A thread count of `0` means "every core the process may use"
+//!   ([`std::thread::available_parallelism`]); any other count is used as
+//!   given, capped at the number of work items.
+//! * A worker that panics never yields a partial result that looks
+//!   complete: the call returns [`BufferError::WorkerPanicked`] (and the
+//!   output is documented as unspecified), never `Ok`.
+//! * One thread runs inline on the caller's thread: no spawn, no allocation.
+
+use std::any::Any;
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::error::BufferError;
+
+/// Resolves a requested thread count: `0` → the cores this process may use
+/// (1 if that cannot be determined), otherwise `requested`.
+pub fn resolve_threads(requested: usize) -> usize {
+    if requested == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        requested
+    }
+}
+
+/// The message of a panic payload (`&str` or `String`), or a placeholder.
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}
+
+/// Splits `0..n` into `parts` contiguous ranges whose lengths differ by at
+/// most one (the first ones longer). `parts` is clamped to `1..=max(n, 1)`.
+pub fn split_even(n: usize, parts: usize) -> impl Iterator<Item = Range<usize>> {
+    let parts = parts.clamp(1, n.max(1));
+    let base = n / parts;
+    let extra = n % parts;
+    (0..parts).map(move |i| {
+        let start = i * base + i.min(extra);
+        let len = base + usize::from(i < extra);
+        start..start + len
+    })
+}
+
+/// Runs `f(chunk_index, chunk)` over `data` split into chunks of
+/// `chunk_len` elements (the last may be shorter) on up to `threads` scoped
+/// threads ([`resolve_threads`] policy), handing out chunks dynamically so
+/// uneven work balances. Returns the first error `f` returned (the other
+/// workers stop taking chunks), or [`BufferError::WorkerPanicked`] if a
+/// worker panicked. With one worker, or one chunk, everything runs inline.
+///
+/// `chunk_len == 0` is treated as one chunk holding all of `data`.
+///
+/// ```
+/// let mut v = vec![0u32; 1000];
+/// zc_buffers::parallel::for_each_chunk_mut(0, &mut v, 100, |i, c| {
+///     c.fill(i as u32);
+///     Ok::<(), zc_buffers::BufferError>(())
+/// })?;
+/// assert_eq!(v[999], 9);
+/// # Ok::<(), zc_buffers::BufferError>(())
+/// ```
+pub fn for_each_chunk_mut<T, E, F>(threads: usize, data: &mut [T], chunk_len: usize, f: F) -> Result<(), E>
+where
+    T: Send,
+    E: From<BufferError> + Send,
+    F: Fn(usize, &mut [T]) -> Result<(), E> + Sync,
+{
+    let chunk_len = if chunk_len == 0 { data.len().max(1) } else { chunk_len };
+    let n_chunks = data.len().div_ceil(chunk_len);
+    let workers = resolve_threads(threads).min(n_chunks);
+    if workers <= 1 {
+        for (i, c) in data.chunks_mut(chunk_len).enumerate() {
+            f(i, c)?;
+        }
+        return Ok(());
+    }
+    // Each chunk is claimed exactly once through `next`; the disjoint
+    // `&mut` slices wait in per-chunk slots (spawning threads allocates
+    // anyway, so one small Vec per call costs nothing measurable).
+    let chunks: Vec<std::sync::Mutex<Option<&mut [T]>>> = data
+        .chunks_mut(chunk_len)
+        .map(|c| std::sync::Mutex::new(Some(c)))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let f = &f;
+    let (chunks, next, failed) = (&chunks, &next, &failed);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(move || -> Result<(), E> {
+                    loop {
+                        if failed.load(Ordering::Relaxed) {
+                            return Ok(());
+                        }
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(slot) = chunks.get(i) else { return Ok(()) };
+                        let chunk = slot.lock().ok().and_then(|mut g| g.take());
+                        if let Some(c) = chunk
+                            && let Err(e) = f(i, c)
+                        {
+                            failed.store(true, Ordering::Relaxed);
+                            return Err(e);
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut first: Result<(), E> = Ok(());
+        for (worker, h) in handles.into_iter().enumerate() {
+            let r = match h.join() {
+                Ok(r) => r,
+                Err(payload) => Err(E::from(BufferError::WorkerPanicked {
+                    worker,
+                    message: panic_message(payload.as_ref()),
+                })),
+            };
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    })
+}
+
+/// Runs `f(worker, range)` for `0..n` split evenly ([`split_even`]) over
+/// up to `threads` scoped threads and returns each worker's result in range
+/// order — the map step of a map/reduce (a top-k search merges the
+/// per-range results). A panicking worker is
+/// [`BufferError::WorkerPanicked`]; the first error in range order wins.
+/// One worker runs inline.
+pub fn map_ranges<R, E, F>(threads: usize, n: usize, f: F) -> Result<Vec<R>, E>
+where
+    R: Send,
+    E: From<BufferError> + Send,
+    F: Fn(usize, Range<usize>) -> Result<R, E> + Sync,
+{
+    let workers = resolve_threads(threads).min(n.max(1));
+    if workers <= 1 {
+        return Ok(vec![f(0, 0..n)?]);
+    }
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = split_even(n, workers)
+            .enumerate()
+            .map(|(w, r)| s.spawn(move || f(w, r)))
+            .collect();
+        let mut out = Vec::with_capacity(handles.len());
+        let mut first: Option<E> = None;
+        for (worker, h) in handles.into_iter().enumerate() {
+            match h.join() {
+                Ok(Ok(r)) => out.push(r),
+                Ok(Err(e)) => {
+                    first.get_or_insert(e);
+                }
+                Err(payload) => {
+                    first.get_or_insert(E::from(BufferError::WorkerPanicked {
+                        worker,
+                        message: panic_message(payload.as_ref()),
+                    }));
+                }
+            }
+        }
+        match first {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_threads_means_all_cores() {
+        assert!(resolve_threads(0) >= 1);
+        assert_eq!(resolve_threads(3), 3);
+    }
+
+    #[test]
+    fn split_even_covers_exactly_once() {
+        for n in 0..40 {
+            for parts in 0..10 {
+                let rs: Vec<_> = split_even(n, parts).collect();
+                assert_eq!(rs.first().map(|r| r.start), Some(0));
+                assert_eq!(rs.last().map(|r| r.end), Some(n));
+                assert!(rs.windows(2).all(|w| w[0].end == w[1].start));
+                let (lo, hi) = (rs.iter().map(|r| r.len()).min(), rs.iter().map(|r| r.len()).max());
+                assert!(hi.zip(lo).is_some_and(|(h, l)| h - l <= 1));
+            }
+        }
+    }
+
+    #[test]
+    fn chunks_each_visited_once_with_any_thread_count() {
+        for threads in [0, 1, 2, 7] {
+            let mut v = vec![0u32; 1003];
+            for_each_chunk_mut(threads, &mut v, 10, |i, c| {
+                for x in c.iter_mut() {
+                    *x += 1 + i as u32;
+                }
+                Ok::<(), BufferError>(())
+            })
+            .unwrap();
+            for (j, x) in v.iter().enumerate() {
+                assert_eq!(*x, 1 + (j / 10) as u32);
+            }
+        }
+    }
+
+    #[test]
+    fn a_panicking_worker_is_an_error_not_a_partial_result() {
+        let mut v = vec![0u8; 64];
+        let r = for_each_chunk_mut(4, &mut v, 8, |i, _| {
+            if i == 5 {
+                panic!("chunk five");
+            }
+            Ok::<(), BufferError>(())
+        });
+        match r {
+            Err(BufferError::WorkerPanicked { message, .. }) => assert_eq!(message, "chunk five"),
+            other => panic!("expected WorkerPanicked, got {other:?}"),
+        }
+        let r = map_ranges(3, 30, |w, r| {
+            if w == 2 {
+                panic!("{}", format!("range {r:?}"));
+            }
+            Ok::<usize, BufferError>(r.len())
+        });
+        match r {
+            Err(BufferError::WorkerPanicked { worker: 2, message }) => assert_eq!(message, "range 20..30"),
+            other => panic!("expected WorkerPanicked, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_propagate_and_results_keep_range_order() {
+        let r = for_each_chunk_mut(2, &mut [0u8; 10], 1, |i, _| {
+            if i == 3 {
+                Err(BufferError::LengthMismatch { expected: 1, actual: 2 })
+            } else {
+                Ok(())
+            }
+        });
+        assert!(matches!(r, Err(BufferError::LengthMismatch { .. })));
+        let lens = map_ranges(4, 10, |_, r| Ok::<_, BufferError>(r)).unwrap();
+        assert_eq!(lens, vec![0..3, 3..6, 6..8, 8..10]);
+        assert_eq!(map_ranges(0, 0, |_, r| Ok::<_, BufferError>(r.len())).unwrap(), vec![0]);
+    }
+}
