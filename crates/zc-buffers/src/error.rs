@@ -192,6 +192,15 @@ pub enum BufferError {
         /// Mapping end.
         end: u64,
     },
+    /// An `ndarray` view that is not in standard (C-contiguous) layout where
+    /// one contiguous run of elements is needed.
+    #[error("array view with shape {shape:?} and strides {strides:?} is not C-contiguous")]
+    NotContiguous {
+        /// Shape of the view.
+        shape: Vec<usize>,
+        /// Its strides (elements, absolute values).
+        strides: Vec<usize>,
+    },
     /// An output buffer smaller than the result. Every compute entry point
     /// in zc accepts an output at least as large as the result and writes its
     /// prefix; this is the one error for "too small", in every crate.

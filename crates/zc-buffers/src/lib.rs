@@ -15,6 +15,8 @@
 //! * [`Arena`]: a per-request bump arena with 64-byte minimum alignment.
 //! * [`MmapBuf`], [`MmapBufMut`]: file-backed buffers with advice.
 //! * [`transpose_into`]: the one copy between mel-major and frame-major.
+//! * [`IntoOutput`]: the one output convention (a typed slice, any
+//!   [`HostBufferMut`], or an `ndarray` view; larger outputs get a prefix).
 //! * [`SimdLevel`]: the CPU feature levels every crate's kernels are named
 //!   by, detected once here.
 //! * [`parallel`]: the one thread policy (0 = all cores; a panicked worker
@@ -45,6 +47,7 @@ pub mod error;
 pub mod interop;
 pub mod ledger;
 pub mod mmap;
+pub mod output;
 pub mod parallel;
 pub mod pool;
 pub mod simd;
@@ -61,6 +64,7 @@ pub use buffer::{
 pub use error::{BufferError, Result, addr_alignment};
 pub use ledger::{CopyKind, Ledger, LedgerReport};
 pub use mmap::{Advice, MmapBuf, MmapBufMut, MmapOptions};
+pub use output::{IntoOutput, output_prefix};
 pub use pool::{HeapBackend, Pool, PoolBackend, PoolBuilder, PoolStats, Pooled, SizeClasses};
 pub use simd::SimdLevel;
 pub use view::{HostBufferExt, HostBufferMutExt, cast_slice, cast_slice_mut, is_c_contiguous, transpose_into};
