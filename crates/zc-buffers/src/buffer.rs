@@ -187,6 +187,34 @@ pub fn observed_align(ptr: *const u8) -> usize {
     crate::error::addr_alignment(ptr as usize).min(4096)
 }
 
+/// The host address and length of `buf` if it can be registered with a
+/// device runtime in place (page-locked by CUDA, wrapped as an XRT
+/// user-pointer buffer object): CPU-addressable, non-empty and starting on a
+/// `page`-byte boundary. The one check both hardware crates make.
+///
+/// Errors: [`BufferError::NotHostAccessible`], [`BufferError::EmptyBuffer`],
+/// [`BufferError::Misaligned`] (`what` = `"page-registered memory"`).
+pub fn check_page_registrable<B: Buffer + ?Sized>(buf: &B, page: usize) -> Result<(NonNull<u8>, usize)> {
+    let ptr = buf.host_ptr().ok_or(BufferError::NotHostAccessible {
+        residency: buf.residency(),
+    })?;
+    if buf.is_empty() {
+        return Err(BufferError::EmptyBuffer {
+            what: "page registration",
+        });
+    }
+    let addr = ptr.as_ptr() as usize;
+    if page == 0 || !addr.is_multiple_of(page) {
+        return Err(BufferError::Misaligned {
+            what: "page-registered memory",
+            required: page,
+            actual: crate::error::addr_alignment(addr),
+            addr,
+        });
+    }
+    Ok((ptr, buf.len()))
+}
+
 /// Owners whose bytes stay where they are when the owner value is moved
 /// (heap, file mapping or driver memory behind a pointer the value owns), so
 /// an owned value can be handed to an asynchronous operation (a CUDA copy, an
@@ -353,4 +381,80 @@ impl HostBufferMut for Vec<u8> {
     fn as_bytes_mut(&mut self) -> &mut [u8] {
         self
     }
+}
+
+/// Implements [`Buffer`] for a wrapper type by forwarding **every** method
+/// (including [`Buffer::sync`], which a hand-written forwarder is apt to
+/// forget, leaving NPU memory silently unsynchronised) to one field; with
+/// `host` also [`HostBuffer`], with `host_mut` also [`HostBufferMut`].
+///
+/// ```
+/// use zc_buffers::{AlignedBuf, Buffer, HostBufferMut, forward_buffer};
+///
+/// /// A buffer tagged with the request it belongs to.
+/// struct Tagged<B> {
+///     request: u64,
+///     inner: B,
+/// }
+/// forward_buffer!(impl[B: HostBufferMut] Tagged<B> => inner, host_mut);
+///
+/// let t = Tagged { request: 7, inner: AlignedBuf::zeroed(64)? };
+/// assert_eq!((t.len(), t.request), (64, 7));
+/// # Ok::<(), zc_buffers::BufferError>(())
+/// ```
+///
+/// The generic parameters go in the brackets (`impl[]` when there are none);
+/// the field's type must implement the traits being forwarded.
+#[macro_export]
+macro_rules! forward_buffer {
+    (impl[$($g:tt)*] $ty:ty => $field:tt) => {
+        // SAFETY: every method forwards to the field, which upholds the
+        // `Buffer` contract; the wrapper adds no memory of its own.
+        unsafe impl<$($g)*> $crate::Buffer for $ty {
+            fn len(&self) -> usize {
+                $crate::Buffer::len(&self.$field)
+            }
+            fn is_empty(&self) -> bool {
+                $crate::Buffer::is_empty(&self.$field)
+            }
+            fn align(&self) -> usize {
+                $crate::Buffer::align(&self.$field)
+            }
+            fn residency(&self) -> $crate::Residency {
+                $crate::Buffer::residency(&self.$field)
+            }
+            fn device(&self) -> $crate::Device {
+                $crate::Buffer::device(&self.$field)
+            }
+            fn host_ptr(&self) -> ::core::option::Option<::core::ptr::NonNull<u8>> {
+                $crate::Buffer::host_ptr(&self.$field)
+            }
+            fn device_ptr(&self) -> ::core::option::Option<u64> {
+                $crate::Buffer::device_ptr(&self.$field)
+            }
+            fn sync(
+                &mut self,
+                direction: $crate::SyncDirection,
+                range: ::core::ops::Range<usize>,
+            ) -> $crate::Result<()> {
+                $crate::Buffer::sync(&mut self.$field, direction, range)
+            }
+        }
+    };
+    (impl[$($g:tt)*] $ty:ty => $field:tt, host) => {
+        $crate::forward_buffer!(impl[$($g)*] $ty => $field);
+        impl<$($g)*> $crate::HostBuffer for $ty {
+            fn as_bytes(&self) -> &[u8] {
+                $crate::HostBuffer::as_bytes(&self.$field)
+            }
+        }
+    };
+    (impl[$($g:tt)*] $ty:ty => $field:tt, host_mut) => {
+        $crate::forward_buffer!(impl[$($g)*] $ty => $field, host);
+        impl<$($g)*> $crate::HostBufferMut for $ty {
+            fn as_bytes_mut(&mut self) -> &mut [u8] {
+                $crate::HostBufferMut::as_bytes_mut(&mut self.$field)
+            }
+        }
+    };
 }

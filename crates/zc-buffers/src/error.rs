@@ -32,17 +32,27 @@ pub enum BufferError {
         /// Requested alignment in bytes.
         align: usize,
     },
-    /// A typed view needs an address aligned to `required`; the memory is not.
-    #[error("misaligned memory: a view of {type_name} needs {required}-byte alignment, address {addr:#x} has {actual}")]
+    /// An address without the alignment an operation needs: a typed view
+    /// (`what` is the element type), a DLPack import, memory to be
+    /// page-locked or wrapped by a device runtime (`what` names it). The one
+    /// misalignment error of every zc crate.
+    #[error("misaligned {what}: address {addr:#x} has {actual}-byte alignment, {required} needed")]
     Misaligned {
-        /// The element type of the view.
-        type_name: &'static str,
-        /// Alignment required by the element type.
+        /// What needed the alignment (an element type, "page-locked memory", …).
+        what: &'static str,
+        /// Alignment required.
         required: usize,
         /// Largest power of two dividing the address.
         actual: usize,
         /// The address itself.
         addr: usize,
+    },
+    /// A zero-length buffer where a runtime needs at least one byte
+    /// (registration with a driver, a device allocation).
+    #[error("{what}: a zero-length buffer cannot be used")]
+    EmptyBuffer {
+        /// What was being done.
+        what: &'static str,
     },
     /// The byte length is not a multiple of the element size.
     #[error("a byte length of {len} is not a multiple of size_of::<{type_name}>() = {elem_size}")]
@@ -254,5 +264,72 @@ pub fn addr_alignment(addr: usize) -> usize {
         1 << (usize::BITS - 1)
     } else {
         1 << addr.trailing_zeros()
+    }
+}
+
+/// An operation that took ownership of `value` and failed: the error, and
+/// the value handed back untouched (a host buffer that could not be
+/// registered or wrapped, the buffers of a copy that could not be queued).
+/// The one "error that hands the value back" of every zc crate; `E` is the
+/// crate's error type.
+///
+/// Converts into [`BufferError`] (dropping the value) when `E` does, so `?`
+/// works where the value is not wanted back.
+pub struct Rejected<T, E = BufferError> {
+    /// Why it failed.
+    pub error: E,
+    /// What was handed in, unchanged.
+    pub value: T,
+}
+
+impl<T, E> Rejected<T, E> {
+    /// Pairs an error with the value it hands back.
+    pub fn new(error: E, value: T) -> Self {
+        Self { error, value }
+    }
+
+    /// The value handed back.
+    pub fn into_value(self) -> T {
+        self.value
+    }
+
+    /// Splits into the error and the value.
+    pub fn into_parts(self) -> (E, T) {
+        (self.error, self.value)
+    }
+
+    /// Converts the error (e.g. into a wider error type), keeping the value.
+    pub fn map_err<F>(self, f: impl FnOnce(E) -> F) -> Rejected<T, F> {
+        Rejected {
+            error: f(self.error),
+            value: self.value,
+        }
+    }
+}
+
+impl<T, E: std::fmt::Debug> std::fmt::Debug for Rejected<T, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rejected")
+            .field("error", &self.error)
+            .field("value", &std::any::type_name::<T>())
+            .finish()
+    }
+}
+
+impl<T, E: std::fmt::Display> std::fmt::Display for Rejected<T, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl<T, E: std::error::Error + 'static> std::error::Error for Rejected<T, E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl<T, E: Into<BufferError>> From<Rejected<T, E>> for BufferError {
+    fn from(r: Rejected<T, E>) -> Self {
+        r.error.into()
     }
 }

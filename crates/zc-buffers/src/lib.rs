@@ -59,9 +59,10 @@ pub mod view;
 pub use aligned::{AlignedBuf, DEFAULT_ALIGN, PAGE_ALIGN, UninitBuf};
 pub use arena::{Arena, ArenaBuf, ArenaStats};
 pub use buffer::{
-    Buffer, Device, DeviceType, HostBuffer, HostBufferMut, Residency, StableBytes, SyncDirection, check_range,
+    Buffer, Device, DeviceType, HostBuffer, HostBufferMut, Residency, StableBytes, SyncDirection,
+    check_page_registrable, check_range,
 };
-pub use error::{BufferError, Result, addr_alignment};
+pub use error::{BufferError, Rejected, Result, addr_alignment};
 pub use ledger::{CopyKind, Ledger, LedgerReport};
 pub use mmap::{Advice, MmapBuf, MmapBufMut, MmapOptions};
 pub use output::{IntoOutput, output_prefix};

@@ -36,7 +36,7 @@ fn check_elem<T: Pod>(ptr: *const u8) -> Result<usize> {
     let addr = ptr as usize;
     if !addr.is_multiple_of(align) {
         return Err(BufferError::Misaligned {
-            type_name,
+            what: type_name,
             required: align,
             actual: addr_alignment(addr),
             addr,

@@ -370,7 +370,7 @@ impl DlpackTensor {
             let align = elem.min(16).next_power_of_two();
             if !addr.is_multiple_of(align) {
                 return Err(BufferError::Misaligned {
-                    type_name: "DLPack element",
+                    what: "DLPack element",
                     required: align,
                     actual: crate::error::addr_alignment(addr),
                     addr,
