@@ -202,12 +202,8 @@ impl Pipeline {
     fn new(store: &Path) -> Result<Self> {
         // Page-aligned pools, so their buffers can be page-locked for a GPU
         // or wrapped as an NPU buffer object in place.
-        let audio_pool = Pool::builder()
-            .name("audio")
-            .align(4096)?
-            .cap_bytes(256 << 20)
-            .build()?;
-        let mel_pool = Pool::builder().name("mel").align(4096)?.cap_bytes(64 << 20).build()?;
+        let audio_pool = Pool::builder().name("audio").align(4096).cap_bytes(256 << 20).build()?;
+        let mel_pool = Pool::builder().name("mel").align(4096).cap_bytes(64 << 20).build()?;
         let hv_pool = Pool::builder().name("encoder_output").cap_bytes(16 << 20).build()?;
         let volterra = Processor::<f32>::prepare(&microphone_kernel()?, BLOCK)?;
         let mel = MelSpectrogram::new(MelConfig::whisper(N_MELS).with_padding(Padding::WHISPER_30S))?;
@@ -221,7 +217,7 @@ impl Pipeline {
         } else {
             (None, "skipped: no CUDA driver/GPU on this machine".to_string())
         };
-        let (npu, npu_note) = match zc::npu::probe() {
+        let (npu, npu_note) = match zc::npu::probe().and_then(|_| zc::npu::NpuDevice::open(0)) {
             Ok(d) => (Some(d), String::new()),
             Err(e) => (None, format!("skipped: no NPU ({})", short_reason(&e.to_string()))),
         };
@@ -431,7 +427,7 @@ impl Pipeline {
                 "6b NPU buffer object",
                 mel_bytes,
                 || {
-                    let mut bo = dev.wrap(mel).map_err(|e| e.error)?;
+                    let mut bo = zc::npu::NpuBuffer::wrap(dev, mel).map_err(|e| e.error)?;
                     bo.sync(SyncDirection::ToDevice, 0..mel_bytes)?;
                     Ok(bo.into_host())
                 },

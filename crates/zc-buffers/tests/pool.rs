@@ -503,3 +503,19 @@ fn stress_eight_threads_with_timeouts_bytes_and_the_last_handle_leaving() {
         "every buffer freed exactly once (idle ones with the last guard)"
     );
 }
+
+#[test]
+fn builder_chains_are_infallible_and_build_validates() {
+    let err = Pool::builder()
+        .align(48)
+        .name("odd")
+        .cap_bytes(1 << 20)
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(err, zc_buffers::BufferError::InvalidAlignment { align: 48 }),
+        "{err}"
+    );
+    let pool = Pool::builder().align(4096).name("dma").build().unwrap();
+    assert_eq!(pool.acquire(100).unwrap().as_bytes().as_ptr() as usize % 4096, 0);
+}

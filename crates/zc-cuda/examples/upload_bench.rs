@@ -90,8 +90,8 @@ fn run(dev: &CudaDevice, iters: usize) -> zc_cuda::Result<()> {
 
     // 1. The pipeline case: the same pooled mel buffer uploaded by each path,
     //    with what the ledger saw and the wall time of the whole path.
-    let pool = Pool::builder().name("mel").align(PAGE_ALIGN)?.build()?;
-    let dpool = dev.device_pool("mel-gpu", 64 << 20)?;
+    let pool = Pool::builder().name("mel").align(PAGE_ALIGN).build()?;
+    let dpool = dev.pool_builder().name("mel-gpu").cap_bytes(64 << 20).build()?;
     let mut mel = pool.acquire(MEL_BYTES)?;
     mel.as_slice_mut::<f32>()?.fill(-0.5);
     let mut gpu_mel = dpool.acquire(MEL_BYTES)?;

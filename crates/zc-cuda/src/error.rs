@@ -1,8 +1,6 @@
 //! The error type of every zc-cuda API, and its conversion to
 //! [`zc_buffers::BufferError`].
 
-use std::fmt;
-
 use zc_buffers::{BufferError, Residency};
 
 /// Everything that can go wrong in zc-cuda. Each variant carries the figures
@@ -43,53 +41,6 @@ pub enum CudaError {
         /// What the binding reported.
         message: String,
     },
-    /// An address without the alignment an operation needs.
-    #[error("misaligned {what}: address {addr:#x} needs {required}-byte alignment")]
-    Misaligned {
-        /// What was misaligned.
-        what: &'static str,
-        /// Alignment required.
-        required: usize,
-        /// The address.
-        addr: usize,
-    },
-    /// Memory to be page-locked in place does not start on a page boundary.
-    #[error(
-        "cannot register host memory at {addr:#x}: it must start on a {page}-byte page boundary \
-         (allocate it page-aligned, e.g. AlignedBuf::zeroed_aligned(len, 4096) or a pool built with .align(4096))"
-    )]
-    NotPageAligned {
-        /// The address.
-        addr: usize,
-        /// The page size required.
-        page: usize,
-    },
-    /// Source and destination of a copy have different lengths.
-    #[error("size mismatch: {what} needs {expected} bytes, got {actual}")]
-    SizeMismatch {
-        /// What was being done.
-        what: &'static str,
-        /// Bytes needed.
-        expected: usize,
-        /// Bytes given.
-        actual: usize,
-    },
-    /// A byte range outside a buffer.
-    #[error("range {start}..{end} is outside a buffer of {len} bytes")]
-    RangeOutOfBounds {
-        /// Range start.
-        start: usize,
-        /// Range end.
-        end: usize,
-        /// Buffer length.
-        len: usize,
-    },
-    /// A zero-length allocation or registration (the driver refuses them).
-    #[error("{what}: a zero-length buffer cannot be allocated or registered")]
-    EmptyBuffer {
-        /// What was being done.
-        what: &'static str,
-    },
     /// A byte count too large to describe.
     #[error("{what}: {len} bytes is too large")]
     TooLarge {
@@ -97,14 +48,6 @@ pub enum CudaError {
         what: &'static str,
         /// The byte count.
         len: usize,
-    },
-    /// The operation needs a CPU address and the buffer has none.
-    #[error("{what}: a buffer with residency {residency:?} has no host address")]
-    NotHostAccessible {
-        /// What was being done.
-        what: &'static str,
-        /// Where the buffer lives.
-        residency: Residency,
     },
     /// The operation needs a device address and the buffer has none.
     #[error("{what}: a buffer with residency {residency:?} has no device address")]
@@ -182,65 +125,9 @@ impl From<CudaError> for BufferError {
     }
 }
 
-/// An operation that took ownership of `value` and failed: the error, and
-/// the value handed back untouched (a host buffer that could not be
-/// registered, the buffers of a copy that could not be queued).
-///
-/// Converts into [`CudaError`] and [`BufferError`] (dropping the value), so
-/// `?` works where the value is not wanted back.
-pub struct Rejected<T> {
-    /// Why it failed.
-    pub error: CudaError,
-    /// What was handed in, unchanged.
-    pub value: T,
-}
-
-impl<T> Rejected<T> {
-    pub(crate) fn new(error: CudaError, value: T) -> Self {
-        Self { error, value }
-    }
-
-    /// The value handed back.
-    pub fn into_value(self) -> T {
-        self.value
-    }
-
-    /// Split into the error and the value.
-    pub fn into_parts(self) -> (CudaError, T) {
-        (self.error, self.value)
-    }
-}
-
-impl<T> fmt::Debug for Rejected<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Rejected")
-            .field("error", &self.error)
-            .field("value", &std::any::type_name::<T>())
-            .finish()
-    }
-}
-
-impl<T> fmt::Display for Rejected<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.error, f)
-    }
-}
-
-impl<T> std::error::Error for Rejected<T> {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.error)
-    }
-}
-
-impl<T> From<Rejected<T>> for CudaError {
-    fn from(r: Rejected<T>) -> Self {
+impl<T> From<zc_buffers::Rejected<T, CudaError>> for CudaError {
+    fn from(r: zc_buffers::Rejected<T, CudaError>) -> Self {
         r.error
-    }
-}
-
-impl<T> From<Rejected<T>> for BufferError {
-    fn from(r: Rejected<T>) -> Self {
-        r.error.into()
     }
 }
 
@@ -265,11 +152,14 @@ mod tests {
 
     #[test]
     fn rejected_hands_back_the_value() {
-        let r = Rejected::new(CudaError::EmptyBuffer { what: "test" }, vec![1u8, 2, 3]);
+        let empty = CudaError::Buffer(BufferError::EmptyBuffer { what: "test" });
+        let r = zc_buffers::Rejected::new(empty, vec![1u8, 2, 3]);
         assert!(r.to_string().contains("zero-length"));
         let (e, v) = r.into_parts();
-        assert!(matches!(e, CudaError::EmptyBuffer { .. }));
+        assert!(matches!(e, CudaError::Buffer(BufferError::EmptyBuffer { .. })));
         assert_eq!(v, vec![1, 2, 3]);
+        let back: CudaError = zc_buffers::Rejected::new(CudaError::NoDriver, ()).into();
+        assert!(back.is_unavailable());
     }
 
     #[test]

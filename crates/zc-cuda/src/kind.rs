@@ -2,7 +2,7 @@
 //! the validation of copies between buffers (pure logic, no driver).
 
 use zc_buffers::ledger::CopyKind;
-use zc_buffers::{Buffer, Device, DeviceType, Residency};
+use zc_buffers::{Buffer, BufferError, Device, DeviceType, Residency};
 
 use crate::error::{CudaError, Result};
 
@@ -101,16 +101,16 @@ fn addr_of<B: Buffer + ?Sized>(buf: &B, side: Side) -> u64 {
 
 /// Check a copy of all of `src` into all of `dst` and say what it is.
 ///
-/// Errors (nothing is touched): different lengths (`SizeMismatch`), a
+/// Errors (nothing is touched): different lengths (`BufferError::LengthMismatch`), a
 /// buffer with no usable address, or a host→host pair (not a CUDA copy;
 /// use `zc_buffers::ledger::copy_bytes`).
 pub fn plan_copy<S: Buffer + ?Sized, D: Buffer + ?Sized>(src: &S, dst: &D) -> Result<CopyPlan> {
     if src.len() != dst.len() {
-        return Err(CudaError::SizeMismatch {
-            what: "copy destination",
+        return Err(BufferError::LengthMismatch {
             expected: src.len(),
             actual: dst.len(),
-        });
+        }
+        .into());
     }
     let s = side_of(src).ok_or(CudaError::NotDeviceAccessible {
         what: "copy source",
@@ -151,29 +151,13 @@ pub fn check_registrable<B: Buffer + ?Sized>(buf: &B) -> Result<(usize, usize)> 
         }
         _ => {}
     }
-    let ptr = buf.host_ptr().ok_or(CudaError::NotHostAccessible {
-        what: "cuMemHostRegister",
-        residency: buf.residency(),
-    })?;
-    if buf.is_empty() {
-        return Err(CudaError::EmptyBuffer {
-            what: "cuMemHostRegister",
-        });
-    }
-    let addr = ptr.as_ptr() as usize;
-    if !addr.is_multiple_of(PAGE) {
-        return Err(CudaError::NotPageAligned { addr, page: PAGE });
-    }
-    Ok((addr, buf.len()))
+    let (ptr, len) = zc_buffers::check_page_registrable(buf, PAGE)?;
+    Ok((ptr.as_ptr() as usize, len))
 }
 
 /// The alignment actually present at a host address, capped at one page.
 pub(crate) fn host_align(addr: usize) -> usize {
-    if addr == 0 {
-        PAGE
-    } else {
-        (1usize << addr.trailing_zeros()).min(PAGE)
-    }
+    zc_buffers::addr_alignment(addr).min(PAGE)
 }
 
 #[cfg(test)]

@@ -47,11 +47,9 @@ mod transfer;
 
 pub use device::{CudaDevice, DeviceCaps, Event, Stream};
 pub use driver::{available, device_count, driver_present, driver_version, probe};
-pub use error::{CudaError, Rejected, Result};
+pub use error::{CudaError, Result};
 pub use kind::{CopyPlan, DEVICE_ALIGN, MemoryKind, PAGE, Side, check_registrable, plan_copy, side_of};
-pub use memory::{
-    Advice, DeviceBuffer, DeviceMemory, Location, ManagedBuffer, PinnedBuffer, PinnedOptions, StableBytes,
-};
+pub use memory::{DeviceBuffer, DeviceMemory, Location, ManagedAdvice, ManagedBuffer, PinnedBuffer, PinnedOptions};
 pub use pool::{DeviceBackend, DevicePool, KEEP_ALL, PooledDevice, release_threshold, set_release_threshold};
 pub use registered::{RegisterOptions, Registered};
 pub use transfer::{Completed, PendingCopy};
@@ -81,7 +79,10 @@ impl CudaDevice {
     }
 
     /// Page-lock `buf` in place for this device.
-    pub fn register<B: zc_buffers::HostBuffer>(&self, buf: B) -> Result<Registered<B>, Rejected<B>> {
+    pub fn register<B: zc_buffers::HostBuffer>(
+        &self,
+        buf: B,
+    ) -> Result<Registered<B>, zc_buffers::Rejected<B, CudaError>> {
         Registered::with_device(self, buf)
     }
 }

@@ -2,12 +2,14 @@
 //! backend, so guards, size classes, the byte cap and statistics behave
 //! exactly as for host pools.
 
+use std::sync::OnceLock;
+
 use cudarc::driver::sys;
 use zc_buffers::{Pool, PoolBackend, PoolBuilder, Pooled};
 
 use crate::device::{CudaDevice, Stream};
 use crate::driver::call_sys;
-use crate::error::Result;
+use crate::error::{CudaError, Result};
 use crate::kind::DEVICE_ALIGN;
 use crate::memory::DeviceBuffer;
 
@@ -20,10 +22,15 @@ pub type PooledDevice = Pooled<DeviceBackend>;
 /// Allocates the buffers of a [`DevicePool`]: stream-ordered from the
 /// device's memory pool where the device has one (`cuMemAllocAsync`),
 /// `cuMemAlloc` elsewhere; zeroed before they are handed out.
+///
+/// Constructing one touches no driver state; [`PoolBackend::prepare`]
+/// (called by `PoolBuilder::build`) creates its stream and sets the memory
+/// pool's release threshold, so every driver error surfaces in `build()`.
 #[derive(Debug)]
 pub struct DeviceBackend {
     device: CudaDevice,
-    stream: Stream,
+    release_threshold: u64,
+    stream: OnceLock<Stream>,
 }
 
 /// The release threshold [`DeviceBackend::new`] sets on the device's memory
@@ -32,23 +39,20 @@ pub struct DeviceBackend {
 pub const KEEP_ALL: u64 = u64::MAX;
 
 impl DeviceBackend {
-    /// A backend on `device`, with its own stream, raising the release
-    /// threshold of the device's current memory pool to [`KEEP_ALL`].
-    pub fn new(device: &CudaDevice) -> Result<Self> {
+    /// A backend on `device` that raises the release threshold of the
+    /// device's current memory pool to [`KEEP_ALL`] when prepared.
+    pub fn new(device: &CudaDevice) -> Self {
         Self::with_release_threshold(device, KEEP_ALL)
     }
 
     /// As [`new`](Self::new) with a chosen release threshold in bytes
     /// (memory above it is returned to the driver at synchronisation).
-    pub fn with_release_threshold(device: &CudaDevice, threshold: u64) -> Result<Self> {
-        let stream = device.new_stream()?;
-        if device.caps().memory_pools {
-            set_release_threshold(device, threshold)?;
-        }
-        Ok(Self {
+    pub fn with_release_threshold(device: &CudaDevice, threshold: u64) -> Self {
+        Self {
             device: device.clone(),
-            stream,
-        })
+            release_threshold: threshold,
+            stream: OnceLock::new(),
+        }
     }
 
     /// The device.
@@ -56,9 +60,18 @@ impl DeviceBackend {
         &self.device
     }
 
-    /// The stream allocations are ordered on.
-    pub fn stream(&self) -> &Stream {
-        &self.stream
+    /// The stream allocations are ordered on, created on first use.
+    pub fn stream(&self) -> Result<&Stream> {
+        if let Some(s) = self.stream.get() {
+            return Ok(s);
+        }
+        let created = self.device.new_stream()?;
+        // Two threads may race here; the loser's stream is dropped.
+        let _ = self.stream.set(created);
+        self.stream.get().ok_or(CudaError::DriverUnusable {
+            call: "cuStreamCreate",
+            message: "stream slot empty after set".to_owned(),
+        })
     }
 }
 
@@ -102,16 +115,26 @@ impl PoolBackend for DeviceBackend {
     type Buf = DeviceBuffer;
 
     fn allocate(&self, capacity: usize) -> zc_buffers::Result<DeviceBuffer> {
-        let mut b = DeviceBuffer::alloc_async(&self.stream, &self.device, capacity)?;
-        b.zero(&self.stream)?;
+        let stream = self.stream()?;
+        let mut b = DeviceBuffer::alloc_async(stream, &self.device, capacity)?;
+        b.zero(stream)?;
         // Handed out to any stream next: finish allocation and zeroing first.
-        self.stream.synchronize()?;
+        stream.synchronize()?;
         Ok(b)
     }
 
     fn zero(&self, buf: &mut DeviceBuffer, len: usize) -> zc_buffers::Result<()> {
-        buf.zero_prefix(&self.stream, len)?;
-        self.stream.synchronize()?;
+        let stream = self.stream()?;
+        buf.zero_prefix(stream, len)?;
+        stream.synchronize()?;
+        Ok(())
+    }
+
+    fn prepare(&self) -> zc_buffers::Result<()> {
+        self.stream()?;
+        if self.device.caps().memory_pools {
+            set_release_threshold(&self.device, self.release_threshold)?;
+        }
         Ok(())
     }
 
@@ -121,14 +144,23 @@ impl PoolBackend for DeviceBackend {
 }
 
 impl CudaDevice {
-    /// A builder for a device pool on this device (name, cap, size classes,
-    /// zero-on-release, waits, prefill: all of [`PoolBuilder`]).
-    pub fn pool_builder(&self) -> Result<PoolBuilder<DeviceBackend>> {
-        Ok(PoolBuilder::with_backend(DeviceBackend::new(self)?))
+    /// A builder for a pool of device buffers on this device, named
+    /// `cuda{ordinal}`; configure it like any [`PoolBuilder`] (`name`,
+    /// `cap_bytes`, `size_classes`, `zero_on_release`, `wait`, `prefill`) and
+    /// `build()`, which creates the backend's stream and sets the memory
+    /// pool's release threshold (driver errors surface there). The NPU
+    /// crate builds its pools the same way (`NpuDevice::pool_builder`).
+    pub fn pool_builder(&self) -> PoolBuilder<DeviceBackend> {
+        PoolBuilder::with_backend(DeviceBackend::new(self)).name(format!("cuda{}", self.ordinal()))
     }
+}
 
-    /// A device pool named `name` holding at most `cap_bytes`.
-    pub fn device_pool(&self, name: &str, cap_bytes: usize) -> Result<DevicePool> {
-        Ok(self.pool_builder()?.name(name).cap_bytes(cap_bytes).build()?)
+impl crate::memory::sealed::Sealed for zc_buffers::Pooled<DeviceBackend> {}
+impl crate::memory::DeviceMemory for zc_buffers::Pooled<DeviceBackend> {
+    fn dptr(&self) -> u64 {
+        crate::memory::DeviceMemory::dptr(self.inner())
+    }
+    fn ordinal(&self) -> usize {
+        crate::memory::DeviceMemory::ordinal(self.inner())
     }
 }

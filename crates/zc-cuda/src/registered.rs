@@ -11,8 +11,9 @@ use zc_buffers::{Buffer, Device, HostBuffer, HostBufferMut, Residency, SyncDirec
 
 use crate::device::CudaDevice;
 use crate::driver::call_sys;
-use crate::error::{CudaError, Rejected, Result};
+use crate::error::{CudaError, Result};
 use crate::kind::{MemoryKind, check_registrable, host_align};
+use zc_buffers::Rejected;
 
 /// Options for [`Registered::with_options`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,7 +54,7 @@ impl RegisterOptions {
 /// on drop (or by [`unregister`](Self::unregister), which hands the buffer
 /// back).
 ///
-/// The buffer must start on a page boundary (`NotPageAligned` otherwise).
+/// The buffer must start on a page boundary (`BufferError::Misaligned` otherwise).
 /// The driver pins whole pages, so the bytes from the end of the buffer to
 /// the end of its last page are pinned too; with page-aligned owners (pool
 /// classes, `AlignedBuf` at 4096) that page belongs to the same allocation.
@@ -62,7 +63,7 @@ impl RegisterOptions {
 /// use zc_buffers::{Pool, HostBufferMutExt};
 /// use zc_cuda::{CudaDevice, DeviceBuffer, Registered};
 /// let dev = CudaDevice::new(0)?;
-/// let pool = Pool::builder().align(4096)?.build()?;
+/// let pool = Pool::builder().align(4096).build()?;
 /// let mut mel = pool.acquire(80 * 3000 * 4)?;
 /// mel.as_slice_mut::<f32>()?.fill(0.5);
 /// let mel = Registered::new(mel)?;               // page-locked in place
@@ -93,7 +94,7 @@ impl<B: HostBuffer> Registered<B> {
     /// Page-lock `buf` in place for the default device (device 0), portable
     /// to every context. On failure the buffer comes back untouched in the
     /// [`Rejected`] (which converts into `CudaError` / `BufferError` for `?`).
-    pub fn new(buf: B) -> Result<Self, Rejected<B>> {
+    pub fn new(buf: B) -> Result<Self, Rejected<B, CudaError>> {
         if let Err(e) = check_registrable(&buf) {
             return Err(Rejected::new(e, buf));
         }
@@ -104,12 +105,12 @@ impl<B: HostBuffer> Registered<B> {
     }
 
     /// Page-lock `buf` in place for `device`.
-    pub fn with_device(device: &CudaDevice, buf: B) -> Result<Self, Rejected<B>> {
+    pub fn with_device(device: &CudaDevice, buf: B) -> Result<Self, Rejected<B, CudaError>> {
         Self::with_options(device, buf, RegisterOptions::default())
     }
 
     /// Page-lock `buf` in place for `device` with `options`.
-    pub fn with_options(device: &CudaDevice, buf: B, options: RegisterOptions) -> Result<Self, Rejected<B>> {
+    pub fn with_options(device: &CudaDevice, buf: B, options: RegisterOptions) -> Result<Self, Rejected<B, CudaError>> {
         // Box first: the registered address must not move with the value.
         let boxed = Box::new(buf);
         match Self::register(device, &boxed, options) {
@@ -166,7 +167,7 @@ impl<B> Registered<B> {
     /// Unregister and hand the buffer back. If the driver refuses, the
     /// buffer comes back in the [`Rejected`] (still registered with the
     /// driver; freeing it is then the driver's problem, not a Rust one).
-    pub fn unregister(self) -> Result<B, Rejected<B>> {
+    pub fn unregister(self) -> Result<B, Rejected<B, CudaError>> {
         let r = self.unregister_raw();
         let mut this = ManuallyDrop::new(self);
         // SAFETY: `this` is never dropped or used again; each ManuallyDrop
@@ -246,4 +247,4 @@ impl<B: HostBufferMut> HostBufferMut for Registered<B> {
 
 // SAFETY: the buffer is boxed, so moving a Registered never moves the
 // registered bytes, and it owns the box exclusively.
-unsafe impl<B: HostBuffer> crate::memory::StableBytes for Registered<B> {}
+unsafe impl<B: HostBuffer> zc_buffers::StableBytes for Registered<B> {}

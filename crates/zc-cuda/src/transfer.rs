@@ -13,17 +13,18 @@ use zc_buffers::ledger::CopyKind;
 
 use crate::device::{Event, Stream};
 use crate::driver::call_sys;
-use crate::error::{CudaError, Rejected, Result};
+use crate::error::{CudaError, Result};
 use crate::kind::CopyPlan;
-use crate::memory::{DeviceMemory, StableBytes};
+use crate::memory::DeviceMemory;
+use zc_buffers::{BufferError, Rejected, StableBytes};
 
 fn plan(kind: CopyKind, src_len: usize, dst_len: usize, src: u64, dst: u64) -> Result<CopyPlan> {
     if src_len != dst_len {
-        return Err(CudaError::SizeMismatch {
-            what: "copy destination",
+        return Err(BufferError::LengthMismatch {
             expected: src_len,
             actual: dst_len,
-        });
+        }
+        .into());
     }
     Ok(CopyPlan {
         kind,
@@ -147,7 +148,12 @@ impl Stream {
         self.synchronize()
     }
 
-    fn start<S, D>(&self, p: Result<CopyPlan>, src: S, dst: D) -> Result<PendingCopy<S, D>, Rejected<(S, D)>> {
+    fn start<S, D>(
+        &self,
+        p: Result<CopyPlan>,
+        src: S,
+        dst: D,
+    ) -> Result<PendingCopy<S, D>, Rejected<(S, D), CudaError>> {
         let p = match p {
             Ok(p) => p,
             Err(e) => return Err(Rejected::new(e, (src, dst))),
@@ -177,7 +183,7 @@ impl Stream {
     /// Queue a copy of host `src` into device `dst` on this stream and return
     /// at once; the buffers stay owned by the [`PendingCopy`] until it has
     /// completed. On error nothing was queued and both come back.
-    pub fn upload<S, D>(&self, src: S, dst: D) -> Result<PendingCopy<S, D>, Rejected<(S, D)>>
+    pub fn upload<S, D>(&self, src: S, dst: D) -> Result<PendingCopy<S, D>, Rejected<(S, D), CudaError>>
     where
         S: HostBuffer + StableBytes,
         D: DeviceMemory + StableBytes,
@@ -187,7 +193,7 @@ impl Stream {
     }
 
     /// Queue a copy of device `src` into host `dst`; see [`upload`](Self::upload).
-    pub fn download<S, D>(&self, src: S, mut dst: D) -> Result<PendingCopy<S, D>, Rejected<(S, D)>>
+    pub fn download<S, D>(&self, src: S, mut dst: D) -> Result<PendingCopy<S, D>, Rejected<(S, D), CudaError>>
     where
         S: DeviceMemory + StableBytes,
         D: HostBufferMut + StableBytes,
@@ -197,7 +203,7 @@ impl Stream {
     }
 
     /// Queue a device-to-device copy; see [`upload`](Self::upload).
-    pub fn copy_device<S, D>(&self, src: S, dst: D) -> Result<PendingCopy<S, D>, Rejected<(S, D)>>
+    pub fn copy_device<S, D>(&self, src: S, dst: D) -> Result<PendingCopy<S, D>, Rejected<(S, D), CudaError>>
     where
         S: DeviceMemory + StableBytes,
         D: DeviceMemory + StableBytes,

@@ -5,8 +5,10 @@
 
 use zc_buffers::interop::dlpack::{DataType, DlpackTensor};
 use zc_buffers::ledger::{self, CopyKind};
-use zc_buffers::{AlignedBuf, Buffer, HostBuffer, HostBufferExt, HostBufferMutExt, PAGE_ALIGN, Pool, Residency};
-use zc_cuda::{Advice, CudaDevice, CudaError, DeviceBuffer, Location, PinnedOptions, Registered};
+use zc_buffers::{
+    AlignedBuf, Buffer, BufferError, HostBuffer, HostBufferExt, HostBufferMutExt, PAGE_ALIGN, Pool, Residency,
+};
+use zc_cuda::{CudaDevice, CudaError, DeviceBuffer, Location, ManagedAdvice, PinnedOptions, Registered};
 
 const MEL: usize = 80 * 3000 * 4;
 
@@ -96,11 +98,10 @@ fn size_mismatch_leaves_everything_untouched() {
         assert!(
             matches!(
                 e,
-                CudaError::SizeMismatch {
+                CudaError::Buffer(BufferError::LengthMismatch {
                     expected: 1000,
                     actual: 1024,
-                    ..
-                }
+                })
             ),
             "{e:?}"
         );
@@ -142,7 +143,7 @@ fn registered_pool_buffer_uploads_in_place_and_unregisters() {
     let Some(dev) = device("registered_pool_buffer_uploads_in_place_and_unregisters") else {
         return;
     };
-    let pool = Pool::builder().align(PAGE_ALIGN).unwrap().build().unwrap();
+    let pool = Pool::builder().align(PAGE_ALIGN).build().unwrap();
     let mut mel = pool.acquire(MEL).unwrap();
     mel.as_slice_mut::<f32>().unwrap().fill(-3.0);
     let addr = mel.as_ptr();
@@ -150,7 +151,7 @@ fn registered_pool_buffer_uploads_in_place_and_unregisters() {
     assert_eq!(reg.residency(), Residency::RegisteredHost);
     assert_eq!(reg.device().device_type as i32, 3);
     assert_eq!(reg.host_ptr().unwrap().as_ptr().cast_const(), addr);
-    let dpool = dev.device_pool("test", 16 << 20).unwrap();
+    let dpool = dev.pool_builder().name("test").cap_bytes(16 << 20).build().unwrap();
     let gpu = dpool.acquire(MEL).unwrap();
     let stream = dev.new_stream().unwrap();
     let (pending, r) = ledger::scope(|| stream.upload(reg, gpu).unwrap());
@@ -209,7 +210,7 @@ fn async_errors_hand_the_buffers_back() {
     let host = pattern(100);
     let gpu = dev.alloc(128).unwrap();
     let r = dev.stream().upload(host, gpu).unwrap_err();
-    assert!(matches!(r.error, CudaError::SizeMismatch { .. }));
+    assert!(matches!(r.error, CudaError::Buffer(BufferError::LengthMismatch { .. })));
     let (host, gpu) = r.into_value();
     assert_eq!(host.len(), 100);
     assert_eq!(gpu.len(), 128);
@@ -231,8 +232,8 @@ fn managed_memory_prefetch_and_advice() {
     assert_eq!(m.device().device_type as i32, 13);
     assert!(m.as_bytes().iter().all(|&b| b == 0));
     m.as_slice_mut::<f32>().unwrap().fill(2.5);
-    m.advise(Advice::SetPreferredLocation(Location::Device)).unwrap();
-    m.advise(Advice::SetReadMostly).unwrap();
+    m.advise(ManagedAdvice::SetPreferredLocation(Location::Device)).unwrap();
+    m.advise(ManagedAdvice::SetReadMostly).unwrap();
     let s = dev.stream();
     m.prefetch(Location::Device, s).unwrap();
     let mut gpu = dev.alloc(MEL).unwrap();
@@ -249,13 +250,7 @@ fn device_pool_reuses_and_raises_the_release_threshold() {
     let Some(dev) = device("device_pool_reuses_and_raises_the_release_threshold") else {
         return;
     };
-    let pool = dev
-        .pool_builder()
-        .unwrap()
-        .name("gpu")
-        .cap_bytes(8 << 20)
-        .build()
-        .unwrap();
+    let pool = dev.pool_builder().name("gpu").cap_bytes(8 << 20).build().unwrap();
     if dev.caps().memory_pools {
         assert_eq!(zc_cuda::release_threshold(&dev).unwrap(), zc_cuda::KEEP_ALL);
     }

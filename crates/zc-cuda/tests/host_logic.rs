@@ -6,7 +6,7 @@ use std::ptr::NonNull;
 
 use zc_buffers::interop::dlpack::{DataType, DlpackTensor};
 use zc_buffers::ledger::{self, CopyKind};
-use zc_buffers::{AlignedBuf, Buffer, Device, PAGE_ALIGN, Pool, Residency};
+use zc_buffers::{AlignedBuf, Buffer, BufferError, Device, PAGE_ALIGN, Pool, Residency};
 use zc_cuda::{
     CopyPlan, CudaError, DEVICE_ALIGN, MemoryKind, PAGE, PinnedOptions, RegisterOptions, Side, check_registrable,
     plan_copy, side_of,
@@ -88,10 +88,10 @@ fn bad_plans_are_refused_with_figures() {
     let other = AlignedBuf::zeroed(1000).unwrap();
     let dev = fake(MemoryKind::Device, 1024);
     match plan_copy(&host, &dev) {
-        Err(CudaError::SizeMismatch { expected, actual, .. }) => {
+        Err(CudaError::Buffer(BufferError::LengthMismatch { expected, actual })) => {
             assert_eq!((expected, actual), (1000, 1024));
         }
-        other => panic!("expected SizeMismatch, got {other:?}"),
+        other => panic!("expected LengthMismatch, got {other:?}"),
     }
     assert!(matches!(
         plan_copy(&host, &other),
@@ -149,7 +149,7 @@ fn registration_checks_run_before_any_driver_call() {
     assert_eq!(len, 3 * PAGE);
 
     // A page-aligned pool guard passes.
-    let pool = Pool::builder().align(PAGE_ALIGN).unwrap().build().unwrap();
+    let pool = Pool::builder().align(PAGE_ALIGN).build().unwrap();
     let g = pool.acquire(80 * 3000 * 4).unwrap();
     assert!(check_registrable(&g).is_ok());
 
@@ -157,16 +157,21 @@ fn registration_checks_run_before_any_driver_call() {
     let big = AlignedBuf::zeroed_aligned(2 * PAGE, 64).unwrap();
     let slice = &big[64..64 + PAGE];
     match check_registrable(slice) {
-        Err(CudaError::NotPageAligned { addr, page }) => {
-            assert_eq!(page, 4096);
+        Err(CudaError::Buffer(BufferError::Misaligned {
+            addr, required, actual, ..
+        })) => {
+            assert_eq!((required, actual), (4096, 64));
             assert_eq!(addr, big.as_ptr() as usize + 64);
         }
-        other => panic!("expected NotPageAligned, got {other:?}"),
+        other => panic!("expected Misaligned, got {other:?}"),
     }
 
     // Empty, device and already-pinned memory fail.
     let empty = AlignedBuf::zeroed_aligned(0, PAGE_ALIGN).unwrap();
-    assert!(matches!(check_registrable(&empty), Err(CudaError::EmptyBuffer { .. })));
+    assert!(matches!(
+        check_registrable(&empty),
+        Err(CudaError::Buffer(BufferError::EmptyBuffer { .. }))
+    ));
     assert!(matches!(
         check_registrable(&fake(MemoryKind::Pinned, 4096)),
         Err(CudaError::AlreadyPinned { .. })
@@ -177,7 +182,7 @@ fn registration_checks_run_before_any_driver_call() {
     ));
     assert!(matches!(
         check_registrable(&fake(MemoryKind::Device, 4096)),
-        Err(CudaError::NotHostAccessible { .. })
+        Err(CudaError::Buffer(BufferError::NotHostAccessible { .. }))
     ));
 }
 
@@ -189,9 +194,13 @@ fn misaligned_registration_is_refused_even_without_a_driver() {
     if aligned {
         // The allocator happened to give a page-aligned Vec: then the only
         // possible failures are the driver's (or none, with a GPU).
-        assert!(!matches!(r.error, CudaError::NotPageAligned { .. }));
+        assert!(!matches!(r.error, CudaError::Buffer(BufferError::Misaligned { .. })));
     } else {
-        assert!(matches!(r.error, CudaError::NotPageAligned { .. }), "{:?}", r.error);
+        assert!(
+            matches!(r.error, CudaError::Buffer(BufferError::Misaligned { .. })),
+            "{:?}",
+            r.error
+        );
     }
     let back = r.into_value();
     assert_eq!(back.as_ptr(), ptr);

@@ -79,7 +79,7 @@ fn registering_without_a_driver_hands_the_buffer_back() {
     assert_eq!(back[0], 42);
 
     // A pooled guard too, and `?` into BufferError works.
-    let pool = Pool::builder().align(PAGE_ALIGN).unwrap().build().unwrap();
+    let pool = Pool::builder().align(PAGE_ALIGN).build().unwrap();
     let guard = pool.acquire(80 * 3000 * 4).unwrap();
     let as_buffer_error = || -> Result<(), BufferError> {
         let _reg = Registered::new(guard)?;

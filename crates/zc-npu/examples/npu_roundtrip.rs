@@ -24,7 +24,7 @@ fn pattern(i: usize) -> f32 {
 }
 
 fn main() -> ExitCode {
-    let device = match zc_npu::probe() {
+    let device = match zc_npu::probe().and_then(|_| zc_npu::NpuDevice::open(0)) {
         Ok(d) => d,
         Err(e) => {
             println!("npu_roundtrip: no NPU runtime or device here, nothing to validate.");
@@ -84,7 +84,7 @@ fn run(device: &NpuDevice) -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // 2. A page-aligned pool buffer wrapped as a user-pointer BO.
-    let pool = Pool::builder().name("host").align(4096)?.build()?;
+    let pool = Pool::builder().name("host").align(4096).build()?;
     let mut host = pool.acquire(bytes)?;
     for (i, x) in host.as_slice_mut::<f32>()?.iter_mut().enumerate() {
         *x = pattern(i);
@@ -106,7 +106,7 @@ fn run(device: &NpuDevice) -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // 3. A pooled BO, reused.
-    let npu_pool = zc_npu::pool_builder(device, 0).cap_bytes(64 << 20).build()?;
+    let npu_pool = device.pool_builder(0).cap_bytes(64 << 20).build()?;
     for round in 0..3 {
         let mut bo = npu_pool.acquire(bytes)?;
         bo.as_slice_mut::<f32>()?.fill(round as f32);

@@ -6,10 +6,13 @@ use std::ops::Range;
 use std::ptr::NonNull;
 
 use zc_buffers::ledger::{self, CopyKind};
-use zc_buffers::{Buffer, Device, HostBuffer, HostBufferMut, PAGE_ALIGN, Residency, SyncDirection};
+use zc_buffers::{
+    Buffer, BufferError, Device, HostBuffer, HostBufferMut, PAGE_ALIGN, Rejected, Residency, StableBytes,
+    SyncDirection, check_range,
+};
 
 use crate::device::NpuDevice;
-use crate::error::{NpuError, Result, WrapError};
+use crate::error::{NpuError, Result};
 use crate::flags::{BoFlags, MemoryGroup};
 use crate::runtime::BufferHandle;
 
@@ -43,45 +46,6 @@ impl Drop for Handle {
         let _ = unsafe { (self.device.runtime().fns().bo_free)(self.raw) };
     }
 }
-
-/// The host buffer a user-pointer BO wraps, kept at a fixed heap address (a
-/// raw pointer, not a `Box`, so that moving the `NpuBuffer` never asserts
-/// unique access to memory the BO's mapping aliases).
-struct HostBox<H> {
-    ptr: NonNull<H>,
-}
-
-impl<H> HostBox<H> {
-    fn new(h: H) -> Self {
-        Self {
-            ptr: NonNull::from(Box::leak(Box::new(h))),
-        }
-    }
-
-    fn get_mut(&mut self) -> &mut H {
-        // SAFETY: ptr came from Box::leak and is uniquely owned by self.
-        unsafe { self.ptr.as_mut() }
-    }
-
-    fn into_inner(self) -> H {
-        let me = std::mem::ManuallyDrop::new(self);
-        // SAFETY: ptr came from Box::leak; ownership moves back into a Box
-        // once (Drop of `me` is suppressed).
-        *unsafe { Box::from_raw(me.ptr.as_ptr()) }
-    }
-}
-
-impl<H> Drop for HostBox<H> {
-    fn drop(&mut self) {
-        // SAFETY: ptr came from Box::leak and is reclaimed exactly once.
-        drop(unsafe { Box::from_raw(self.ptr.as_ptr()) });
-    }
-}
-
-// SAFETY: HostBox uniquely owns an H, like Box<H>.
-unsafe impl<H: Send> Send for HostBox<H> {}
-// SAFETY: HostBox never hands out &H through &self.
-unsafe impl<H: Send> Sync for HostBox<H> {}
 
 /// The buffer object proper: handle, host mapping and what it was made with.
 struct Bo {
@@ -119,13 +83,16 @@ unsafe impl Sync for Bo {}
 /// until the BO has been freed and handed back by [`NpuBuffer::into_host`].
 pub struct NpuBuffer<H = XrtOwned> {
     // Field order matters: the BO is freed before the host memory it maps.
+    // The host owner is stored inline: wrapping requires
+    // `H: StableBytes`, so moving it (with the `NpuBuffer`) never moves the
+    // bytes the BO maps.
     bo: Bo,
-    host: HostBox<H>,
+    host: H,
 }
 
 fn check_len(len: usize) -> Result<()> {
     if len == 0 {
-        return Err(NpuError::ZeroSize);
+        return Err(BufferError::EmptyBuffer { what: "xrtBOAlloc" }.into());
     }
     if len > MAX_BO_BYTES {
         return Err(NpuError::TooLarge { len, max: MAX_BO_BYTES });
@@ -134,22 +101,7 @@ fn check_len(len: usize) -> Result<()> {
 }
 
 fn addr_align(addr: usize) -> usize {
-    if addr == 0 {
-        PAGE_ALIGN
-    } else {
-        (1usize << addr.trailing_zeros()).min(PAGE_ALIGN)
-    }
-}
-
-fn check_range(range: &Range<usize>, len: usize) -> Result<()> {
-    if range.start > range.end || range.end > len {
-        return Err(NpuError::RangeOutOfBounds {
-            start: range.start,
-            end: range.end,
-            len,
-        });
-    }
-    Ok(())
+    zc_buffers::addr_alignment(addr).min(PAGE_ALIGN)
 }
 
 impl NpuBuffer<XrtOwned> {
@@ -209,7 +161,7 @@ impl NpuBuffer<XrtOwned> {
                 device_addr,
                 user_ptr: false,
             },
-            host: HostBox::new(XrtOwned),
+            host: XrtOwned,
         })
     }
 }
@@ -226,7 +178,7 @@ fn check_size(handle: &Handle, len: usize) -> Result<()> {
     Ok(())
 }
 
-impl<H: HostBufferMut + Send + 'static> NpuBuffer<H> {
+impl<H: HostBufferMut + StableBytes + Send + 'static> NpuBuffer<H> {
     /// Wrap an existing page-aligned host buffer (a pool guard from a
     /// `Pool::builder().align(4096)` pool, an `AlignedBuf` with 4096
     /// alignment, a writable file mapping) as a host-only user-pointer
@@ -234,11 +186,15 @@ impl<H: HostBufferMut + Send + 'static> NpuBuffer<H> {
     /// being copied into a BO. The buffer is owned by the `NpuBuffer` until
     /// the BO is freed ([`NpuBuffer::into_host`] hands it back).
     ///
-    /// Errors (the buffer comes back in [`WrapError::buffer`]):
-    /// [`NpuError::ZeroSize`], [`NpuError::TooLarge`],
-    /// [`NpuError::Unaligned`] (the address is not 4096-aligned),
+    /// `H` must be [`StableBytes`]: its bytes stay where they are when the
+    /// owner moves (every zc owner is; a plain array is not), so the BO's
+    /// mapping stays valid while the `NpuBuffer` is moved around.
+    ///
+    /// Errors (the buffer comes back in [`Rejected::value`]):
+    /// [`BufferError::EmptyBuffer`], [`NpuError::TooLarge`],
+    /// [`BufferError::Misaligned`] (the address is not 4096-aligned),
     /// [`NpuError::Xrt`] when `xrtBOAllocUserPtr` fails.
-    pub fn wrap(device: &NpuDevice, host: H) -> std::result::Result<NpuBuffer<H>, WrapError<H>> {
+    pub fn wrap(device: &NpuDevice, host: H) -> std::result::Result<NpuBuffer<H>, Rejected<H, NpuError>> {
         Self::wrap_with(device, host, BoFlags::HOST_ONLY, 0)
     }
 
@@ -248,19 +204,16 @@ impl<H: HostBufferMut + Send + 'static> NpuBuffer<H> {
         host: H,
         flags: BoFlags,
         group: MemoryGroup,
-    ) -> std::result::Result<NpuBuffer<H>, WrapError<H>> {
+    ) -> std::result::Result<NpuBuffer<H>, Rejected<H, NpuError>> {
         if let Err(error) = flags.validate() {
-            return Err(WrapError { error, buffer: host });
+            return Err(Rejected::new(error, host));
         }
-        // Move the host buffer to its final, fixed address before taking
-        // the pointer, so the pointer stays valid however `H` stores bytes.
-        let mut boxed = HostBox::new(host);
-        match Self::register(device, boxed.get_mut(), flags, group) {
-            Ok(bo) => Ok(NpuBuffer { bo, host: boxed }),
-            Err(error) => Err(WrapError {
-                error,
-                buffer: boxed.into_inner(),
-            }),
+        // `H: StableBytes`: the pointer taken here stays valid when `host`
+        // moves into the returned NpuBuffer.
+        let mut host = host;
+        match Self::register(device, &mut host, flags, group) {
+            Ok(bo) => Ok(NpuBuffer { bo, host }),
+            Err(error) => Err(Rejected::new(error, host)),
         }
     }
 
@@ -271,13 +224,17 @@ impl<H: HostBufferMut + Send + 'static> NpuBuffer<H> {
         check_len(len)?;
         let addr = ptr as usize;
         if !addr.is_multiple_of(PAGE_ALIGN) {
-            return Err(NpuError::Unaligned {
-                addr,
+            return Err(BufferError::Misaligned {
+                what: "an XRT user-pointer buffer object",
                 required: PAGE_ALIGN,
-                actual: addr_align(addr),
-            });
+                actual: zc_buffers::addr_alignment(addr),
+                addr,
+            }
+            .into());
         }
-        let map = NonNull::new(ptr).ok_or(NpuError::NotHostAccessible)?;
+        let map = NonNull::new(ptr).ok_or(BufferError::NotHostAccessible {
+            residency: host.residency(),
+        })?;
         let fns = *device.runtime().fns();
         crate::errno::clear();
         // SAFETY: the device handle is live; ptr is valid for len writable
@@ -350,7 +307,7 @@ impl<H> NpuBuffer<H> {
     /// the zero-copy way is to produce the data in the mapping directly.
     /// On a range error nothing is written.
     pub fn write_at(&mut self, offset: usize, src: &[u8]) -> Result<()> {
-        let end = offset.checked_add(src.len()).ok_or(NpuError::RangeOutOfBounds {
+        let end = offset.checked_add(src.len()).ok_or(BufferError::RangeOutOfBounds {
             start: offset,
             end: usize::MAX,
             len: self.bo.len,
@@ -365,7 +322,7 @@ impl<H> NpuBuffer<H> {
     /// (recorded as [`CopyKind::BufferObject`]). On a range error `dst` is
     /// untouched.
     pub fn read_at(&self, offset: usize, dst: &mut [u8]) -> Result<()> {
-        let end = offset.checked_add(dst.len()).ok_or(NpuError::RangeOutOfBounds {
+        let end = offset.checked_add(dst.len()).ok_or(BufferError::RangeOutOfBounds {
             start: offset,
             end: usize::MAX,
             len: self.bo.len,
@@ -416,7 +373,7 @@ impl<H> NpuBuffer<H> {
     pub fn into_host(self) -> H {
         let NpuBuffer { bo, host } = self;
         drop(bo);
-        host.into_inner()
+        host
     }
 }
 

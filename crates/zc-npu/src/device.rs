@@ -4,11 +4,8 @@ use std::ffi::c_void;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::buffer::{NpuBuffer, XrtOwned};
-use crate::error::{NpuError, Result, WrapError};
-use crate::flags::{BoFlags, MemoryGroup};
+use crate::error::{NpuError, Result};
 use crate::runtime::{DeviceHandle, Xrt};
-use zc_buffers::HostBufferMut;
 
 struct DeviceInner {
     xrt: Arc<Xrt>,
@@ -95,23 +92,5 @@ impl NpuDevice {
     /// buffer object on it) lives; do not close it.
     pub fn as_raw(&self) -> *mut c_void {
         self.inner.handle
-    }
-
-    /// Allocate a host-only buffer object of `len` bytes in memory group 0
-    /// (see [`NpuBuffer::alloc`]).
-    pub fn alloc(&self, len: usize) -> Result<NpuBuffer> {
-        NpuBuffer::alloc_with(self, len, BoFlags::HOST_ONLY, 0)
-    }
-
-    /// Allocate a buffer object with explicit flags and memory group (see
-    /// [`NpuBuffer::alloc_with`]).
-    pub fn alloc_with(&self, len: usize, flags: BoFlags, group: MemoryGroup) -> Result<NpuBuffer<XrtOwned>> {
-        NpuBuffer::alloc_with(self, len, flags, group)
-    }
-
-    /// Wrap a page-aligned host buffer as a host-only user-pointer buffer
-    /// object in group 0 (see [`NpuBuffer::wrap`]).
-    pub fn wrap<H: HostBufferMut + Send + 'static>(&self, host: H) -> std::result::Result<NpuBuffer<H>, WrapError<H>> {
-        NpuBuffer::wrap(self, host)
     }
 }

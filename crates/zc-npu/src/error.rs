@@ -3,6 +3,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use zc_buffers::BufferError;
 
 /// One attempt to load the XRT library: the path (or bare name handed to the
@@ -82,9 +84,6 @@ pub enum NpuError {
         /// Why they are refused.
         reason: &'static str,
     },
-    /// A zero-byte buffer object was asked for.
-    #[error("a buffer object cannot be empty (zero bytes requested)")]
-    ZeroSize,
     /// A buffer object larger than the address space can describe.
     #[error("a buffer object of {len} bytes is too large (at most {max} bytes)")]
     TooLarge {
@@ -92,37 +91,6 @@ pub enum NpuError {
         len: usize,
         /// The largest accepted size.
         max: usize,
-    },
-    /// A user pointer that is not page aligned (XRT needs 4096-byte alignment).
-    #[error("user pointer {addr:#x} is aligned to {actual} bytes; a user-pointer buffer object needs {required}")]
-    Unaligned {
-        /// The address.
-        addr: usize,
-        /// Alignment required.
-        required: usize,
-        /// Largest power of two dividing the address.
-        actual: usize,
-    },
-    /// A host buffer that the CPU cannot address was passed to `wrap`.
-    #[error("the buffer to wrap has no host address")]
-    NotHostAccessible,
-    /// A byte range outside the buffer object.
-    #[error("range {start}..{end} is outside a buffer object of {len} bytes")]
-    RangeOutOfBounds {
-        /// Range start.
-        start: usize,
-        /// Range end.
-        end: usize,
-        /// Buffer length.
-        len: usize,
-    },
-    /// Two lengths that must agree do not (the copy helpers).
-    #[error("length mismatch: expected {expected} bytes, got {actual}")]
-    LengthMismatch {
-        /// What the operation needs.
-        expected: usize,
-        /// What the caller passed.
-        actual: usize,
     },
     /// An XRT call failed. `code` is the call's return value, or `errno` for
     /// calls that return a handle or pointer (0 when XRT set none).
@@ -142,32 +110,38 @@ pub enum NpuError {
         /// What was wrong.
         detail: String,
     },
-    /// An error from zc-buffers (a pool, a view).
+    /// A failure shared with every zc crate (a range, a length, an
+    /// alignment, a pool), kept whole as the source. Behind an `Arc` so that
+    /// `NpuError` stays `Clone` (the global runtime cache hands out copies).
     #[error(transparent)]
-    Buffer(#[from] BufferErrorMessage),
+    Buffer(Arc<BufferError>),
 }
 
-/// A [`BufferError`] carried inside [`NpuError`] as its message (so that
-/// `NpuError` stays `Clone`, which the global runtime cache needs).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct BufferErrorMessage(pub String);
+impl NpuError {
+    /// The shared zc-buffers failure inside [`NpuError::Buffer`], if this is
+    /// one, for matching: `e.as_buffer_error()` →
+    /// `Some(BufferError::RangeOutOfBounds { .. })`.
+    pub fn as_buffer_error(&self) -> Option<&BufferError> {
+        match self {
+            NpuError::Buffer(inner) => Some(inner),
+            _ => None,
+        }
+    }
+}
 
 impl From<BufferError> for NpuError {
     fn from(e: BufferError) -> Self {
-        match e {
-            BufferError::RangeOutOfBounds { start, end, len } => NpuError::RangeOutOfBounds { start, end, len },
-            BufferError::LengthMismatch { expected, actual } => NpuError::LengthMismatch { expected, actual },
-            other => NpuError::Buffer(BufferErrorMessage(other.to_string())),
-        }
+        NpuError::Buffer(Arc::new(e))
     }
 }
 
 impl From<NpuError> for BufferError {
     fn from(e: NpuError) -> Self {
         match e {
-            NpuError::RangeOutOfBounds { start, end, len } => BufferError::RangeOutOfBounds { start, end, len },
-            NpuError::LengthMismatch { expected, actual } => BufferError::LengthMismatch { expected, actual },
+            NpuError::Buffer(inner) => Arc::try_unwrap(inner).unwrap_or_else(|shared| BufferError::Backend {
+                backend: "xrt",
+                message: shared.to_string(),
+            }),
             other => BufferError::Backend {
                 backend: "xrt",
                 message: other.to_string(),
@@ -176,53 +150,11 @@ impl From<NpuError> for BufferError {
     }
 }
 
+impl<H> From<zc_buffers::Rejected<H, NpuError>> for NpuError {
+    fn from(r: zc_buffers::Rejected<H, NpuError>) -> Self {
+        r.error
+    }
+}
+
 /// Shorthand for `Result<T, NpuError>`.
 pub type Result<T, E = NpuError> = std::result::Result<T, E>;
-
-/// A failed [`NpuBuffer::wrap`](crate::NpuBuffer::wrap): the error and the
-/// host buffer, handed back untouched.
-pub struct WrapError<H> {
-    /// Why wrapping failed.
-    pub error: NpuError,
-    /// The host buffer that was passed in.
-    pub buffer: H,
-}
-
-impl<H> WrapError<H> {
-    /// The host buffer, handed back.
-    pub fn into_buffer(self) -> H {
-        self.buffer
-    }
-}
-
-impl<H> fmt::Debug for WrapError<H> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WrapError")
-            .field("error", &self.error)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<H> fmt::Display for WrapError<H> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cannot wrap host buffer as a buffer object: {}", self.error)
-    }
-}
-
-impl<H> std::error::Error for WrapError<H> {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.error)
-    }
-}
-
-impl<H> From<WrapError<H>> for NpuError {
-    fn from(e: WrapError<H>) -> Self {
-        e.error
-    }
-}
-
-impl<H> From<WrapError<H>> for BufferError {
-    fn from(e: WrapError<H>) -> Self {
-        e.error.into()
-    }
-}

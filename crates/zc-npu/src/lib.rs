@@ -13,7 +13,8 @@
 //!   `xrtBOMap`, `xrtBOSync`, `xrtBOFree`, `xrtBOSize`, `xrtBOAddress`).
 //!   [`Xrt::load`] takes an explicit path; [`Xrt::global`] tries
 //!   [`default_candidates`] once (the [`LIB_ENV`] variable overrides them).
-//! * [`available`] / [`probe`]: is there a runtime and an NPU? Never panics.
+//! * [`available`] / [`probe`]: is there a runtime and an NPU (`probe`: how
+//!   many, or why not)? Never panics.
 //! * [`NpuDevice`]: an opened device.
 //! * [`NpuBuffer`]: a BO with its host mapping; [`NpuBuffer::alloc`] (XRT
 //!   memory) or [`NpuBuffer::wrap`] (a user-pointer BO over a page-aligned
@@ -55,16 +56,26 @@ pub mod runtime;
 
 pub use buffer::{MAX_BO_BYTES, NpuBuffer, XrtOwned};
 pub use device::NpuDevice;
-pub use error::{LoadAttempt, NpuError, Result, WrapError};
+pub use error::{LoadAttempt, NpuError, Result};
 pub use flags::{BoFlags, MemoryGroup};
-pub use pool::{BoBackend, NpuPool, NpuPools, PooledBo, pool_builder};
+pub use pool::{BoBackend, NpuPool, NpuPools, PooledBo};
 pub use runtime::{LIB_ENV, Xrt, candidates_for, default_candidates};
 
-/// Load the process-wide runtime ([`Xrt::global`]) and open device 0.
-/// `Err` says why not: [`NpuError::LibraryNotFound`] with every path tried,
-/// [`NpuError::SymbolMissing`], [`NpuError::NoDevice`].
-pub fn probe() -> Result<NpuDevice> {
-    NpuDevice::open(0)
+/// The most device indices [`probe`] tries.
+pub const MAX_PROBED_DEVICES: u32 = 64;
+
+/// What [`available`] checks, with the reason when it is false: the number
+/// of NPU devices that open (≥ 1; indices `0..n` are tried in order, at most
+/// [`MAX_PROBED_DEVICES`]), or why none does — [`NpuError::LibraryNotFound`]
+/// with every path tried, [`NpuError::SymbolMissing`], [`NpuError::NoDevice`].
+/// The same shape as `zc_cuda::probe()`.
+pub fn probe() -> Result<usize> {
+    NpuDevice::open(0)?;
+    let mut n = 1usize;
+    while n < MAX_PROBED_DEVICES as usize && u32::try_from(n).is_ok_and(|i| NpuDevice::open(i).is_ok()) {
+        n += 1;
+    }
+    Ok(n)
 }
 
 /// True when XRT loads and NPU device 0 opens. Never panics (a panic inside

@@ -90,11 +90,15 @@ pub type NpuPool = Pool<BoBackend>;
 /// A buffer object on loan from an [`NpuPool`]; returns to it on drop.
 pub type PooledBo = Pooled<BoBackend>;
 
-/// A builder for a pool of host-only BOs in `group` on `device`; configure
-/// it like any [`PoolBuilder`] (`name`, `cap_bytes`, `size_classes`,
-/// `zero_on_release`, `wait`, `prefill`) and `build()`.
-pub fn pool_builder(device: &NpuDevice, group: MemoryGroup) -> PoolBuilder<BoBackend> {
-    PoolBuilder::with_backend(BoBackend::host_only(device, group)).name(format!("npu{}-group{}", device.index(), group))
+impl NpuDevice {
+    /// A builder for a pool of host-only BOs in memory `group` on this
+    /// device, named `npu{index}-group{group}`; configure it like any
+    /// [`PoolBuilder`] (`name`, `cap_bytes`, `size_classes`,
+    /// `zero_on_release`, `wait`, `prefill`) and `build()`. The CUDA crate
+    /// builds its pools the same way (`CudaDevice::pool_builder`).
+    pub fn pool_builder(&self, group: MemoryGroup) -> PoolBuilder<BoBackend> {
+        PoolBuilder::with_backend(BoBackend::host_only(self, group)).name(format!("npu{}-group{}", self.index(), group))
+    }
 }
 
 /// One [`NpuPool`] per (memory group, flags) on a device, created on first

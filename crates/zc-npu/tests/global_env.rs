@@ -18,7 +18,10 @@ fn the_global_runtime_uses_the_override() {
     assert_eq!(default_candidates(), [path.to_path_buf()]);
 
     assert!(zc_npu::available());
-    let dev = zc_npu::probe().expect("probe");
+    // The fake runtime has devices 0 and 1: probe counts both, the way
+    // zc_cuda::probe() counts CUDA devices.
+    assert_eq!(zc_npu::probe().expect("probe"), 2);
+    let dev = zc_npu::NpuDevice::open(0).expect("open");
     assert_eq!(dev.index(), 0);
     assert_eq!(dev.runtime().path(), path);
     // The same runtime every time.

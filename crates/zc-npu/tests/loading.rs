@@ -158,24 +158,30 @@ fn a_device_index_out_of_range_is_no_device() {
 
 #[test]
 fn errors_convert_to_buffer_errors() {
-    let e: zc_buffers::BufferError = NpuError::RangeOutOfBounds {
+    // A shared failure travels whole both ways (no flattening to text).
+    let e: NpuError = zc_buffers::BufferError::RangeOutOfBounds {
         start: 1,
         end: 9,
         len: 4,
     }
     .into();
+    assert!(std::error::Error::source(&e).is_none() || e.as_buffer_error().is_some());
+    let back: zc_buffers::BufferError = e.into();
     assert!(matches!(
-        e,
+        back,
         zc_buffers::BufferError::RangeOutOfBounds {
             start: 1,
             end: 9,
             len: 4
         }
     ));
-    let e: zc_buffers::BufferError = NpuError::ZeroSize.into();
+    let e: zc_buffers::BufferError = NpuError::TooLarge { len: 9, max: 4 }.into();
     assert!(matches!(e, zc_buffers::BufferError::Backend { backend: "xrt", .. }));
     let back: NpuError = zc_buffers::BufferError::LengthMismatch { expected: 3, actual: 4 }.into();
-    assert!(matches!(back, NpuError::LengthMismatch { expected: 3, actual: 4 }));
+    assert!(matches!(
+        back.as_buffer_error(),
+        Some(zc_buffers::BufferError::LengthMismatch { expected: 3, actual: 4 })
+    ));
     let other: NpuError = zc_buffers::BufferError::InvalidAlignment { align: 3 }.into();
     assert!(other.to_string().contains("alignment 3"));
 }

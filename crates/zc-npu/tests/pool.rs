@@ -11,7 +11,7 @@ use zc_buffers::ledger;
 use zc_buffers::{
     Buffer, BufferError, HostBuffer, HostBufferMutExt, PoolBackend, PoolBuilder, Residency, SizeClasses, SyncDirection,
 };
-use zc_npu::{BoBackend, BoFlags, NpuError, NpuPool, NpuPools, pool_builder};
+use zc_npu::{BoBackend, BoFlags, NpuError, NpuPool, NpuPools};
 
 fn allocs(lines: &[String]) -> usize {
     lines.iter().filter(|l| l.starts_with("alloc bo=")).count()
@@ -20,7 +20,7 @@ fn allocs(lines: &[String]) -> usize {
 #[test]
 fn a_returned_bo_is_reused_without_a_new_allocation() {
     let dev = device();
-    let pool: NpuPool = pool_builder(&dev, 0).cap_bytes(16 << 20).build().expect("pool");
+    let pool: NpuPool = dev.pool_builder(0).cap_bytes(16 << 20).build().expect("pool");
     assert_eq!(pool.name(), "npu0-group0");
     let first_ptr;
     {
@@ -51,7 +51,7 @@ fn a_returned_bo_is_reused_without_a_new_allocation() {
 #[test]
 fn the_pool_syncs_only_within_the_requested_length() {
     let dev = device();
-    let pool = pool_builder(&dev, 0).build().expect("pool");
+    let pool = dev.pool_builder(0).build().expect("pool");
     let mut bo = pool.acquire(1000).expect("acquire");
     assert!(bo.capacity() >= 4096);
     let e = bo.sync(SyncDirection::ToDevice, 0..1001).unwrap_err();
@@ -76,7 +76,7 @@ fn the_pool_syncs_only_within_the_requested_length() {
 #[test]
 fn zero_on_release_scrubs_the_next_holders_view() {
     let dev = device();
-    let pool = pool_builder(&dev, 0).zero_on_release(true).build().expect("pool");
+    let pool = dev.pool_builder(0).zero_on_release(true).build().expect("pool");
     {
         let mut bo = pool.acquire(8192).expect("acquire");
         bo.as_slice_mut::<u8>().expect("slice").fill(0xEE);
@@ -89,7 +89,8 @@ fn zero_on_release_scrubs_the_next_holders_view() {
 #[test]
 fn the_cap_and_size_limits_are_enforced() {
     let dev = device();
-    let pool = pool_builder(&dev, 2)
+    let pool = dev
+        .pool_builder(2)
         .cap_bytes(64 * 1024)
         .size_classes(SizeClasses::Exact(vec![32 * 1024]))
         .build()
@@ -118,7 +119,7 @@ fn the_cap_and_size_limits_are_enforced() {
 #[test]
 fn prefill_allocates_up_front() {
     let dev = device();
-    let pool = pool_builder(&dev, 0).prefill(4096, 3).build().expect("pool");
+    let pool = dev.pool_builder(0).prefill(4096, 3).build().expect("pool");
     assert_eq!(allocs(&fake().log(&dev)), 3);
     let guards: Vec<_> = (0..3).map(|_| pool.acquire(4096).expect("hit")).collect();
     assert_eq!(pool.stats().hits, 3);
@@ -129,7 +130,7 @@ fn prefill_allocates_up_front() {
 #[test]
 fn an_xrt_failure_in_the_pool_is_a_backend_error_and_releases_the_reservation() {
     let dev = device();
-    let pool = pool_builder(&dev, 0).cap_bytes(8192).build().expect("pool");
+    let pool = dev.pool_builder(0).cap_bytes(8192).build().expect("pool");
     fake().fail_next(&dev, "alloc", 12);
     match pool.acquire(8192) {
         Err(BufferError::Backend { backend, message }) => {
@@ -166,7 +167,7 @@ fn pools_per_memory_group_and_kind() {
     ));
     assert!(matches!(
         pools.acquire(0, 2 << 20),
-        Err(NpuError::Buffer(ref m)) if m.0.contains("exceeds")
+        Err(NpuError::Buffer(ref m)) if matches!(**m, zc_buffers::BufferError::RequestTooLarge { .. })
     ));
     let log = fake().log(&dev);
     assert!(
@@ -213,7 +214,7 @@ fn the_backend_validates_flags_and_zeroes() {
 #[test]
 fn guards_work_across_threads() {
     let dev = device();
-    let pool = pool_builder(&dev, 0).cap_bytes(1 << 20).build().expect("pool");
+    let pool = dev.pool_builder(0).cap_bytes(1 << 20).build().expect("pool");
     std::thread::scope(|s| {
         for t in 0..4u8 {
             let pool = pool.clone();

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use support::{device, fake};
 use zc_buffers::ledger;
 use zc_buffers::{
-    AlignedBuf, Buffer, HostBuffer, HostBufferExt, HostBufferMut, HostBufferMutExt, MmapBufMut, Pool, Residency,
-    SyncDirection,
+    AlignedBuf, Buffer, BufferError, HostBuffer, HostBufferExt, HostBufferMut, HostBufferMutExt, MmapBufMut, Pool,
+    Residency, SyncDirection,
 };
 use zc_npu::{BoFlags, NpuBuffer, NpuError};
 
@@ -65,12 +65,7 @@ fn wrapping_a_page_aligned_buffer_registers_its_memory_without_copying() {
 #[test]
 fn a_page_aligned_pool_buffer_wraps_and_returns_to_its_pool() {
     let dev = device();
-    let pool = Pool::builder()
-        .name("host")
-        .align(4096)
-        .expect("align")
-        .build()
-        .expect("pool");
+    let pool = Pool::builder().name("host").align(4096).build().expect("pool");
     let mut guard = pool.acquire(64 * 1024).expect("acquire");
     guard.as_slice_mut::<u16>().expect("slice").fill(3);
     let bo = NpuBuffer::wrap(&dev, guard).expect("wrap a pool guard");
@@ -95,7 +90,7 @@ fn a_file_mapping_wraps() {
     // SAFETY: the temp file is ours alone while mapped.
     let mut map = unsafe { MmapBufMut::create(dir.path().join("tensor.bin"), 2 * 4096) }.expect("mmap");
     map.as_bytes_mut()[0] = 42;
-    let mut bo = dev.wrap(map).expect("wrap an mmap");
+    let mut bo = NpuBuffer::wrap(&dev, map).expect("wrap an mmap");
     bo.sync(SyncDirection::ToDevice, 0..1).expect("sync");
     assert_eq!(fake().device_read(&bo, 0, 1), [42]);
     let map = bo.into_host();
@@ -106,6 +101,10 @@ fn a_file_mapping_wraps() {
 struct Offset64 {
     buf: AlignedBuf,
 }
+
+// SAFETY: the bytes live in the AlignedBuf's heap allocation, which moving
+// an Offset64 does not move.
+unsafe impl zc_buffers::StableBytes for Offset64 {}
 
 // SAFETY: the owned AlignedBuf's bytes from offset 64 on (`as_bytes`).
 unsafe impl Buffer for Offset64 {
@@ -142,21 +141,22 @@ fn unaligned_memory_is_refused_and_handed_back() {
     host.as_bytes_mut()[0] = 77;
     let addr = host.as_bytes().as_ptr() as usize;
     let err = NpuBuffer::wrap(&dev, host).unwrap_err();
-    match &err.error {
-        NpuError::Unaligned {
+    match err.error.as_buffer_error() {
+        Some(BufferError::Misaligned {
             addr: a,
             required,
             actual,
-        } => {
+            ..
+        }) => {
             assert_eq!(*a, addr);
             assert_eq!(*required, 4096);
             assert_eq!(*actual, 64);
         }
-        other => panic!("expected Unaligned, got {other:?}"),
+        other => panic!("expected Misaligned, got {other:?}"),
     }
     assert!(err.to_string().contains("4096"), "{err}");
-    assert!(format!("{err:?}").contains("Unaligned"));
-    let host = err.into_buffer();
+    assert!(format!("{err:?}").contains("Misaligned"));
+    let host = err.into_value();
     assert_eq!(host.as_bytes()[0], 77, "the buffer comes back untouched");
     assert_eq!(fake().log(&dev), ["open index=0"], "nothing reached XRT");
 
@@ -174,14 +174,17 @@ fn empty_buffers_and_bad_flags_are_refused_before_xrt() {
     let dev = device();
     let empty = AlignedBuf::zeroed_aligned(0, 4096).expect("empty");
     let e = NpuBuffer::wrap(&dev, empty).unwrap_err();
-    assert!(matches!(e.error, NpuError::ZeroSize));
+    assert!(matches!(
+        e.error.as_buffer_error(),
+        Some(BufferError::EmptyBuffer { .. })
+    ));
     let host = AlignedBuf::zeroed_aligned(4096, 4096).expect("buf");
     let e = NpuBuffer::wrap_with(&dev, host, BoFlags::DEVICE_ONLY, 0).unwrap_err();
     assert!(matches!(e.error, NpuError::UnsupportedFlags { .. }));
-    let host = e.into_buffer();
+    let host = e.into_value();
     let e = NpuBuffer::wrap_with(&dev, host, BoFlags::P2P, 0).unwrap_err();
     assert!(matches!(e.error, NpuError::UnsupportedFlags { .. }));
-    // `?` turns a WrapError into an NpuError or a BufferError.
+    // `?` turns a Rejected into an NpuError or a BufferError.
     fn wrap_npu(dev: &zc_npu::NpuDevice, host: AlignedBuf) -> Result<(), NpuError> {
         let _bo = NpuBuffer::wrap_with(dev, host, BoFlags::NONE, 0)?;
         Ok(())
@@ -190,7 +193,7 @@ fn empty_buffers_and_bad_flags_are_refused_before_xrt() {
         let _bo = NpuBuffer::wrap_with(dev, host, BoFlags::SVM, 0)?;
         Ok(())
     }
-    let host = e.into_buffer();
+    let host = e.into_value();
     assert!(matches!(
         wrap_npu(&dev, host.clone()),
         Err(NpuError::UnsupportedFlags { .. })
@@ -216,7 +219,7 @@ fn an_xrt_refusal_hands_the_buffer_back() {
             code: 1
         }
     ));
-    let host = err.into_buffer();
+    let host = err.into_value();
     assert_eq!(host[5], 9);
     let std_err: &dyn std::error::Error = &NpuBuffer::wrap(&dev, AlignedBuf::zeroed_aligned(0, 4096).expect("e"))
         .err()
@@ -235,6 +238,10 @@ struct DropProbe {
     dev: usize,
     seen_live: Arc<AtomicI64>,
 }
+
+// SAFETY: the bytes are the owned AlignedBuf's heap allocation, which does
+// not move when a DropProbe moves.
+unsafe impl zc_buffers::StableBytes for DropProbe {}
 
 // SAFETY: forwards to the AlignedBuf it owns.
 unsafe impl Buffer for DropProbe {

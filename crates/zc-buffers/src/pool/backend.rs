@@ -18,6 +18,13 @@ pub trait PoolBackend: Send + Sync + 'static {
     fn zero(&self, buf: &mut Self::Buf, len: usize) -> Result<()>;
     /// Alignment every buffer from this backend has.
     fn align(&self) -> usize;
+    /// Checks the backend's configuration and acquires what it needs before
+    /// the first allocation (a device stream, a runtime). Called once by
+    /// [`PoolBuilder::build`](super::PoolBuilder::build), so a builder chain
+    /// is infallible and every configuration error surfaces in `build()`.
+    fn prepare(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The heap backend: [`AlignedBuf`]s, zeroed at allocation.
@@ -29,10 +36,14 @@ pub struct HeapBackend {
 impl HeapBackend {
     /// A heap backend with the given alignment (power of two).
     pub fn new(align: usize) -> Result<Self> {
-        if align == 0 || !align.is_power_of_two() {
-            return Err(BufferError::InvalidAlignment { align });
-        }
-        Ok(Self { align })
+        let b = Self { align };
+        b.prepare()?;
+        Ok(b)
+    }
+
+    /// Unchecked: the builder stores what it was given and `build()` checks.
+    pub(super) fn with_align_unchecked(align: usize) -> Self {
+        Self { align }
     }
 }
 
@@ -55,5 +66,11 @@ impl PoolBackend for HeapBackend {
     }
     fn align(&self) -> usize {
         self.align
+    }
+    fn prepare(&self) -> Result<()> {
+        if self.align == 0 || !self.align.is_power_of_two() {
+            return Err(BufferError::InvalidAlignment { align: self.align });
+        }
+        Ok(())
     }
 }

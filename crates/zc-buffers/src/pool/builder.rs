@@ -22,10 +22,12 @@ pub struct PoolBuilder<B: PoolBackend = HeapBackend> {
 }
 
 impl PoolBuilder<HeapBackend> {
-    /// Alignment of the heap buffers (power of two; 4096 for DMA).
-    pub fn align(mut self, align: usize) -> Result<Self> {
-        self.backend = HeapBackend::new(align)?;
-        Ok(self)
+    /// Alignment of the heap buffers (power of two; 4096 for DMA). Checked
+    /// by [`build`](PoolBuilder::build):
+    /// [`BufferError::InvalidAlignment`](crate::BufferError::InvalidAlignment).
+    pub fn align(mut self, align: usize) -> Self {
+        self.backend = HeapBackend::with_align_unchecked(align);
+        self
     }
 }
 
@@ -77,6 +79,7 @@ impl<B: PoolBackend> PoolBuilder<B> {
     }
     /// Build the pool (allocating any prefill).
     pub fn build(self) -> Result<Pool<B>> {
+        self.backend.prepare()?;
         let align = self.backend.align();
         let sizes = self.classes.sizes(self.cap, align)?;
         let slots: Box<[Slot<B::Buf>]> = sizes
