@@ -1,7 +1,9 @@
 //! Interop with other owners of bytes: DLPack (PyTorch, JAX, CuPy, NumPy),
-//! `bytes::Bytes`, and Arrow (feature `arrow`). None of them copies.
+//! `bytes::Bytes`, Arrow (feature `arrow`), and the NumPy `.npy` writer.
+//! None of them copies.
 
 pub mod dlpack;
+pub mod npy;
 
 #[cfg(feature = "arrow")]
 pub mod arrow;
