@@ -49,7 +49,7 @@ pub fn header(descr: &str, shape: &[usize]) -> Vec<u8> {
     };
     let dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_s}, }}");
     // magic (6) + version (2) + length (2 in v1, 4 in v2) + dict + '\n', padded to 64.
-    let (version, len_bytes) = if 10 + dict.len() + 1 <= usize::from(u16::MAX) {
+    let (version, len_bytes) = if 10 + dict.len() < usize::from(u16::MAX) {
         (1u8, 2)
     } else {
         (2u8, 4)
