@@ -14,7 +14,13 @@
 //! | `cuda` | `zc-cuda` | pinned / device / managed / registered CUDA buffers (cudarc, dynamic loading) |
 //! | `npu` | `zc-npu` | AMD XDNA NPU buffer objects through XRT, loaded at run time |
 //!
+//! Non-default features: `arrow` (Arrow interop in `zc::buffers::interop`) and
+//! `testing` (the counting allocator, `zc::buffers::testing`, for a
+//! downstream crate's tests that prove a path allocates nothing).
+//!
 //! Run the whole pipeline with `cargo run --release --example pipeline`.
+//! How the crates are built and the conventions they share:
+//! `ARCHITECTURE.md` in the repository.
 //!
 //! ```
 //! # #[cfg(feature = "mel")] {
