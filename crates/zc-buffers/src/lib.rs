@@ -82,3 +82,9 @@ pub mod prelude {
         Residency,
     };
 }
+
+/// The README's code blocks, compiled and run as doc-tests so that every
+/// snippet a user copies works as written.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

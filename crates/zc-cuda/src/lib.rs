@@ -86,3 +86,9 @@ impl CudaDevice {
         Registered::with_device(self, buf)
     }
 }
+
+/// The README's code blocks, compiled and run as doc-tests so that every
+/// snippet a user copies works as written.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -83,3 +83,9 @@ pub fn probe() -> Result<usize> {
 pub fn available() -> bool {
     std::panic::catch_unwind(|| probe().is_ok()).unwrap_or(false)
 }
+
+/// The README's code blocks, compiled and run as doc-tests so that every
+/// snippet a user copies works as written.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
