@@ -109,12 +109,12 @@ fn reach(shape: &[usize], strides: &[usize]) -> Result<usize> {
 
 /// Elements a shape/stride pair reaches (max offset + 1; 0 when empty),
 /// with overflow checked.
-pub fn reach_elems(shape: &[usize], strides: &[usize]) -> Result<usize> {
+pub(crate) fn reach_elems(shape: &[usize], strides: &[usize]) -> Result<usize> {
     reach(shape, strides)
 }
 
 /// Fail unless a shape/stride pair stays within `available` elements.
-pub fn check_reach(shape: &[usize], strides: &[usize], available: usize) -> Result<()> {
+pub(crate) fn check_reach(shape: &[usize], strides: &[usize], available: usize) -> Result<()> {
     let needed = reach(shape, strides)?;
     if needed > available {
         return Err(BufferError::OutOfBounds {

@@ -3,10 +3,10 @@
 
 use ndarray::{Array2, ArrayView2, Ix2, IxDyn, ShapeBuilder};
 use proptest::prelude::*;
-use zc_buffers::view::{c_strides, view, view_mut};
 use zc_buffers::{
     AlignedBuf, BufferError, HostBuffer, HostBufferExt, HostBufferMutExt, is_c_contiguous, ledger, transpose_into,
 };
+use zc_buffers::{c_strides, view, view_mut};
 
 fn filled(n_f32: usize) -> AlignedBuf {
     let mut b = AlignedBuf::zeroed(n_f32 * 4).unwrap();
@@ -165,7 +165,7 @@ fn transpose_records_exactly_one_copy() {
     r.unwrap();
     assert_eq!(report.copies, 1);
     assert_eq!(report.bytes_copied, (rows * cols * 4) as u64);
-    assert_eq!(report.copies_of(zc_buffers::CopyKind::Transpose), 1);
+    assert_eq!(report.copies_of(zc_buffers::ledger::CopyKind::Transpose), 1);
     assert_eq!(dst, src.t());
 }
 
