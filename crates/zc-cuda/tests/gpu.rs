@@ -195,6 +195,9 @@ fn async_download_and_events() {
     let pending = stream.download(gpu, out).unwrap();
     let end = stream.record_event(true).unwrap();
     let done = pending.wait().unwrap();
+    // `end` was recorded after the copy's own end event, so waiting for the
+    // copy does not wait for it (the simulator's delayed stream caught this).
+    end.synchronize().unwrap();
     assert!(end.is_complete().unwrap());
     assert!(start.elapsed(&end).unwrap() > std::time::Duration::ZERO);
     assert_eq!(done.dst.as_bytes(), &src[..]);
