@@ -415,8 +415,8 @@ fn copy_failure_hands_both_buffers_back_and_records_nothing() {
     let stream = dev.new_stream().unwrap();
     let src = dev.alloc_pinned(N).unwrap();
     let gpu = dev.alloc(N).unwrap();
-    let (r, report) = ledger::scope(|| stream.upload(src, gpu));
-    let r = r.unwrap_err();
+    let (r, report) = ledger::scope(|| stream.upload(src, gpu).err());
+    let r = r.expect("the injected copy failure");
     assert!(
         matches!(
             r.error,

@@ -179,11 +179,11 @@ pub fn simulated(test: &str, env: &[(&str, &str)]) -> bool {
         assert!(zc_cuda::available(), "{test}: the simulated libcuda did not load");
         return true;
     }
-    if let Err(e) = simulator_dir() {
-        if zc_cuda::driver_present() {
-            println!("skipping {test}: a real driver is present and the simulator cannot be built ({e})");
-            return false;
-        }
+    if let Err(e) = simulator_dir()
+        && zc_cuda::driver_present()
+    {
+        println!("skipping {test}: a real driver is present and the simulator cannot be built ({e})");
+        return false;
     }
     run_in_child(test, env);
     false
