@@ -50,13 +50,31 @@ fn bandwidth_table() {
 
         let h2d = median(|| s.copy_htod(&pageable, &mut gpu).unwrap());
         let d2h = median(|| s.copy_dtoh(&gpu, &mut pageable).unwrap());
-        println!("{:<11} {:>10} {:>10.2} {:>10.2}", "pageable", n, gbps(n, h2d), gbps(n, d2h));
+        println!(
+            "{:<11} {:>10} {:>10.2} {:>10.2}",
+            "pageable",
+            n,
+            gbps(n, h2d),
+            gbps(n, d2h)
+        );
         let h2d = median(|| s.copy_htod(&pinned, &mut gpu).unwrap());
         let d2h = median(|| s.copy_dtoh(&gpu, &mut pinned).unwrap());
-        println!("{:<11} {:>10} {:>10.2} {:>10.2}", "pinned", n, gbps(n, h2d), gbps(n, d2h));
+        println!(
+            "{:<11} {:>10} {:>10.2} {:>10.2}",
+            "pinned",
+            n,
+            gbps(n, h2d),
+            gbps(n, d2h)
+        );
         let h2d = median(|| s.copy_htod(&registered, &mut gpu).unwrap());
         let d2h = median(|| s.copy_dtoh(&gpu, &mut registered).unwrap());
-        println!("{:<11} {:>10} {:>10.2} {:>10.2}", "registered", n, gbps(n, h2d), gbps(n, d2h));
+        println!(
+            "{:<11} {:>10} {:>10.2} {:>10.2}",
+            "registered",
+            n,
+            gbps(n, h2d),
+            gbps(n, d2h)
+        );
         for b in [pageable.as_bytes(), pinned.as_bytes(), registered.as_bytes()] {
             assert!(b.iter().all(|&x| x == 0x5A), "a timed copy changed the bytes");
         }
