@@ -259,10 +259,19 @@ impl<S, D> PendingCopy<S, D> {
     }
 
     /// True once the copy has finished (does not block).
+    ///
+    /// When the end event could not be recorded (a driver failure after the
+    /// copy was queued) completion cannot be polled: that is an error
+    /// (`DriverUnusable` naming `cuEventRecord`) rather than a `false` that
+    /// would never turn `true`; [`wait`](Self::wait) still works (it waits
+    /// on the stream).
     pub fn is_complete(&self) -> Result<bool> {
         match &self.end {
             Some(e) => e.is_complete(),
-            None => Ok(false),
+            None => Err(CudaError::DriverUnusable {
+                call: "cuEventRecord",
+                message: "the copy's end event was not recorded; poll with wait() instead".to_owned(),
+            }),
         }
     }
 

@@ -466,7 +466,17 @@ fn event_failures_are_errors_and_never_lose_the_buffers() {
     // The end event fails (2nd record from now): the copy still completes,
     // waited for on the stream, untimed.
     fake().fail("cuEventRecord", 2, 999);
-    let done = stream.upload(src, gpu).unwrap().wait().unwrap();
+    let pending = stream.upload(src, gpu).unwrap();
+    // Completion cannot be polled without the end event: an error, not a
+    // `false` that would never turn `true`.
+    assert!(matches!(
+        pending.is_complete(),
+        Err(CudaError::DriverUnusable {
+            call: "cuEventRecord",
+            ..
+        })
+    ));
+    let done = pending.wait().unwrap();
     assert!(done.elapsed.is_none());
     let mut back = vec![0u8; N];
     stream.copy_dtoh(&done.dst, &mut back).unwrap();
@@ -505,7 +515,7 @@ fn devices_without_managed_memory_or_pools_and_old_drivers() {
         Err(CudaError::ManagedUnsupported { .. })
     ));
     // The device pool falls back to cuMemAlloc.
-    let pool = dev.device_pool("no-pools", 1 << 20).unwrap();
+    let pool = dev.pool_builder().name("no-pools").cap_bytes(1 << 20).build().unwrap();
     let g = pool.acquire(N).unwrap();
     assert_eq!(fake().calls("cuMemAllocAsync"), 0);
     assert!(fake().calls("cuMemAlloc_v2") >= 1);
@@ -522,7 +532,8 @@ fn drivers_before_12_2_get_the_v1_unified_memory_calls() {
     }
     let dev = dev();
     let m = dev.alloc_managed(N).unwrap();
-    m.advise(zc_cuda::Advice::SetPreferredLocation(Location::Host)).unwrap();
+    m.advise(zc_cuda::ManagedAdvice::SetPreferredLocation(Location::Host))
+        .unwrap();
     m.prefetch(Location::Device, dev.stream()).unwrap();
     dev.stream().synchronize().unwrap();
     assert_eq!(fake().calls("cuMemAdvise"), 1);
