@@ -143,15 +143,38 @@ fn an_async_upload_from_pageable_memory_is_detected() {
     let mut gpu = dev.alloc(N).unwrap();
     stream.copy_htod(&src, &mut gpu).unwrap();
     assert_eq!(fake().count("pageable_async"), 0);
-    // zc-cuda's upload accepts a pageable AlignedBuf: not really async.
-    let done = stream.upload(src, gpu).unwrap().wait().unwrap();
+    // The hazard itself, provoked through the raw driver API: an "async"
+    // copy from pageable memory, which the simulator flags.
+    // SAFETY: `src` (N bytes) and `gpu` (N bytes) are live until the
+    // synchronisation right after.
+    // More work is queued behind it before any synchronisation: flagged.
+    let rc = unsafe { sys::cuMemcpyHtoDAsync_v2(gpu.dptr(), src.as_bytes().as_ptr().cast(), N, raw(&stream)) };
+    assert_eq!(rc, CUDA_SUCCESS);
+    let marker = stream.record_event(false).unwrap();
+    stream.synchronize().unwrap();
+    drop(marker);
     assert_eq!(fake().count("pageable_async"), 1);
+    // zc-cuda's upload refuses pageable memory and hands both buffers back.
+    let r = stream.upload(src, gpu).unwrap_err();
+    assert!(
+        matches!(
+            r.error,
+            CudaError::Pageable {
+                residency: zc_buffers::Residency::Heap,
+                ..
+            }
+        ),
+        "{:?}",
+        r.error
+    );
+    let (src, gpu) = r.into_value();
+    assert_eq!(fake().count("pageable_async"), 1, "nothing was queued");
     let mut back = vec![0u8; N];
-    stream.copy_dtoh(&done.dst, &mut back).unwrap();
+    stream.copy_dtoh(&gpu, &mut back).unwrap();
     assert_eq!(back, expect);
-    // From registered memory the same upload is clean.
-    let reg = Registered::with_device(&dev, done.src).unwrap();
-    let done = stream.upload(reg, done.dst).unwrap().wait().unwrap();
+    // From registered memory the same upload is accepted and clean.
+    let reg = Registered::with_device(&dev, src).unwrap();
+    let done = stream.upload(reg, gpu).unwrap().wait().unwrap();
     assert_eq!(fake().count("pageable_async"), 1);
     drop(done);
 }
