@@ -515,34 +515,28 @@ impl Input {
     }
 }
 
+/// The end-to-end zc pipeline: audio → Volterra → log-mel → hypervectors →
+/// item memory → GPU / NPU upload → ndarray + DLPack hand-off, with its own
+/// copy and allocation table.
+#[derive(clap::Parser)]
+#[command(name = "pipeline")]
 struct Args {
+    /// A WAV file (16 kHz float is mapped in place; anything else is decoded
+    /// once); without one, 5 s of generated speech-like audio.
     wav: Option<PathBuf>,
+    /// Runs of the whole pipeline (at least 1; the last one is the steady state).
+    #[arg(long, default_value_t = 1)]
     repeat: usize,
+    /// One JSON object per run instead of the table.
+    #[arg(long)]
     json: bool,
+    /// Where the class store lives (built on first run).
+    #[arg(long, default_value_os_t = std::env::temp_dir().join("zc-pipeline").join(CLASS_STORE))]
     store: PathBuf,
 }
 
 fn parse_args() -> Result<Args> {
-    let mut args = Args {
-        wav: None,
-        repeat: 1,
-        json: false,
-        store: std::env::temp_dir().join("zc-pipeline").join(CLASS_STORE),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--repeat" => args.repeat = it.next().ok_or("--repeat needs a number")?.parse()?,
-            "--json" => args.json = true,
-            "--store" => args.store = it.next().ok_or("--store needs a path")?.into(),
-            "-h" | "--help" => {
-                println!("usage: pipeline [WAV] [--repeat N] [--json] [--store PATH]");
-                std::process::exit(0);
-            }
-            s if s.starts_with('-') => return Err(format!("unknown option {s}").into()),
-            s => args.wav = Some(s.into()),
-        }
-    }
+    let mut args = <Args as clap::Parser>::parse();
     args.repeat = args.repeat.max(1);
     Ok(args)
 }

@@ -207,12 +207,18 @@ fn run(dev: &CudaDevice, iters: usize) -> zc_cuda::Result<()> {
     Ok(())
 }
 
+/// Host→device upload paths (pageable, pinned, registered in place,
+/// managed) timed on the first CUDA device; skips without one.
+#[derive(clap::Parser)]
+#[command(name = "upload_bench")]
+struct Args {
+    /// Copies per case (the median is reported).
+    #[arg(long, default_value_t = 50)]
+    iters: usize,
+}
+
 fn main() {
-    let iters = std::env::args()
-        .skip_while(|a| a != "--iters")
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(50usize);
+    let iters = <Args as clap::Parser>::parse().iters.max(1);
     let dev = match zc_cuda::probe().and_then(|_| CudaDevice::new(0)) {
         Ok(d) => d,
         Err(e) => {
