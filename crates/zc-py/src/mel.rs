@@ -5,6 +5,7 @@ use std::sync::Mutex;
 use numpy::{PyArray2, PyUntypedArrayMethods};
 use numpy::ndarray::{Ix1, Ix2};
 use pyo3::prelude::*;
+use pyo3::sync::MutexExt;
 use zc_mel::{Layout, MelConfig, MelError, Padding};
 
 use crate::common::{self, Kind, buffer_kind, chain, err};
@@ -151,14 +152,14 @@ impl PyMelSpectrogram {
     }
 
     /// Frames produced for `n_samples` input samples.
-    fn n_frames(&self, n_samples: usize) -> PyResult<usize> {
-        self.lock()?.n_frames(n_samples).map_err(mel_err)
+    fn n_frames(&self, py: Python<'_>, n_samples: usize) -> PyResult<usize> {
+        self.lock(py)?.n_frames(n_samples).map_err(mel_err)
     }
 
     /// Output shape for `n_samples` samples in `layout`.
     #[pyo3(signature = (n_samples, layout="mel"))]
-    fn output_shape(&self, n_samples: usize, layout: &str) -> PyResult<(usize, usize)> {
-        self.lock()?
+    fn output_shape(&self, py: Python<'_>, n_samples: usize, layout: &str) -> PyResult<(usize, usize)> {
+        self.lock(py)?
             .output_shape(n_samples, parse_layout(layout)?)
             .map_err(mel_err)
     }
@@ -173,20 +174,23 @@ impl PyMelSpectrogram {
         out: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let layout = parse_layout(layout)?;
-        let mut plan = self.lock()?;
+        let mut plan = self.lock(py)?;
         run(py, &mut plan, audio, layout, out)
     }
 
     /// The Slaney filterbank, float32 `(n_mels, n_fft/2 + 1)` (a copy).
     fn filters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let dense = self.lock()?.filters().to_dense();
+        let dense = self.lock(py)?.filters().to_dense();
         Ok(PyArray2::from_owned_array(py, dense))
     }
 }
 
 impl PyMelSpectrogram {
-    fn lock(&self) -> PyResult<std::sync::MutexGuard<'_, zc_mel::MelSpectrogram>> {
-        self.plan.lock().map_err(|_| err(Kind::Runtime, "plan poisoned by a panic"))
+    /// Calls on one plan are serialised; waiting detaches from the
+    /// interpreter (`lock_py_attached`), so a holder that needs the GIL to
+    /// finish its call cannot deadlock with us.
+    fn lock(&self, py: Python<'_>) -> PyResult<std::sync::MutexGuard<'_, zc_mel::MelSpectrogram>> {
+        self.plan.lock_py_attached(py).map_err(|_| err(Kind::Runtime, "plan poisoned by a panic"))
     }
 }
 
