@@ -120,6 +120,18 @@ fn transpose(c: &mut Criterion) {
             transpose_into(black_box(s), d).unwrap();
         })
     });
+    // Ordinary `Vec`s: malloc's alignment, and one element (4 B) off it.
+    let v_src: Vec<f32> = (0..m * t + 1).map(|i| i as f32).collect();
+    let mut v_dst = vec![0f32; m * t + 1];
+    for (name, off) in [("transpose_into_vec", 0usize), ("transpose_into_vec_offset_4b", 1)] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let s = ndarray::ArrayView2::from_shape((m, t), &v_src[off..off + m * t]).unwrap();
+                let d = ndarray::ArrayViewMut2::from_shape((t, m), &mut v_dst[off..off + m * t]).unwrap();
+                transpose_into(black_box(s), d).unwrap();
+            })
+        });
+    }
     g.bench_function("naive_loop", |b| {
         b.iter(|| {
             let s = src.as_slice::<f32>().unwrap();

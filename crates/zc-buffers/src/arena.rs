@@ -134,7 +134,7 @@ impl Arena {
     /// A copy of `src` in the arena (recorded in the ledger as a copy).
     pub fn alloc_slice_copy<T: Copy>(&self, src: &[T]) -> Result<&mut [T]> {
         let p = self.raw::<T>(src.len(), 1)?;
-        crate::ledger::record_copy(crate::CopyKind::Other, std::mem::size_of_val(src));
+        crate::ledger::record_copy(crate::ledger::CopyKind::Other, std::mem::size_of_val(src));
         // SAFETY: fresh memory for src.len() T, cannot overlap `src`.
         unsafe {
             std::ptr::copy_nonoverlapping(src.as_ptr(), p.as_ptr(), src.len());

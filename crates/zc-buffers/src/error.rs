@@ -227,7 +227,7 @@ pub enum BufferError {
     #[error("SIMD level {level} is not available on this CPU")]
     SimdUnavailable {
         /// The level asked for.
-        level: crate::simd::SimdLevel,
+        level: crate::SimdLevel,
     },
     /// A worker thread panicked. The operation's output is incomplete and
     /// must not be used; nothing else is affected.

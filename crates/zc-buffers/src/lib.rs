@@ -40,35 +40,38 @@
 //! # Ok::<(), zc_buffers::BufferError>(())
 //! ```
 
-pub mod aligned;
-pub mod arena;
-pub mod buffer;
-pub mod error;
+mod aligned;
+mod arena;
+mod buffer;
+mod error;
 pub mod interop;
 pub mod ledger;
-pub mod mmap;
-pub mod output;
+mod mmap;
+mod output;
 pub mod parallel;
-pub mod pool;
+mod pool;
 pub mod simd;
+mod simd_level;
 mod sync;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod view;
+mod view;
 
 pub use aligned::{AlignedBuf, DEFAULT_ALIGN, PAGE_ALIGN, UninitBuf};
-pub use arena::{Arena, ArenaBuf, ArenaStats};
+pub use arena::{ARENA_MIN_ALIGN, Arena, ArenaBuf, ArenaStats};
 pub use buffer::{
     Buffer, Device, DeviceType, HostBuffer, HostBufferMut, Residency, StableBytes, SyncDirection,
-    check_page_registrable, check_range,
+    check_page_registrable, check_range, observed_align,
 };
 pub use error::{BufferError, Rejected, Result, addr_alignment};
-pub use ledger::{CopyKind, Ledger, LedgerReport};
 pub use mmap::{Advice, MmapBuf, MmapBufMut, MmapOptions};
 pub use output::{IntoOutput, output_prefix};
 pub use pool::{HeapBackend, Pool, PoolBackend, PoolBuilder, PoolStats, Pooled, SizeClasses};
-pub use simd::SimdLevel;
-pub use view::{HostBufferExt, HostBufferMutExt, cast_slice, cast_slice_mut, is_c_contiguous, transpose_into};
+pub use simd_level::{SimdLevel, UnknownSimdLevel};
+pub use view::{
+    HostBufferExt, HostBufferMutExt, c_strides, cast_slice, cast_slice_mut, is_c_contiguous, transpose_into, view,
+    view_mut,
+};
 
 /// Re-export of `bytemuck` (`Pod`, `Zeroable`).
 pub use bytemuck;

@@ -23,9 +23,16 @@ use crate::buffer::HostBufferMut;
 use crate::error::{BufferError, Result};
 use crate::view::HostBufferMutExt;
 
-/// An output in one of the three forms zc's compute calls accept (see the
-/// [module docs](self)). Implemented for `&mut [T]`, `&mut B` with
-/// `B: HostBufferMut`, and `ArrayViewMut<'_, T, D>`.
+/// An output in one of the three forms zc's compute calls accept.
+/// Implemented for `&mut [T]`, `&mut B` with `B: HostBufferMut`, and
+/// `ArrayViewMut<'_, T, D>` in standard layout.
+///
+/// Every call that writes an array result (a log-mel spectrogram, Volterra
+/// output samples, Hamming distances) accepts its output in these forms.
+/// The output may be larger than the result: the call writes the prefix it
+/// needs and returns what it wrote, so one pooled buffer sized for the
+/// longest input serves every shorter one. An output that is too small is
+/// [`BufferError::OutputTooSmall`] in every crate, and nothing is written.
 pub trait IntoOutput<'a, T: Pod> {
     /// The output as one contiguous typed slice.
     fn into_output(self) -> Result<&'a mut [T]>;

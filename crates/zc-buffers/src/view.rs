@@ -109,12 +109,12 @@ fn reach(shape: &[usize], strides: &[usize]) -> Result<usize> {
 
 /// Elements a shape/stride pair reaches (max offset + 1; 0 when empty),
 /// with overflow checked.
-pub fn reach_elems(shape: &[usize], strides: &[usize]) -> Result<usize> {
+pub(crate) fn reach_elems(shape: &[usize], strides: &[usize]) -> Result<usize> {
     reach(shape, strides)
 }
 
 /// Fail unless a shape/stride pair stays within `available` elements.
-pub fn check_reach(shape: &[usize], strides: &[usize], available: usize) -> Result<()> {
+pub(crate) fn check_reach(shape: &[usize], strides: &[usize], available: usize) -> Result<()> {
     let needed = reach(shape, strides)?;
     if needed > available {
         return Err(BufferError::OutOfBounds {
@@ -379,25 +379,38 @@ pub fn transpose_into<T: Pod>(src: ArrayView2<'_, T>, mut dst: ArrayViewMut2<'_,
 #[target_feature(enable = "avx2")]
 unsafe fn transpose_4b_avx2(src: *const u32, ss: usize, dst: *mut u32, ds: usize, r: usize, c: usize) {
     use std::arch::x86_64::*;
-    const B: usize = 64;
+    // Strips of 16 source rows: every 8×8 tile pair writes 64 contiguous
+    // bytes (a whole cache line when the destination is 64-byte aligned) to
+    // each of 8 destination rows, and the source is read as 16 sequential
+    // streams, which the hardware prefetchers follow. Columns go in chunks
+    // so the destination lines being filled stay in L1/L2.
+    const CHUNK: usize = 512;
+    let r16 = r / 16 * 16;
     let r8 = r / 8 * 8;
     let c8 = c / 8 * 8;
-    for i0 in (0..r8).step_by(B) {
-        let i1 = (i0 + B).min(r8);
-        for j0 in (0..c8).step_by(B) {
-            let j1 = (j0 + B).min(c8);
-            for i in (i0..i1).step_by(8) {
-                for j in (j0..j1).step_by(8) {
-                    // SAFETY: i+7 < r and j+7 < c, so all 8×8 loads/stores are in bounds.
-                    unsafe {
-                        let rows: [__m256; 8] =
-                            std::array::from_fn(|k| _mm256_loadu_ps(src.add((i + k) * ss + j) as *const f32));
-                        let cols = crate::simd::transpose8x8_ps(rows);
-                        for (k, v) in cols.into_iter().enumerate() {
-                            _mm256_storeu_ps(dst.add((j + k) * ds + i) as *mut f32, v);
-                        }
-                    }
-                }
+    let tile = |i: usize, j: usize| {
+        // SAFETY: callers pass i + 8 <= r8 and j + 8 <= c8, so the 8 loads
+        // of 8 elements from rows i..i+8 and the 8 stores of 8 elements into
+        // rows j..j+8 are in bounds.
+        unsafe {
+            let rows: [__m256; 8] = std::array::from_fn(|k| _mm256_loadu_ps(src.add((i + k) * ss + j) as *const f32));
+            let cols = crate::simd::transpose8x8_ps(rows);
+            for (k, v) in cols.into_iter().enumerate() {
+                _mm256_storeu_ps(dst.add((j + k) * ds + i) as *mut f32, v);
+            }
+        }
+    };
+    for j0 in (0..c8).step_by(CHUNK) {
+        let j1 = (j0 + CHUNK).min(c8);
+        for i in (0..r16).step_by(16) {
+            for j in (j0..j1).step_by(8) {
+                tile(i, j);
+                tile(i + 8, j);
+            }
+        }
+        for i in (r16..r8).step_by(8) {
+            for j in (j0..j1).step_by(8) {
+                tile(i, j);
             }
         }
     }

@@ -56,7 +56,7 @@ fn uninit_buffers_are_initialised_before_reading() {
         let _d = c.clone();
     });
     assert_eq!((r.copies, r.bytes_copied), (2, 6));
-    assert_eq!(r.copies_of(zc_buffers::CopyKind::Realign), 2);
+    assert_eq!(r.copies_of(zc_buffers::ledger::CopyKind::Realign), 2);
 }
 
 #[test]

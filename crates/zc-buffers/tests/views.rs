@@ -3,10 +3,10 @@
 
 use ndarray::{Array2, ArrayView2, Ix2, IxDyn, ShapeBuilder};
 use proptest::prelude::*;
-use zc_buffers::view::{c_strides, view, view_mut};
 use zc_buffers::{
     AlignedBuf, BufferError, HostBuffer, HostBufferExt, HostBufferMutExt, is_c_contiguous, ledger, transpose_into,
 };
+use zc_buffers::{c_strides, view, view_mut};
 
 fn filled(n_f32: usize) -> AlignedBuf {
     let mut b = AlignedBuf::zeroed(n_f32 * 4).unwrap();
@@ -165,7 +165,7 @@ fn transpose_records_exactly_one_copy() {
     r.unwrap();
     assert_eq!(report.copies, 1);
     assert_eq!(report.bytes_copied, (rows * cols * 4) as u64);
-    assert_eq!(report.copies_of(zc_buffers::CopyKind::Transpose), 1);
+    assert_eq!(report.copies_of(zc_buffers::ledger::CopyKind::Transpose), 1);
     assert_eq!(dst, src.t());
 }
 
@@ -192,6 +192,14 @@ proptest! {
         // a non-contiguous source: every other column of a wider array
         let wide = Array2::from_shape_fn((r, 2 * c), |(i, j)| (i * 1000 + j) as f32);
         check_transpose(wide.slice(ndarray::s![.., ..;2]));
+    }
+
+    #[test]
+    fn transpose_equals_naive_across_column_chunks(r in 0usize..40, c in 500usize..1100, pad in 0usize..9) {
+        // Wide sources cross the AVX2 kernel's 512-column chunks; a padded
+        // source row stride and an offset start exercise unaligned rows.
+        let wide = Array2::from_shape_fn((r, c + pad), |(i, j)| (i * 10_000 + j) as f32);
+        check_transpose(wide.slice(ndarray::s![.., pad.min(1)..c + pad.min(1)]));
     }
 
     #[test]

@@ -56,7 +56,7 @@ fn views_transpose_and_ledger_records_allocate_nothing() {
     let ((), stats) = l.enter(|| {
         count_allocs(|| {
             for _ in 0..100 {
-                ledger::record_copy(zc_buffers::CopyKind::Other, 8);
+                ledger::record_copy(zc_buffers::ledger::CopyKind::Other, 8);
             }
         })
         .unwrap()

@@ -49,6 +49,19 @@ pub enum CudaError {
         /// The byte count.
         len: usize,
     },
+    /// An asynchronous copy whose host side is pageable memory: the driver
+    /// would copy it synchronously, so zc-cuda refuses it.
+    #[error(
+        "{what}: an asynchronous copy needs page-locked host memory (pinned, registered or managed), \
+         this buffer's residency is {residency:?}; register it in place (Registered::new) or use the \
+         synchronous copy_htod / copy_dtoh"
+    )]
+    Pageable {
+        /// Which side of which copy.
+        what: &'static str,
+        /// Where the buffer lives.
+        residency: Residency,
+    },
     /// The operation needs a device address and the buffer has none.
     #[error("{what}: a buffer with residency {residency:?} has no device address")]
     NotDeviceAccessible {

@@ -7,16 +7,22 @@ use std::fmt;
 use std::time::Duration;
 
 use cudarc::driver::sys;
-use zc_buffers::HostBuffer;
-use zc_buffers::HostBufferMut;
 use zc_buffers::ledger::CopyKind;
+use zc_buffers::{Buffer, BufferError, HostBuffer, HostBufferMut, Rejected, Residency, StableBytes};
 
 use crate::device::{Event, Stream};
 use crate::driver::call_sys;
 use crate::error::{CudaError, Result};
 use crate::kind::CopyPlan;
 use crate::memory::DeviceMemory;
-use zc_buffers::{BufferError, Rejected, StableBytes};
+
+/// An asynchronous copy's host side must be page-locked.
+fn page_locked<B: Buffer + ?Sized>(what: &'static str, buf: &B) -> Result<()> {
+    match buf.residency() {
+        Residency::PinnedHost | Residency::RegisteredHost | Residency::Managed => Ok(()),
+        residency => Err(CudaError::Pageable { what, residency }),
+    }
+}
 
 fn plan(kind: CopyKind, src_len: usize, dst_len: usize, src: u64, dst: u64) -> Result<CopyPlan> {
     if src_len != dst_len {
@@ -183,22 +189,34 @@ impl Stream {
     /// Queue a copy of host `src` into device `dst` on this stream and return
     /// at once; the buffers stay owned by the [`PendingCopy`] until it has
     /// completed. On error nothing was queued and both come back.
+    ///
+    /// The host side must be page-locked (a [`PinnedBuffer`](crate::PinnedBuffer),
+    /// a [`Registered`](crate::Registered) buffer or managed memory): the driver
+    /// copies pageable memory synchronously, so an "asynchronous" upload from
+    /// it would block and overlap nothing. Pageable memory is refused with
+    /// [`CudaError::Pageable`]; register it in place, or use the synchronous
+    /// [`copy_htod`](Self::copy_htod).
     pub fn upload<S, D>(&self, src: S, dst: D) -> Result<PendingCopy<S, D>, Rejected<(S, D), CudaError>>
     where
         S: HostBuffer + StableBytes,
         D: DeviceMemory + StableBytes,
     {
-        let p = self.plan_htod(&src, &dst);
+        let p = self
+            .plan_htod(&src, &dst)
+            .and_then(|p| page_locked("upload source", &src).map(|()| p));
         self.start(p, src, dst)
     }
 
-    /// Queue a copy of device `src` into host `dst`; see [`upload`](Self::upload).
+    /// Queue a copy of device `src` into host `dst`; see [`upload`](Self::upload)
+    /// (the host side must be page-locked here too).
     pub fn download<S, D>(&self, src: S, mut dst: D) -> Result<PendingCopy<S, D>, Rejected<(S, D), CudaError>>
     where
         S: DeviceMemory + StableBytes,
         D: HostBufferMut + StableBytes,
     {
-        let p = self.plan_dtoh(&src, &mut dst);
+        let p = self
+            .plan_dtoh(&src, &mut dst)
+            .and_then(|p| page_locked("download destination", &dst).map(|()| p));
         self.start(p, src, dst)
     }
 
@@ -259,10 +277,19 @@ impl<S, D> PendingCopy<S, D> {
     }
 
     /// True once the copy has finished (does not block).
+    ///
+    /// When the end event could not be recorded (a driver failure after the
+    /// copy was queued) completion cannot be polled: that is an error
+    /// (`DriverUnusable` naming `cuEventRecord`) rather than a `false` that
+    /// would never turn `true`; [`wait`](Self::wait) still works (it waits
+    /// on the stream).
     pub fn is_complete(&self) -> Result<bool> {
         match &self.end {
             Some(e) => e.is_complete(),
-            None => Ok(false),
+            None => Err(CudaError::DriverUnusable {
+                call: "cuEventRecord",
+                message: "the copy's end event was not recorded; poll with wait() instead".to_owned(),
+            }),
         }
     }
 

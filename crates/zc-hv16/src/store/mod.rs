@@ -75,7 +75,8 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use zc_buffers::{Advice, CopyKind, HostBufferExt, MmapBuf, MmapOptions, ledger};
+use zc_buffers::ledger::{self, CopyKind};
+use zc_buffers::{Advice, HostBufferExt, MmapBuf, MmapOptions};
 
 use crate::error::{HvError, Result, io_err};
 use crate::hv::{BYTES, GENERATOR_SPLITMIX64_V1, HV16};
