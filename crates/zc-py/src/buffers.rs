@@ -13,7 +13,8 @@ use zc_buffers::interop::dlpack::{
     DLDevice, DLManagedTensorVersioned, DLTensor, DataType, DlpackTensor,
 };
 use zc_buffers::testing::{AllocStats, thread_stats};
-use zc_buffers::{AlignedBuf, Buffer as ZcBuffer, Ledger, Residency};
+use zc_buffers::ledger::{CopyKind, Ledger};
+use zc_buffers::{AlignedBuf, Buffer as ZcBuffer, Residency};
 
 use crate::common::{self, Kind, buffer_err, err};
 
@@ -69,7 +70,7 @@ impl LedgerScope {
     fn copies_by_kind<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let r = self.ledger.report();
         let d = PyDict::new(py);
-        for k in zc_buffers::CopyKind::ALL {
+        for k in CopyKind::ALL {
             if r.copies_of(k) > 0 {
                 d.set_item(k.name(), (r.copies_of(k), r.bytes_of(k)))?;
             }

@@ -11,7 +11,8 @@ use numpy::ndarray::Dimension;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
-use zc_buffers::{BufferError, Ledger};
+use zc_buffers::BufferError;
+use zc_buffers::ledger::Ledger;
 
 /// The Python exception classes (defined in `zc/errors.py`).
 #[derive(Clone, Copy, Debug)]
