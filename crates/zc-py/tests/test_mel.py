@@ -61,7 +61,10 @@ def test_out_writes_in_place_without_copy_or_kernel_allocation(mel_data):
     mel.log_mel(short, out=out2)
     with buffers.ledger(), buffers.count_allocations() as b:
         mel.log_mel(short, out=out2)
-    assert b.allocations == a.allocations and b.kernel_allocations == 0
+    # a 30 s clip and a 1 s clip: the same few bookkeeping allocations,
+    # none sized by the data (the 30 s output alone is 960 000 bytes)
+    assert b.kernel_allocations == 0
+    assert a.allocations <= 16 and b.allocations <= 16 and b.bytes_allocated < 4096
 
 
 def test_plan_reuse_and_threads(mel_data):
