@@ -102,7 +102,7 @@ fn stream(config: MelConfig, samples: &[f32], seed: u8, offline: Option<&Vec<f32
         let len = (1 + (k >> 16) as usize % 700).min(samples.len() - at);
         let chunk = &samples[at..at + len];
         let mut out = vec![7.0f32; s.frames_for_push(len) * n_mels];
-        match s.push(chunk, &mut out) {
+        match s.push_into_slice(chunk, &mut out) {
             Ok(frames) => got.extend_from_slice(&out[..frames * n_mels]),
             Err(MelError::NonFiniteSample { index, .. }) => {
                 assert!(!samples[index].is_finite(), "stream index counts from the start");
@@ -121,7 +121,7 @@ fn stream(config: MelConfig, samples: &[f32], seed: u8, offline: Option<&Vec<f32
     match s.frames_for_finish() {
         Ok(n) => {
             let mut out = vec![7.0f32; n * n_mels];
-            let frames = s.finish(&mut out).expect("finish after frames_for_finish");
+            let frames = s.finish_into_slice(&mut out).expect("finish after frames_for_finish");
             got.extend_from_slice(&out[..frames * n_mels]);
         }
         Err(e) => {

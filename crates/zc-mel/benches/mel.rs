@@ -4,12 +4,18 @@
 //! (AVX2, portable), `padding=480000`,
 //! and `pad_or_trim` of a 5 s clip (silent frames skip the FFT). Only
 //! ratios measured in one run are meaningful on a shared machine.
+//!
+//! The `mel_spec` rows need `--features bench-peers` (a 66-crate dependency
+//! tree that `cargo test -p zc-mel` should not build):
+//! `cargo bench -p zc-mel --features bench-peers --bench mel`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
+#[cfg(feature = "bench-peers")]
 use mel_spec::prelude::{BatchLogMelConfig, BatchLogMelSpectrogram, Spectrogram};
 use std::hint::black_box;
 use zc_buffers::AlignedBuf;
-use zc_mel::{KernelLevel, Layout, MelConfig, MelSpectrogram, MelStream, Normalization, Padding, WavFile};
+use zc_buffers::SimdLevel;
+use zc_mel::{Layout, MelConfig, MelSpectrogram, MelStream, Normalization, Padding, WavFile};
 
 fn chirp() -> Vec<f32> {
     let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/chirp_30s.f32")).unwrap();
@@ -48,11 +54,13 @@ fn bench(c: &mut Criterion) {
             Layout::MelMajor,
         );
         // the levels below the detected one, side by side
-        for level in [KernelLevel::Avx2Fma, KernelLevel::Scalar] {
-            if level != KernelLevel::detect() && level.is_available() && (n_mels == 80 || level != KernelLevel::Scalar)
+        for level in [SimdLevel::Avx2, SimdLevel::Portable] {
+            if level != SimdLevel::best_of(&zc_mel::SIMD_LEVELS)
+                && level.is_available()
+                && (n_mels == 80 || level != SimdLevel::Portable)
             {
                 let mut p = plan();
-                p.set_kernel_level(level).unwrap();
+                p.set_simd(level).unwrap();
                 zc(
                     &mut g,
                     &format!("zc-mel 1 thread {level:?} kernels"),
@@ -87,28 +95,33 @@ fn bench(c: &mut Criterion) {
                 b.iter(|| {
                     let mut at = 0;
                     for chunk in x.chunks(1600) {
-                        at += stream.push(black_box(chunk), &mut frames[at * 80..]).unwrap();
+                        at += stream
+                            .push_into_slice(black_box(chunk), &mut frames[at * 80..])
+                            .unwrap();
                     }
-                    stream.finish(&mut frames[at * 80..]).unwrap()
+                    stream.finish_into_slice(&mut frames[at * 80..]).unwrap()
                 })
             });
         }
-        let batch = BatchLogMelSpectrogram::new(BatchLogMelConfig {
-            n_fft: 400,
-            win_length: 400,
-            hop_length: 160,
-            n_mels,
-            ..BatchLogMelConfig::default()
-        })
-        .unwrap();
-        let mut scratch = batch.scratch();
-        g.bench_function("mel_spec BatchLogMelSpectrogram (with scratch)", |b| {
-            b.iter(|| batch.compute_flat_with_scratch(black_box(&x), &mut scratch).unwrap())
-        });
-        if n_mels == 80 {
-            g.bench_function("mel_spec Spectrogram::compute_mel_spectrogram_cpu", |b| {
-                b.iter(|| Spectrogram::compute_mel_spectrogram_cpu(black_box(&x), 400, 160, 80, 16_000.0))
+        #[cfg(feature = "bench-peers")]
+        {
+            let batch = BatchLogMelSpectrogram::new(BatchLogMelConfig {
+                n_fft: 400,
+                win_length: 400,
+                hop_length: 160,
+                n_mels,
+                ..BatchLogMelConfig::default()
+            })
+            .unwrap();
+            let mut scratch = batch.scratch();
+            g.bench_function("mel_spec BatchLogMelSpectrogram (with scratch)", |b| {
+                b.iter(|| batch.compute_flat_with_scratch(black_box(&x), &mut scratch).unwrap())
             });
+            if n_mels == 80 {
+                g.bench_function("mel_spec Spectrogram::compute_mel_spectrogram_cpu", |b| {
+                    b.iter(|| Spectrogram::compute_mel_spectrogram_cpu(black_box(&x), 400, 160, 80, 16_000.0))
+                });
+            }
         }
         g.finish();
     }

@@ -7,11 +7,12 @@
 //! cargo run --release -p zc-mel --example mel_probe [-- RUNS [LEVEL]]
 //! ```
 
-use zc_mel::{KernelLevel, Layout, MelConfig, MelSpectrogram};
+use zc_buffers::SimdLevel;
+use zc_mel::{Layout, MelConfig, MelSpectrogram};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runs: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
-    // optional level name (Scalar, Avx2Fma, Avx512) to time only that one
+    // optional level name (Portable, Avx2, Avx512) to time only that one
     let only = std::env::args().nth(2);
     let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/chirp_30s.f32"))?;
     let x: Vec<f32> = bytes
@@ -19,10 +20,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect();
     for n_mels in [80, 128] {
-        let wanted = |l: &KernelLevel| only.as_ref().is_none_or(|o| format!("{l:?}").eq_ignore_ascii_case(o));
-        for level in KernelLevel::ALL.into_iter().filter(|l| l.is_available()).filter(wanted) {
+        let wanted = |l: &SimdLevel| only.as_ref().is_none_or(|o| format!("{l:?}").eq_ignore_ascii_case(o));
+        for level in zc_mel::SIMD_LEVELS
+            .into_iter()
+            .filter(|l| l.is_available())
+            .filter(wanted)
+        {
             let mut mel = MelSpectrogram::new(MelConfig::whisper(n_mels))?;
-            mel.set_kernel_level(level)?;
+            mel.set_simd(level)?;
             let mut out = vec![0f32; n_mels * mel.n_frames(x.len())?];
             let mut best = f64::MAX;
             for _ in 0..runs {

@@ -38,7 +38,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     for (i, c) in samples.chunks(chunk).enumerate() {
         let t = Instant::now();
-        let n = stream.push(c, &mut out)?;
+        let n = stream.push_into_slice(c, &mut out)?;
         let us = t.elapsed().as_secs_f64() * 1e6;
         (worst, total) = (worst.max(us), total + us);
         all.extend_from_slice(&out[..n * n_mels]);
@@ -53,7 +53,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     let tail = stream.frames_for_finish()?;
     let mut rest = vec![0f32; tail * n_mels];
-    let n = stream.finish(&mut rest)?;
+    let n = stream.finish_into_slice(&mut rest)?;
     all.extend_from_slice(&rest);
     let frames = all.len() / n_mels;
     println!("finish: {n} frame(s) that need the end reflection; {frames} frames in all");

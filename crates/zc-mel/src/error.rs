@@ -5,11 +5,14 @@ use std::path::PathBuf;
 use zc_buffers::BufferError;
 
 /// Everything that can go wrong in zc-mel. Each variant carries the figures a
-/// caller needs to fix the call. When an error is returned the caller's
-/// output buffer has not been written — with two exceptions, both internal
-/// failures that say so: [`WorkerPanicked`](MelError::WorkerPanicked) (the
-/// other workers may have written their parts) and
-/// [`Resample`](MelError::Resample) (the engine failed mid-clip).
+/// caller needs to fix the call. Bad input (sizes, shapes, samples, files)
+/// is detected before anything is written: the caller's output is untouched.
+/// Two internal failures are the exception, and may leave the output partly
+/// written: `Buffer(BufferError::WorkerPanicked)` (a worker thread panicked;
+/// the others may have written their parts) and
+/// [`Resample`](MelError::Resample) (the resampling engine failed mid-clip).
+/// Shared failures (`OutputTooSmall`, `Misaligned`, `WorkerPanicked`, …) are
+/// the workspace's [`BufferError`] variants inside [`MelError::Buffer`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MelError {
@@ -32,26 +35,14 @@ pub enum MelError {
     #[error("sample {index} is not finite ({value}); NaN/Inf input is rejected")]
     NonFiniteSample {
         /// Index into the caller's samples; for
-        /// [`MelStream::push`](crate::MelStream::push), counted from the
+        /// [`MelStream::push_into_slice`](crate::MelStream::push_into_slice), counted from the
         /// start of the stream (every sample pushed so far).
         index: usize,
         /// The offending value.
         value: f32,
     },
-    /// An output buffer or slice of the wrong size.
-    #[error("output holds {actual} f32 values, the spectrogram needs exactly {expected} ({rows} x {cols})")]
-    OutputSize {
-        /// Values needed.
-        expected: usize,
-        /// Values provided.
-        actual: usize,
-        /// Rows of the output in the requested layout.
-        rows: usize,
-        /// Columns of the output in the requested layout.
-        cols: usize,
-    },
-    /// An output view of the wrong shape.
-    #[error("output view has shape {actual:?}, the spectrogram in this layout needs {expected:?}")]
+    /// An output view smaller than the spectrogram in either dimension.
+    #[error("output view has shape {actual:?}, the spectrogram in this layout needs at least {expected:?}")]
     ShapeMismatch {
         /// Shape needed (rows, cols).
         expected: (usize, usize),
@@ -75,22 +66,9 @@ pub enum MelError {
         #[source]
         source: Box<MelError>,
     },
-    /// A streaming output slice too small for the frames a call emits.
-    #[error("stream output holds {actual} f32 values, this call emits {frames} frames ({needed} values)")]
-    StreamOutput {
-        /// Frames the call emits.
-        frames: usize,
-        /// Values needed (`frames * n_mels`).
-        needed: usize,
-        /// Values provided.
-        actual: usize,
-    },
     /// Streaming needs a caller-supplied maximum.
     #[error("streaming needs Normalization::Fixed: the global maximum is unknown until the end")]
     StreamNormalization,
-    /// A worker thread panicked (an internal bug; the output may be partly written).
-    #[error("a worker thread panicked")]
-    WorkerPanicked,
     /// The FFT engine rejected its buffers (an internal sizing bug).
     #[error("FFT failed: {message}")]
     Fft {

@@ -14,6 +14,7 @@
 use rustfft::num_complex::Complex32;
 
 use crate::filters::MelFilterbank;
+use zc_buffers::SimdLevel;
 
 /// Frames processed together: one SIMD lane per frame.
 pub const LANES: usize = 8;
@@ -21,9 +22,11 @@ pub const LANES: usize = 8;
 /// Floor applied to mel power before `log10` (Whisper: `clamp(min=1e-10)`).
 pub(crate) const POWER_FLOOR: f32 = 1e-10;
 
-/// Which implementation of the inner loops runs.
+/// Which implementation of the inner loops runs: zc-mel's three kernel
+/// sets, selected through the workspace's [`SimdLevel`] (the public API
+/// speaks only `SimdLevel`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum KernelLevel {
+pub(crate) enum KernelLevel {
     /// Portable Rust (vectorised by the compiler for the baseline target), no FMA.
     Scalar,
     /// x86-64 AVX2 + FMA, eight frames per 256-bit register.
@@ -31,51 +34,46 @@ pub enum KernelLevel {
     /// x86-64 AVX-512 (F + VL): the FFT stages and the logarithm run on
     /// 512-bit registers (two rows of eight frames each), the other kernels
     /// are the [`KernelLevel::Avx2Fma`] ones. Output is bit-identical to
-    /// `Avx2Fma`. Needs Rust 1.89 or newer at build time.
+    /// `Avx2Fma`.
     Avx512,
 }
 
-impl KernelLevel {
-    /// Every level, slowest first.
-    pub const ALL: [KernelLevel; 3] = [KernelLevel::Scalar, KernelLevel::Avx2Fma, KernelLevel::Avx512];
+/// The SIMD levels zc-mel has kernels for (others run the next lower one).
+pub const SIMD_LEVELS: [SimdLevel; 3] = [SimdLevel::Portable, SimdLevel::Avx2, SimdLevel::Avx512];
 
-    /// The fastest level this CPU supports.
-    pub fn detect() -> Self {
-        Self::ALL
-            .into_iter()
-            .rev()
-            .find(|l| l.is_available())
-            .unwrap_or(KernelLevel::Scalar)
+impl KernelLevel {
+    /// The fastest level this CPU supports (capped by `ZC_SIMD`).
+    pub(crate) fn detect() -> Self {
+        Self::from_simd(SimdLevel::best_of(&SIMD_LEVELS))
     }
 
-    /// Whether this CPU (and this build) can run the level.
-    pub fn is_available(self) -> bool {
-        match self {
-            KernelLevel::Scalar => true,
-            KernelLevel::Avx2Fma => avx2_fma_detected(),
-            KernelLevel::Avx512 => avx2_fma_detected() && avx512_detected(),
+    /// The kernels for a workspace level: the highest zc-mel has at or
+    /// below it (`Popcnt` runs the portable kernels, `Avx512Vpopcnt` the
+    /// AVX-512 ones).
+    pub(crate) fn from_simd(level: SimdLevel) -> Self {
+        if level >= SimdLevel::Avx512 {
+            KernelLevel::Avx512
+        } else if level >= SimdLevel::Avx2 {
+            KernelLevel::Avx2Fma
+        } else {
+            KernelLevel::Scalar
         }
     }
-}
 
-#[cfg(target_arch = "x86_64")]
-fn avx512_detected() -> bool {
-    std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512vl")
-}
+    /// The workspace level these kernels need.
+    pub(crate) fn to_simd(self) -> SimdLevel {
+        match self {
+            KernelLevel::Scalar => SimdLevel::Portable,
+            KernelLevel::Avx2Fma => SimdLevel::Avx2,
+            KernelLevel::Avx512 => SimdLevel::Avx512,
+        }
+    }
 
-#[cfg(not(target_arch = "x86_64"))]
-fn avx512_detected() -> bool {
-    false
-}
-
-#[cfg(target_arch = "x86_64")]
-fn avx2_fma_detected() -> bool {
-    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn avx2_fma_detected() -> bool {
-    false
+    /// Whether this CPU can run the level.
+    #[cfg(test)]
+    pub(crate) fn is_available(self) -> bool {
+        self.to_simd().is_available()
+    }
 }
 
 /// cephes `logf` polynomial, highest degree first (cephes' digits kept).
@@ -1002,7 +1000,9 @@ mod tests {
     use proptest::prelude::*;
 
     fn levels() -> impl Iterator<Item = KernelLevel> {
-        KernelLevel::ALL.into_iter().filter(|l| l.is_available())
+        [KernelLevel::Scalar, KernelLevel::Avx2Fma, KernelLevel::Avx512]
+            .into_iter()
+            .filter(|l| l.is_available())
     }
 
     #[test]

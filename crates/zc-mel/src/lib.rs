@@ -2,15 +2,20 @@
 //!
 //! A Whisper-exact log-mel front end for the zc workspace.
 //!
-//! * [`MelSpectrogram`]: a plan (FFT, window, sparse Slaney filterbank,
-//!   scratch) made once; `compute_into` then writes the log-mel matrix into
-//!   caller-owned memory — any [`zc_buffers::HostBufferMut`], an `f32`
-//!   slice or an `ndarray` view — mel-major or frame-major, with **no heap
-//!   allocation and no copy** of the input.
+//! * [`MelPlan`]: an immutable plan (FFT, window, sparse Slaney
+//!   filterbank), `Send + Sync`, shareable in an `Arc` across threads, run
+//!   on caller-owned scratch ([`MelPlan::make_scratch`]);
+//!   [`MelSpectrogram`] is the convenience form that owns its scratch.
+//!   `compute_into` / `compute_into_slice` / `compute_into_view` write the
+//!   log-mel matrix into caller-owned memory — any
+//!   [`zc_buffers::HostBufferMut`], an `f32` slice or an `ndarray` view,
+//!   larger than needed if convenient (the prefix is written) — mel-major
+//!   or frame-major, with **no heap allocation and no copy** of the input.
 //!   Frames lying entirely in zero padding skip the FFT; the kernels run
-//!   eight frames at a time, one per SIMD lane (AVX-512 or AVX2+FMA
-//!   detected at run time, portable fallback, see [`KernelLevel`]); long
-//!   clips and batches can be split across threads with identical output.
+//!   eight frames at a time, one per SIMD lane, at the workspace's
+//!   [`zc_buffers::SimdLevel`] (`Avx512`, `Avx2` or `Portable`, detected at
+//!   run time, [`SIMD_LEVELS`]); long clips and batches can be split across
+//!   threads with identical output (`threads(0)`: every core).
 //! * [`MelStream`]: chunks of any size in, frames out as soon as their
 //!   window is complete; bit-identical to the offline result under
 //!   [`Normalization::Fixed`].
@@ -44,7 +49,7 @@
 pub mod config;
 pub mod error;
 pub mod filters;
-pub mod kernels;
+mod kernels;
 #[cfg(feature = "resample")]
 pub mod resample;
 pub mod spectrogram;
@@ -54,9 +59,15 @@ pub mod wav;
 pub use config::{HOP_LENGTH, Layout, MelConfig, N_FFT, N_FRAMES, N_SAMPLES, Normalization, Padding, SAMPLE_RATE};
 pub use error::{MelError, Result};
 pub use filters::MelFilterbank;
-pub use kernels::KernelLevel;
+pub use kernels::{LANES, SIMD_LEVELS};
 #[cfg(feature = "resample")]
 pub use resample::{MAX_INPUT_RATE, MIN_INPUT_RATE, Resampler, resampled_len};
-pub use spectrogram::MelSpectrogram;
+pub use spectrogram::{MelPlan, MelScratch, MelSpectrogram};
 pub use stream::MelStream;
 pub use wav::{SampleFormat, Samples, WavFile, WavInfo, load_wav_into};
+
+/// The README's code blocks, compiled (and, unless marked `no_run`, run)
+/// as doc-tests so that every snippet a user copies works as written.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -209,14 +209,8 @@ impl Resampler {
     /// signal overshoots it.
     pub fn process_into_slice(&mut self, input: &[f32], out: &mut [f32]) -> Result<usize> {
         let n_out = self.output_len(input.len());
-        if out.len() != n_out {
-            return Err(MelError::OutputSize {
-                expected: n_out,
-                actual: out.len(),
-                rows: 1,
-                cols: n_out,
-            });
-        }
+        // A larger output is fine: its prefix receives the samples.
+        let out = zc_buffers::output_prefix(out, n_out)?;
         let mut peak = 0.0f32;
         for (index, &value) in input.iter().enumerate() {
             if !value.is_finite() {

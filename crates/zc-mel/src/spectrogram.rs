@@ -6,55 +6,12 @@ use ndarray::{Array2, ArrayViewMut2, Axis, ShapeBuilder};
 use rustfft::num_complex::Complex32;
 use rustfft::{Fft, FftPlanner};
 use zc_buffers::ledger::{self, Ledger};
-use zc_buffers::{HostBufferMut, HostBufferMutExt};
+use zc_buffers::{HostBufferMut, HostBufferMutExt, SimdLevel};
 
 use crate::config::{Layout, MelConfig, Normalization};
 use crate::error::{MelError, Result};
 use crate::filters::MelFilterbank;
 use crate::kernels::{self, KernelLevel, LANES, LaneFft, POWER_FLOOR};
-
-/// A Whisper log-mel spectrogram plan.
-///
-/// [`MelSpectrogram::new`] plans the FFT, builds the window and the mel
-/// filterbank and allocates all scratch once; the `compute_*` methods then
-/// write straight into caller-owned memory (any [`HostBufferMut`] — a pool
-/// guard, an [`AlignedBuf`](zc_buffers::AlignedBuf), a writable mapping —
-/// an `f32` slice or an `ndarray` view, in either [`Layout`]) and perform
-/// **no heap allocation** (single-threaded; see [`set_threads`](Self::set_threads)).
-/// Padding and trimming are virtual: the samples are read in place, never
-/// copied into a padded signal, and frames that lie entirely in zero
-/// padding skip the FFT (their value, `log10(1e-10)`, is known).
-///
-/// Semantics follow `whisper.audio.log_mel_spectrogram`: centred STFT with
-/// reflect padding of `n_fft/2` each side, periodic Hann window, power
-/// spectrum, last frame dropped, Slaney mel filters, `log10(max(x, 1e-10))`,
-/// clamp to (max − `top_db`), `(x + 4) / 4`, with the maximum chosen by
-/// [`MelConfig::normalization`].
-///
-/// Bad input (see also [`MelError`]):
-/// * NaN/Inf policy: inputs containing a non-finite sample (within the part
-///   that padding/trimming keeps) are rejected with
-///   [`MelError::NonFiniteSample`] before anything is written. Finite
-///   samples so large that the power spectrum overflows (|x| ≳ 1e17) give
-///   finite but meaningless values.
-/// * Short input: the centred STFT reflects `n_fft / 2` samples at each
-///   edge, which needs more than `n_fft / 2` samples (Whisper: at least 201;
-///   numpy/torch refuse fewer). Fewer samples after padding — including
-///   empty input — give [`MelError::TooShort`]; `Padding::PadOrTrim` /
-///   `Padding::Append` count towards the length, so a short clip padded
-///   to 30 s is fine.
-///
-/// `Clone` is cheap apart from the small scratch (the FFT plan and the
-/// filterbank are shared).
-#[derive(Clone)]
-pub struct MelSpectrogram {
-    config: MelConfig,
-    shared: Arc<Shared>,
-    level: KernelLevel,
-    scratch: Scratch,
-    /// Scratch for worker threads (`threads - 1` of them).
-    workers: Vec<Scratch>,
-}
 
 /// The immutable part of a plan, shared by clones and worker threads.
 struct Shared {
@@ -135,17 +92,6 @@ impl Scratch {
             + self.mel.len())
             * 4
             + (self.fft.len() + self.spec.len() + self.fft_scratch.len()) * 8
-    }
-}
-
-impl std::fmt::Debug for MelSpectrogram {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MelSpectrogram")
-            .field("config", &self.config)
-            .field("level", &self.level)
-            .field("threads", &self.threads())
-            .field("filter_weights", &self.shared.filters.nonzero_weights())
-            .finish()
     }
 }
 
@@ -455,24 +401,147 @@ fn with_ledger<R>(ledger: &Option<Ledger>, f: impl FnOnce() -> R) -> R {
     }
 }
 
+/// One batch worker's share: its scratch, clips, outputs and the maximum
+/// it found.
+type BatchJob<'s, 'c, 'o, 'd> = (&'s mut Scratch, &'c [&'c [f32]], &'o mut [&'d mut [f32]], f32);
+
 /// Frames per thread below which splitting does not pay.
 const MIN_FRAMES_PER_THREAD: usize = 64;
 
-impl MelSpectrogram {
+/// A Whisper log-mel plan that can be shared: immutable after construction
+/// (`Send + Sync`; put it in an `Arc` and hand it to every thread), run on
+/// caller-owned scratch ([`MelPlan::make_scratch`], one per thread) into
+/// caller-owned output, with **no heap allocation** on one thread.
+///
+/// This is rustfft's split of plan and scratch; [`MelSpectrogram`] is the
+/// convenience type that owns one scratch for single-threaded use.
+///
+/// ```
+/// use std::sync::Arc;
+/// use zc_mel::{Layout, MelConfig, MelPlan};
+///
+/// let plan = Arc::new(MelPlan::new(MelConfig::whisper(80))?);
+/// let clip: Vec<f32> = (0..16_000).map(|i| (i as f32 * 0.01).sin()).collect();
+/// let results: Vec<Vec<f32>> = std::thread::scope(|s| {
+///     let handles: Vec<_> = (0..2)
+///         .map(|_| {
+///             let (plan, clip) = (Arc::clone(&plan), &clip);
+///             s.spawn(move || {
+///                 let mut scratch = plan.make_scratch();              // per thread, once
+///                 let mut out = vec![0f32; 80 * plan.n_frames(clip.len()).unwrap()];
+///                 plan.compute_into_slice_with_scratch(clip, &mut out, Layout::MelMajor, &mut scratch).unwrap();
+///                 out
+///             })
+///         })
+///         .collect();
+///     handles.into_iter().map(|h| h.join().unwrap()).collect()
+/// });
+/// assert_eq!(results[0], results[1]);
+/// # Ok::<(), zc_mel::MelError>(())
+/// ```
+#[derive(Clone)]
+pub struct MelPlan {
+    config: MelConfig,
+    shared: Arc<Shared>,
+    level: KernelLevel,
+    threads: usize,
+}
+
+/// Working memory for one caller of a [`MelPlan`] (and its worker threads,
+/// when the plan uses several): made once by [`MelPlan::make_scratch`],
+/// reused for every call.
+#[derive(Clone)]
+pub struct MelScratch {
+    main: Scratch,
+    /// Scratch for worker threads (`threads - 1` of them).
+    workers: Vec<Scratch>,
+}
+
+impl std::fmt::Debug for MelScratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MelScratch")
+            .field("threads", &(self.workers.len() + 1))
+            .field("bytes", &self.bytes())
+            .finish()
+    }
+}
+
+impl MelScratch {
+    /// Bytes of working memory held.
+    pub fn bytes(&self) -> usize {
+        self.main.bytes() + self.workers.iter().map(Scratch::bytes).sum::<usize>()
+    }
+}
+
+impl std::fmt::Debug for MelPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MelPlan")
+            .field("config", &self.config)
+            .field("simd", &self.simd_level())
+            .field("threads", &self.threads)
+            .field("filter_weights", &self.shared.filters.nonzero_weights())
+            .finish()
+    }
+}
+
+impl MelPlan {
     /// Plan a spectrogram for `config` (validated), using the fastest
-    /// kernels this CPU supports and one thread.
+    /// kernels this CPU supports (capped by `ZC_SIMD`) and one thread.
     pub fn new(config: MelConfig) -> Result<Self> {
         let shared = Shared::new(&config)?;
-        let scratch = Scratch::new(&shared);
         let table_bytes = (shared.window.len() + shared.twc.len() * 2) * 4;
-        ledger::record_alloc(scratch.bytes() + table_bytes);
+        ledger::record_alloc(table_bytes);
         Ok(Self {
             config,
             shared: Arc::new(shared),
             level: KernelLevel::detect(),
-            scratch,
-            workers: Vec::new(),
+            threads: 1,
         })
+    }
+
+    /// The same plan on another SIMD level (to test or measure the portable
+    /// path). zc-mel has kernels for `Portable`, `Avx2` and `Avx512`;
+    /// a level the CPU lacks is `BufferError::SimdUnavailable`, one zc-mel
+    /// has no kernel for (`Popcnt`, `Avx512Vpopcnt`) runs the next lower one.
+    pub fn simd(mut self, level: SimdLevel) -> Result<Self> {
+        level.require()?;
+        self.level = KernelLevel::from_simd(level);
+        Ok(self)
+    }
+
+    /// The SIMD level the kernels run at.
+    pub fn simd_level(&self) -> SimdLevel {
+        self.level.to_simd()
+    }
+
+    /// The same plan splitting each long clip (or a batch) over `threads`
+    /// threads (`0`: every core, the workspace policy of
+    /// [`zc_buffers::parallel::resolve_threads`]). Output is identical to one
+    /// thread; scratch made by [`make_scratch`](Self::make_scratch) afterwards
+    /// holds the workers' memory.
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = zc_buffers::parallel::resolve_threads(threads).max(1);
+        self
+    }
+
+    /// Threads each call uses (at most; fewer when the scratch holds fewer).
+    pub fn thread_count(&self) -> usize {
+        self.threads
+    }
+
+    /// Working memory for one caller (and the plan's worker threads).
+    /// Allocates; make it once per thread and reuse it.
+    pub fn make_scratch(&self) -> MelScratch {
+        let main = Scratch::new(&self.shared);
+        let workers = (1..self.threads).map(|_| Scratch::new(&self.shared)).collect();
+        let s = MelScratch { main, workers };
+        ledger::record_alloc(s.bytes());
+        s
+    }
+
+    /// Bytes [`make_scratch`](Self::make_scratch) allocates.
+    pub fn scratch_bytes(&self) -> usize {
+        Scratch::new(&self.shared).bytes() * self.threads
     }
 
     /// The configuration.
@@ -485,53 +554,6 @@ impl MelSpectrogram {
         &self.shared.filters
     }
 
-    /// The kernel level in use.
-    pub fn kernel_level(&self) -> KernelLevel {
-        self.level
-    }
-
-    /// Select the kernel level (for testing or benchmarking the portable
-    /// path); an error if this CPU does not support it.
-    pub fn set_kernel_level(&mut self, level: KernelLevel) -> Result<()> {
-        if !level.is_available() {
-            return Err(MelError::InvalidConfig {
-                reason: "kernel level not supported by this CPU",
-            });
-        }
-        self.level = level;
-        Ok(())
-    }
-
-    /// Threads used per call (1 by default).
-    pub fn threads(&self) -> usize {
-        self.workers.len() + 1
-    }
-
-    /// Split each long clip's frames (or a batch's clips) across `threads`
-    /// threads (`0` means `std::thread::available_parallelism`). Allocates
-    /// the workers' scratch now; every threaded call then spawns scoped
-    /// threads (the only allocations it makes) and gives output identical
-    /// to one thread. The ledger active on the calling thread is entered on
-    /// each worker.
-    pub fn set_threads(&mut self, threads: usize) {
-        let n = if threads == 0 {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        } else {
-            threads
-        };
-        self.workers.truncate(n - 1);
-        while self.workers.len() < n - 1 {
-            self.workers.push(Scratch::new(&self.shared));
-            ledger::record_alloc(self.scratch.bytes());
-        }
-    }
-
-    /// [`set_threads`](Self::set_threads), builder style.
-    pub fn with_threads(mut self, threads: usize) -> Self {
-        self.set_threads(threads);
-        self
-    }
-
     /// Frames produced for `n_samples` input samples (see [`MelConfig::n_frames`]).
     pub fn n_frames(&self, n_samples: usize) -> Result<usize> {
         self.config.n_frames(n_samples)
@@ -542,78 +564,92 @@ impl MelSpectrogram {
         self.config.output_shape(n_samples, layout)
     }
 
-    /// Bytes of `f32` output for `n_samples` samples: the size of the buffer
-    /// to take from a pool for [`compute_into`](Self::compute_into).
+    /// Bytes of `f32` output for `n_samples` samples: the least a buffer
+    /// taken from a pool must hold (a larger one is fine: its prefix is written).
     pub fn output_bytes(&self, n_samples: usize) -> Result<usize> {
         self.config.output_bytes(n_samples)
     }
 
-    /// Compute into any writable host buffer holding exactly
-    /// [`output_bytes`](Self::output_bytes) bytes of 4-byte-aligned memory,
-    /// as a row-major `f32` matrix in `layout`. Returns `(rows, cols)`.
-    pub fn compute_into<B: HostBufferMut + ?Sized>(
-        &mut self,
+    /// Compute into any writable host buffer (a pool guard, an
+    /// [`AlignedBuf`](zc_buffers::AlignedBuf), a writable mapping) holding at
+    /// least [`output_bytes`](Self::output_bytes) of 4-byte-aligned memory:
+    /// its prefix receives the row-major `f32` matrix in `layout`. Returns
+    /// `(rows, cols)`.
+    pub fn compute_into_with_scratch<B: HostBufferMut + ?Sized>(
+        &self,
         samples: &[f32],
         out: &mut B,
         layout: Layout,
+        scratch: &mut MelScratch,
     ) -> Result<(usize, usize)> {
         let slice = out.as_slice_mut::<f32>()?;
-        self.compute_into_slice(samples, slice, layout)
+        self.compute_into_slice_with_scratch(samples, slice, layout, scratch)
     }
 
-    /// Compute into an `f32` slice of exactly `n_mels * n_frames` values,
-    /// row-major in `layout`. Returns `(rows, cols)`.
-    pub fn compute_into_slice(&mut self, samples: &[f32], out: &mut [f32], layout: Layout) -> Result<(usize, usize)> {
+    /// Compute into an `f32` slice holding at least `n_mels * n_frames`
+    /// values; the prefix receives the matrix, row-major in `layout`.
+    /// Returns `(rows, cols)`. Too small is `BufferError::OutputTooSmall`
+    /// and nothing is written.
+    pub fn compute_into_slice_with_scratch(
+        &self,
+        samples: &[f32],
+        out: &mut [f32],
+        layout: Layout,
+        scratch: &mut MelScratch,
+    ) -> Result<(usize, usize)> {
         let n_frames = self.n_frames(samples.len())?;
         let shape = layout.shape(self.config.n_mels, n_frames);
         let view = slice_view(out, self.config.n_mels, n_frames, layout)?;
         let real = self.checked_real(samples)?;
-        self.run(real, samples.len(), view)?;
+        self.run(scratch, real, samples.len(), view)?;
         Ok(shape)
     }
 
-    /// Compute into a 2-D view of any strides whose shape is the output
-    /// shape in `layout` (`(n_mels, n_frames)` for [`Layout::MelMajor`],
-    /// `(n_frames, n_mels)` for [`Layout::FrameMajor`]).
-    pub fn compute_into_view(&mut self, samples: &[f32], out: ArrayViewMut2<'_, f32>, layout: Layout) -> Result<()> {
+    /// Compute into a 2-D view of any strides at least as large as the
+    /// output shape in `layout` (`(n_mels, n_frames)` for
+    /// [`Layout::MelMajor`], `(n_frames, n_mels)` for [`Layout::FrameMajor`]);
+    /// its top-left block receives the matrix. Returns `(rows, cols)`.
+    pub fn compute_into_view_with_scratch(
+        &self,
+        samples: &[f32],
+        out: ArrayViewMut2<'_, f32>,
+        layout: Layout,
+        scratch: &mut MelScratch,
+    ) -> Result<(usize, usize)> {
         let n_frames = self.n_frames(samples.len())?;
         let expected = layout.shape(self.config.n_mels, n_frames);
-        if out.dim() != expected {
+        let (rows, cols) = out.dim();
+        if rows < expected.0 || cols < expected.1 {
             return Err(MelError::ShapeMismatch {
                 expected,
-                actual: out.dim(),
+                actual: (rows, cols),
             });
         }
+        let block = out.slice_move(ndarray::s![..expected.0, ..expected.1]);
         let mel_major = match layout {
-            Layout::MelMajor => out,
-            Layout::FrameMajor => out.reversed_axes(),
+            Layout::MelMajor => block,
+            Layout::FrameMajor => block.reversed_axes(),
         };
         let real = self.checked_real(samples)?;
-        self.run(real, samples.len(), mel_major)
-    }
-
-    /// Compute into a new `ndarray` (allocates the output; recorded in the ledger).
-    pub fn compute(&mut self, samples: &[f32], layout: Layout) -> Result<Array2<f32>> {
-        let shape = self.output_shape(samples.len(), layout)?;
-        let mut out = Array2::zeros(shape);
-        ledger::record_alloc(out.len() * 4);
-        self.compute_into_view(samples, out.view_mut(), layout)?;
-        Ok(out)
+        self.run(scratch, real, samples.len(), mel_major)?;
+        Ok(expected)
     }
 
     /// Compute a batch of independent clips, `clips[i]` into `outs[i]`
-    /// (each sized as for [`compute_into_slice`](Self::compute_into_slice)
+    /// (each at least as large as for
+    /// [`compute_into_slice_with_scratch`](Self::compute_into_slice_with_scratch)
     /// for its own length). The clamp maximum follows
     /// [`MelConfig::normalization`]: `Global` takes it over the whole batch
     /// (as Whisper does for a batched tensor), `PerItem` per clip, `Fixed`
-    /// from the caller. With [`set_threads`](Self::set_threads) > 1 the
-    /// clips are spread over the threads. Everything is validated before
-    /// anything is written; errors name the clip ([`MelError::BatchItem`]).
-    pub fn compute_batch_into_slices(
-        &mut self,
+    /// from the caller. With several threads the clips are spread over them.
+    /// Everything is validated before anything is written; errors name the
+    /// clip ([`MelError::BatchItem`]).
+    pub fn compute_batch_into_slices_with_scratch(
+        &self,
         clips: &[&[f32]],
         outs: &mut [&mut [f32]],
         layout: Layout,
+        scratch: &mut MelScratch,
     ) -> Result<()> {
         if clips.len() != outs.len() {
             return Err(MelError::BatchSize {
@@ -634,65 +670,46 @@ impl MelSpectrogram {
         }
         let norm = self.config.normalization;
         let (n_mels, level, top_db) = (self.config.n_mels, self.level, self.config.top_db);
-        let per_clip = |plan: &Self, scratch: &mut Scratch, clip: &[f32], out: &mut [f32]| -> f32 {
-            let n_frames = plan.n_frames(clip.len()).unwrap_or(0); // ok: validated above
+        let per_clip = |scratch: &mut Scratch, clip: &[f32], out: &mut [f32]| -> f32 {
+            let n_frames = self.n_frames(clip.len()).unwrap_or(0); // ok: validated above
             let Ok(mut view) = slice_view(out, n_mels, n_frames, layout) else {
                 return f32::NEG_INFINITY; // ok: validated above
             };
-            let real = plan.real_part(clip);
-            let max = plan.raw_single(scratch, real, clip.len(), &mut view);
+            let real = self.real_part(clip);
+            let max = self.raw_single(scratch, real, clip.len(), &mut view);
             if norm != Normalization::Global {
                 normalise_view(level, &mut view, clamp_floor(norm, max, top_db));
             }
             max
         };
-        let mut max = f32::NEG_INFINITY;
-        let parts = self.threads().min(clips.len());
-        if parts <= 1 {
-            let mut scratch = std::mem::replace(&mut self.scratch, Scratch::empty());
+        let parts = (scratch.workers.len() + 1).min(self.threads).min(clips.len());
+        let max = if parts <= 1 {
+            let mut max = f32::NEG_INFINITY;
             for (clip, out) in clips.iter().zip(outs.iter_mut()) {
-                max = max.max(per_clip(self, &mut scratch, clip, out));
+                max = max.max(per_clip(&mut scratch.main, clip, out));
             }
-            self.scratch = scratch;
+            max
         } else {
+            // One job per worker: its scratch, its share of clips and outputs.
             let per = clips.len().div_ceil(parts);
             let ledger = Ledger::current();
-            let mut workers = std::mem::take(&mut self.workers);
-            let mut scratch = std::mem::replace(&mut self.scratch, Scratch::empty());
-            let this = &*self;
-            max = std::thread::scope(|sc| {
-                let mut handles = Vec::with_capacity(parts);
-                let mut jobs = clips.chunks(per).zip(outs.chunks_mut(per));
-                let first = jobs.next();
-                for ((cs, os), ws) in jobs.zip(workers.iter_mut()) {
-                    let ledger = &ledger;
-                    handles.push(sc.spawn(move || {
-                        with_ledger(ledger, || {
-                            let mut max = f32::NEG_INFINITY;
-                            for (clip, out) in cs.iter().zip(os.iter_mut()) {
-                                max = max.max(per_clip(this, ws, clip, out));
-                            }
-                            max
-                        })
-                    }));
-                }
-                let mut max = f32::NEG_INFINITY;
-                if let Some((cs, os)) = first {
-                    for (clip, out) in cs.iter().zip(os.iter_mut()) {
-                        max = max.max(per_clip(this, &mut scratch, clip, out));
+            let mut jobs: Vec<BatchJob<'_, '_, '_, '_>> = std::iter::once(&mut scratch.main)
+                .chain(scratch.workers.iter_mut())
+                .zip(clips.chunks(per).zip(outs.chunks_mut(per)))
+                .map(|(ws, (cs, os))| (ws, cs, os, f32::NEG_INFINITY))
+                .collect();
+            zc_buffers::parallel::for_each_chunk_mut(jobs.len(), &mut jobs, 1, |_, job| {
+                with_ledger(&ledger, || {
+                    for (ws, cs, os, max) in job.iter_mut() {
+                        for (clip, out) in cs.iter().zip(os.iter_mut()) {
+                            *max = max.max(per_clip(ws, clip, out));
+                        }
                     }
-                }
-                for h in handles {
-                    max = max.max(h.join().unwrap_or(f32::NAN));
-                }
-                max
-            });
-            self.workers = workers;
-            self.scratch = scratch;
-            if max.is_nan() {
-                return Err(MelError::WorkerPanicked);
-            }
-        }
+                });
+                Ok::<(), MelError>(())
+            })?;
+            jobs.iter().fold(f32::NEG_INFINITY, |m, j| m.max(j.3))
+        };
         if norm == Normalization::Global {
             let floor = clamp_floor(norm, max, top_db);
             for (clip, out) in clips.iter().zip(outs.iter_mut()) {
@@ -716,6 +733,10 @@ impl MelSpectrogram {
         let real = self.real_part(samples);
         check_finite(self.level, real, 0)?;
         Ok(real)
+    }
+
+    pub(crate) fn kernel_level(&self) -> KernelLevel {
+        self.level
     }
 
     fn signal<'a>(&self, real: &'a [f32], n_samples: usize) -> Signal<'a> {
@@ -746,90 +767,265 @@ impl MelSpectrogram {
 
     /// The engine: `out` is `(n_mels, n_frames)` with any strides, already
     /// checked against the configuration, `real` checked for finiteness.
-    fn run(&mut self, real: &[f32], n_samples: usize, mut out: ArrayViewMut2<'_, f32>) -> Result<()> {
+    fn run(
+        &self,
+        scratch: &mut MelScratch,
+        real: &[f32],
+        n_samples: usize,
+        mut out: ArrayViewMut2<'_, f32>,
+    ) -> Result<()> {
         let n_frames = out.ncols();
-        let parts = self.threads().min(n_frames / MIN_FRAMES_PER_THREAD).max(1);
+        let parts = (scratch.workers.len() + 1)
+            .min(self.threads)
+            .min(n_frames / MIN_FRAMES_PER_THREAD)
+            .max(1);
         let (level, top_db, norm) = (self.level, self.config.top_db, self.config.normalization);
         if parts <= 1 {
-            let mut scratch = std::mem::replace(&mut self.scratch, Scratch::empty());
-            let max = self.raw_single(&mut scratch, real, n_samples, &mut out);
-            self.scratch = scratch;
+            let max = self.raw_single(&mut scratch.main, real, n_samples, &mut out);
             normalise_view(level, &mut out, clamp_floor(norm, max, top_db));
             return Ok(());
         }
         let sig = self.signal(real, n_samples);
+        // Frame ranges are multiples of the lane count, so every worker runs
+        // whole SIMD blocks except the last.
         let per = n_frames.div_ceil(parts).next_multiple_of(LANES);
         let ledger = Ledger::current();
         let shared = &*self.shared;
-        let scratch = &mut self.scratch;
-        let workers = &mut self.workers;
-        let (max, mut views) = std::thread::scope(|sc| {
-            let mut handles = Vec::with_capacity(parts);
-            let mut rest = out.view_mut();
-            let mut t0 = 0;
-            let mut mine = None;
-            for ws in std::iter::once(scratch).chain(workers.iter_mut()) {
-                if rest.ncols() == 0 {
-                    break;
-                }
-                let take = per.min(rest.ncols());
-                let (mut part, r) = rest.split_at(Axis(1), take);
-                rest = r;
-                let start = t0;
-                t0 += part.ncols();
-                if mine.is_none() {
-                    mine = Some((ws, part, start));
-                    continue;
-                }
-                let ledger = &ledger;
-                handles.push(sc.spawn(move || {
-                    with_ledger(ledger, || {
-                        let n = part.ncols();
-                        let max = shared.frames(level, ws, &sig, start, n, |t, nb, block| {
-                            write_block(&mut part, t - start, nb, block)
-                        });
-                        (max, part)
-                    })
-                }));
+        let mut jobs = Vec::with_capacity(parts);
+        let mut rest = out.view_mut();
+        let mut t0 = 0;
+        for ws in std::iter::once(&mut scratch.main)
+            .chain(scratch.workers.iter_mut())
+            .take(parts)
+        {
+            if rest.ncols() == 0 {
+                break;
             }
-            let mut max = f32::NEG_INFINITY;
-            let mut views = Vec::with_capacity(parts);
-            if let Some((ws, mut part, start)) = mine {
-                let n = part.ncols();
-                max = shared.frames(level, ws, &sig, start, n, |t, nb, block| {
-                    write_block(&mut part, t - start, nb, block)
-                });
-                views.push(part);
-            }
-            for h in handles {
-                match h.join() {
-                    Ok((m, v)) => {
-                        max = max.max(m);
-                        views.push(v);
-                    }
-                    Err(_) => return Err(MelError::WorkerPanicked),
+            let take = per.min(rest.ncols());
+            let (part, r) = rest.split_at(Axis(1), take);
+            rest = r;
+            jobs.push((ws, part, t0, f32::NEG_INFINITY));
+            t0 += take;
+        }
+        zc_buffers::parallel::for_each_chunk_mut(jobs.len(), &mut jobs, 1, |_, job| {
+            with_ledger(&ledger, || {
+                for (ws, part, start, max) in job.iter_mut() {
+                    let (start, n) = (*start, part.ncols());
+                    *max = shared.frames(level, ws, &sig, start, n, |t, nb, block| {
+                        write_block(part, t - start, nb, block)
+                    });
                 }
-            }
-            Ok((max, views))
+            });
+            Ok::<(), MelError>(())
         })?;
-        let floor = clamp_floor(norm, max, top_db);
-        std::thread::scope(|sc| {
-            let mut it = views.iter_mut();
-            let first = it.next();
-            for v in it {
-                let ledger = &ledger;
-                sc.spawn(move || with_ledger(ledger, || normalise_view(level, v, floor)));
-            }
-            if let Some(v) = first {
-                normalise_view(level, v, floor);
-            }
-        });
-        Ok(())
+        let floor = clamp_floor(norm, jobs.iter().fold(f32::NEG_INFINITY, |m, j| m.max(j.3)), top_db);
+        zc_buffers::parallel::for_each_chunk_mut(jobs.len(), &mut jobs, 1, |_, job| {
+            with_ledger(&ledger, || {
+                for (_, part, _, _) in job.iter_mut() {
+                    normalise_view(level, part, floor);
+                }
+            });
+            Ok::<(), MelError>(())
+        })
     }
 
     /// Raw `log10` mel values of frames `t0..t0 + n` of a signal held
     /// partly in memory (for streaming), handed to `sink` a block at a
     /// time; returns their maximum.
+    pub(crate) fn raw_frames(
+        &self,
+        scratch: &mut MelScratch,
+        sig: &Signal<'_>,
+        t0: usize,
+        n: usize,
+        sink: impl FnMut(usize, usize, &[f32]),
+    ) -> f32 {
+        self.shared.frames(self.level, &mut scratch.main, sig, t0, n, sink)
+    }
+}
+
+/// A [`MelPlan`] with its own scratch: the convenience form for one thread
+/// (or for a plan that fans out itself, see [`set_threads`](Self::set_threads)).
+/// The `compute_*` methods write straight into caller-owned memory (any
+/// [`HostBufferMut`] — a pool guard, an [`AlignedBuf`](zc_buffers::AlignedBuf),
+/// a writable mapping — an `f32` slice or an `ndarray` view, in either
+/// [`Layout`]; larger outputs get the prefix / top-left block) and perform
+/// **no heap allocation** on one thread. Padding and trimming are virtual:
+/// the samples are read in place, never copied into a padded signal, and
+/// frames that lie entirely in zero padding skip the FFT (their value,
+/// `log10(1e-10)`, is known).
+///
+/// Semantics follow `whisper.audio.log_mel_spectrogram`: centred STFT with
+/// reflect padding of `n_fft/2` each side, periodic Hann window, power
+/// spectrum, last frame dropped, Slaney mel filters, `log10(max(x, 1e-10))`,
+/// clamp to (max − `top_db`), `(x + 4) / 4`, with the maximum chosen by
+/// [`MelConfig::normalization`].
+///
+/// Bad input (see also [`MelError`]):
+/// * NaN/Inf policy: inputs containing a non-finite sample (within the part
+///   that padding/trimming keeps) are rejected with
+///   [`MelError::NonFiniteSample`] before anything is written. Finite
+///   samples so large that the power spectrum overflows (|x| ≳ 1e17) give
+///   finite but meaningless values.
+/// * Short input: the centred STFT reflects `n_fft / 2` samples at each
+///   edge, which needs more than `n_fft / 2` samples (Whisper: at least 201;
+///   numpy/torch refuse fewer). Fewer samples after padding — including
+///   empty input — give [`MelError::TooShort`]; `Padding::PadOrTrim` /
+///   `Padding::Append` count towards the length, so a short clip padded
+///   to 30 s is fine.
+///
+/// To serve several threads from one plan, share [`MelSpectrogram::plan`]
+/// (an `Arc<MelPlan>`) and give each thread its own
+/// [`MelPlan::make_scratch`].
+#[derive(Clone)]
+pub struct MelSpectrogram {
+    plan: Arc<MelPlan>,
+    scratch: MelScratch,
+}
+
+impl std::fmt::Debug for MelSpectrogram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MelSpectrogram")
+            .field("plan", &self.plan)
+            .field("scratch", &self.scratch)
+            .finish()
+    }
+}
+
+impl MelSpectrogram {
+    /// Plan a spectrogram for `config` (validated) with its scratch, using
+    /// the fastest kernels this CPU supports and one thread.
+    pub fn new(config: MelConfig) -> Result<Self> {
+        Ok(Self::from_plan(Arc::new(MelPlan::new(config)?)))
+    }
+
+    /// A convenience wrapper around a shared plan, with fresh scratch.
+    pub fn from_plan(plan: Arc<MelPlan>) -> Self {
+        let scratch = plan.make_scratch();
+        Self { plan, scratch }
+    }
+
+    /// The shareable plan.
+    pub fn plan(&self) -> &Arc<MelPlan> {
+        &self.plan
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &MelConfig {
+        self.plan.config()
+    }
+
+    /// The mel filterbank.
+    pub fn filters(&self) -> &MelFilterbank {
+        self.plan.filters()
+    }
+
+    /// The SIMD level the kernels run at.
+    pub fn simd_level(&self) -> SimdLevel {
+        self.plan.simd_level()
+    }
+
+    /// Run on another SIMD level (see [`MelPlan::simd`]); the error leaves
+    /// `self` unchanged.
+    pub fn set_simd(&mut self, level: SimdLevel) -> Result<()> {
+        let plan = (*self.plan).clone().simd(level)?;
+        self.plan = Arc::new(plan);
+        Ok(())
+    }
+
+    /// Threads used per call (1 by default).
+    pub fn threads(&self) -> usize {
+        self.plan.thread_count()
+    }
+
+    /// Split each long clip's frames (or a batch's clips) across `threads`
+    /// threads (`0`: every core). Allocates the workers' scratch now; every
+    /// threaded call then spawns scoped threads (the only allocations it
+    /// makes) and gives output identical to one thread. The ledger active
+    /// on the calling thread is entered on each worker; a worker that
+    /// panics makes the call fail with `BufferError::WorkerPanicked`.
+    pub fn set_threads(&mut self, threads: usize) {
+        let plan = (*self.plan).clone().threads(threads);
+        self.plan = Arc::new(plan);
+        self.scratch = self.plan.make_scratch();
+    }
+
+    /// [`set_threads`](Self::set_threads), builder style.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.set_threads(threads);
+        self
+    }
+
+    /// Frames produced for `n_samples` input samples (see [`MelConfig::n_frames`]).
+    pub fn n_frames(&self, n_samples: usize) -> Result<usize> {
+        self.plan.n_frames(n_samples)
+    }
+
+    /// `(rows, cols)` of the output for `n_samples` samples in `layout`.
+    pub fn output_shape(&self, n_samples: usize, layout: Layout) -> Result<(usize, usize)> {
+        self.plan.output_shape(n_samples, layout)
+    }
+
+    /// Bytes of `f32` output for `n_samples` samples: the least a buffer
+    /// taken from a pool for [`compute_into`](Self::compute_into) must hold.
+    pub fn output_bytes(&self, n_samples: usize) -> Result<usize> {
+        self.plan.output_bytes(n_samples)
+    }
+
+    /// [`MelPlan::compute_into_with_scratch`] on the own scratch.
+    pub fn compute_into<B: HostBufferMut + ?Sized>(
+        &mut self,
+        samples: &[f32],
+        out: &mut B,
+        layout: Layout,
+    ) -> Result<(usize, usize)> {
+        self.plan
+            .compute_into_with_scratch(samples, out, layout, &mut self.scratch)
+    }
+
+    /// [`MelPlan::compute_into_slice_with_scratch`] on the own scratch.
+    pub fn compute_into_slice(&mut self, samples: &[f32], out: &mut [f32], layout: Layout) -> Result<(usize, usize)> {
+        self.plan
+            .compute_into_slice_with_scratch(samples, out, layout, &mut self.scratch)
+    }
+
+    /// [`MelPlan::compute_into_view_with_scratch`] on the own scratch.
+    pub fn compute_into_view(
+        &mut self,
+        samples: &[f32],
+        out: ArrayViewMut2<'_, f32>,
+        layout: Layout,
+    ) -> Result<(usize, usize)> {
+        self.plan
+            .compute_into_view_with_scratch(samples, out, layout, &mut self.scratch)
+    }
+
+    /// Compute into a new `ndarray` (allocates the output; recorded in the ledger).
+    pub fn compute(&mut self, samples: &[f32], layout: Layout) -> Result<Array2<f32>> {
+        let shape = self.output_shape(samples.len(), layout)?;
+        let mut out = Array2::zeros(shape);
+        ledger::record_alloc(out.len() * 4);
+        self.compute_into_view(samples, out.view_mut(), layout)?;
+        Ok(out)
+    }
+
+    /// [`MelPlan::compute_batch_into_slices_with_scratch`] on the own scratch.
+    pub fn compute_batch_into_slices(
+        &mut self,
+        clips: &[&[f32]],
+        outs: &mut [&mut [f32]],
+        layout: Layout,
+    ) -> Result<()> {
+        self.plan
+            .compute_batch_into_slices_with_scratch(clips, outs, layout, &mut self.scratch)
+    }
+
+    pub(crate) fn kernel_level(&self) -> KernelLevel {
+        self.plan.kernel_level()
+    }
+
+    /// Raw `log10` mel values of frames `t0..t0 + n` of a signal held
+    /// partly in memory (for streaming); see [`MelPlan::raw_frames`].
     pub(crate) fn raw_frames(
         &mut self,
         sig: &Signal<'_>,
@@ -837,25 +1033,7 @@ impl MelSpectrogram {
         n: usize,
         sink: impl FnMut(usize, usize, &[f32]),
     ) -> f32 {
-        self.shared.frames(self.level, &mut self.scratch, sig, t0, n, sink)
-    }
-}
-
-impl Scratch {
-    /// A placeholder holding no memory (while the real scratch is lent out).
-    fn empty() -> Self {
-        Self {
-            frame: Vec::new(),
-            fft: Vec::new(),
-            spec: Vec::new(),
-            fft_scratch: Vec::new(),
-            zr: Vec::new(),
-            zi: Vec::new(),
-            yr: Vec::new(),
-            yi: Vec::new(),
-            pow: Vec::new(),
-            mel: Vec::new(),
-        }
+        self.plan.raw_frames(&mut self.scratch, sig, t0, n, sink)
     }
 }
 
@@ -873,26 +1051,21 @@ pub(crate) fn check_finite(level: KernelLevel, samples: &[f32], base: usize) -> 
     Ok(())
 }
 
-/// A `(n_mels, n_frames)` view of a row-major slice in `layout`.
+/// A `(n_mels, n_frames)` view of the prefix of a row-major slice in
+/// `layout`; too small is `BufferError::OutputTooSmall`.
 fn slice_view(out: &mut [f32], n_mels: usize, n_frames: usize, layout: Layout) -> Result<ArrayViewMut2<'_, f32>> {
-    let (rows, cols) = layout.shape(n_mels, n_frames);
-    let expected = rows * cols;
-    if out.len() != expected {
-        return Err(MelError::OutputSize {
-            expected,
-            actual: out.len(),
-            rows,
-            cols,
-        });
-    }
+    let needed = n_mels.checked_mul(n_frames).ok_or(MelError::InvalidConfig {
+        reason: "n_mels * n_frames overflows usize",
+    })?;
+    let prefix = zc_buffers::output_prefix(out, needed)?;
     let strides = match layout {
         Layout::MelMajor => (n_frames, 1),
         Layout::FrameMajor => (1, n_mels),
     };
-    ArrayViewMut2::from_shape((n_mels, n_frames).strides(strides), out).map_err(|_| MelError::OutputSize {
-        expected,
-        actual: expected,
-        rows,
-        cols,
+    ArrayViewMut2::from_shape((n_mels, n_frames).strides(strides), prefix).map_err(|_| {
+        MelError::Buffer(zc_buffers::BufferError::ShapeMismatch {
+            expected: vec![n_mels, n_frames],
+            actual: vec![needed],
+        })
     })
 }

@@ -1,7 +1,9 @@
 //! Streaming log-mel: feed samples in chunks of any size, get each frame as
 //! soon as its window is complete.
 
+use ndarray::ArrayViewMut2;
 use zc_buffers::ledger::{self, CopyKind};
+use zc_buffers::{HostBufferMut, HostBufferMutExt};
 
 use crate::config::{MelConfig, Normalization, Padding};
 use crate::error::{MelError, Result};
@@ -16,7 +18,7 @@ const WINDOW_HOPS: usize = 4 * LANES;
 /// Samples are pushed in chunks of any size; a frame is emitted as soon as
 /// every sample of its `n_fft` window has arrived (frame 0, whose window
 /// reflects samples `1..=n_fft/2`, after `n_fft/2 + 1` samples; frame `t`
-/// after `t·hop + n_fft/2`). [`finish`](Self::finish) emits the frames
+/// after `t·hop + n_fft/2`). [`finish_into_slice`](Self::finish_into_slice) emits the frames
 /// that need the end of the signal (reflect padding at the end, and the
 /// zeros of `Padding::Append` / `Padding::PadOrTrim`, whose silent frames
 /// skip the FFT). Frames are written frame-major (`n_mels` values each).
@@ -124,33 +126,52 @@ impl MelStream {
         (real_end - (c.n_fft - half)) / c.hop_length + 1
     }
 
-    /// Frames that [`push`](Self::push)ing `n` more samples will emit.
+    /// Frames that [`push_into_slice`](Self::push_into_slice)ing `n` more samples will emit.
     pub fn frames_for_push(&self, n: usize) -> usize {
         let end = self.real_end(self.received.saturating_add(n));
         self.ready(end).saturating_sub(self.next)
     }
 
-    /// Frames that [`finish`](Self::finish) will emit now (an error if the
+    /// Frames that [`finish_into_slice`](Self::finish_into_slice) will emit now (an error if the
     /// signal is too short for any frame).
     pub fn frames_for_finish(&self) -> Result<usize> {
         Ok(self.config().n_frames(self.received)?.saturating_sub(self.next))
+    }
+
+    /// [`push_into_slice`](Self::push_into_slice) into any writable host
+    /// buffer (a pool guard, an `AlignedBuf`) viewed as `f32`.
+    pub fn push_into<B: HostBufferMut + ?Sized>(&mut self, chunk: &[f32], out: &mut B) -> Result<usize> {
+        self.push_into_slice(chunk, out.as_slice_mut::<f32>()?)
+    }
+
+    /// [`push_into_slice`](Self::push_into_slice) into a frame-major
+    /// `(frames, n_mels)` view in standard layout (`NotContiguous` otherwise).
+    pub fn push_into_view(&mut self, chunk: &[f32], out: ArrayViewMut2<'_, f32>) -> Result<usize> {
+        self.push_into_slice(chunk, frame_major_slice(out, self.n_mels())?)
+    }
+
+    /// [`finish_into_slice`](Self::finish_into_slice) into any writable
+    /// host buffer viewed as `f32`.
+    pub fn finish_into<B: HostBufferMut + ?Sized>(&mut self, out: &mut B) -> Result<usize> {
+        self.finish_into_slice(out.as_slice_mut::<f32>()?)
+    }
+
+    /// [`finish_into_slice`](Self::finish_into_slice) into a frame-major
+    /// `(frames, n_mels)` view in standard layout.
+    pub fn finish_into_view(&mut self, out: ArrayViewMut2<'_, f32>) -> Result<usize> {
+        let n_mels = self.n_mels();
+        self.finish_into_slice(frame_major_slice(out, n_mels)?)
     }
 
     /// Feed `chunk`; write every frame completed by it to `out`
     /// (frame-major, `n_mels` values per frame; `out` must hold at least
     /// [`frames_for_push`](Self::frames_for_push)`(chunk.len()) * n_mels`
     /// values). Returns the number of frames written.
-    pub fn push(&mut self, chunk: &[f32], out: &mut [f32]) -> Result<usize> {
+    pub fn push_into_slice(&mut self, chunk: &[f32], out: &mut [f32]) -> Result<usize> {
         let frames = self.frames_for_push(chunk.len());
         let n_mels = self.n_mels();
-        let needed = frames * n_mels;
-        if out.len() < needed {
-            return Err(MelError::StreamOutput {
-                frames,
-                needed,
-                actual: out.len(),
-            });
-        }
+        let needed = frames.saturating_mul(n_mels);
+        zc_buffers::output_prefix(out, needed)?;
         let start = self.real_end(self.received);
         let end = self.real_end(self.received + chunk.len());
         let kept = &chunk[..end - start];
@@ -188,16 +209,10 @@ impl MelStream {
     /// and reset the stream for the next signal. Returns the number of
     /// frames written. Too short a signal gives [`MelError::TooShort`]
     /// (and leaves the stream as it was).
-    pub fn finish(&mut self, out: &mut [f32]) -> Result<usize> {
+    pub fn finish_into_slice(&mut self, out: &mut [f32]) -> Result<usize> {
         let frames = self.frames_for_finish()?;
-        let needed = frames * self.n_mels();
-        if out.len() < needed {
-            return Err(MelError::StreamOutput {
-                frames,
-                needed,
-                actual: out.len(),
-            });
-        }
+        let needed = frames.saturating_mul(self.n_mels());
+        zc_buffers::output_prefix(out, needed)?;
         let len = self
             .config()
             .padding
@@ -260,4 +275,15 @@ fn emit(
         }
     });
     *next += n;
+}
+
+/// The memory of a `(frames, n_mels)` view in standard layout.
+fn frame_major_slice(out: ArrayViewMut2<'_, f32>, n_mels: usize) -> Result<&mut [f32]> {
+    if out.ncols() != n_mels {
+        return Err(MelError::ShapeMismatch {
+            expected: (out.nrows(), n_mels),
+            actual: out.dim(),
+        });
+    }
+    Ok(zc_buffers::IntoOutput::into_output(out)?)
 }

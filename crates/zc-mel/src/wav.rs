@@ -326,18 +326,12 @@ impl WavFile {
         self.decode_into_slice(out.as_slice_mut::<f32>()?)
     }
 
-    /// [`decode_into`](Self::decode_into) for an `f32` slice of exactly
-    /// [`WavInfo::num_samples`] values.
+    /// [`decode_into`](Self::decode_into) for an `f32` slice of at least
+    /// [`WavInfo::num_samples`] values (the prefix is written; too small is
+    /// `BufferError::OutputTooSmall` and nothing is written).
     pub fn decode_into_slice(&self, out: &mut [f32]) -> Result<usize> {
         let n = self.info.num_samples();
-        if out.len() != n {
-            return Err(MelError::OutputSize {
-                expected: n,
-                actual: out.len(),
-                rows: 1,
-                cols: n,
-            });
-        }
+        let out = zc_buffers::output_prefix(out, n)?;
         let data = self.data_bytes();
         let ch = usize::from(self.info.channels);
         let bps = self.info.format.bytes();
@@ -439,14 +433,14 @@ impl WavFile {
     }
 
     fn check_resampled_len(&self, actual: usize) -> Result<()> {
-        let expected = self.info.num_samples_at(SAMPLE_RATE);
-        if actual != expected {
-            return Err(MelError::OutputSize {
-                expected,
+        let needed = self.info.num_samples_at(SAMPLE_RATE);
+        if actual < needed {
+            return Err(zc_buffers::BufferError::OutputTooSmall {
+                type_name: "f32",
+                needed,
                 actual,
-                rows: 1,
-                cols: expected,
-            });
+            }
+            .into());
         }
         Ok(())
     }

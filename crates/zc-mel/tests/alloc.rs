@@ -60,9 +60,9 @@ fn stream_push_and_finish_allocate_nothing() {
     let (r, stats) = count_allocs(|| -> zc_mel::Result<usize> {
         let mut frames = 0;
         for chunk in audio.chunks(97) {
-            frames += stream.push(chunk, &mut out)?;
+            frames += stream.push_into_slice(chunk, &mut out)?;
         }
-        Ok(frames + stream.finish(&mut out)?)
+        Ok(frames + stream.finish_into_slice(&mut out)?)
     })
     .unwrap();
     assert_eq!(r.unwrap(), (48_000 + 16_000) / 160);

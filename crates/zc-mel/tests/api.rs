@@ -96,19 +96,40 @@ fn bad_input_leaves_output_untouched() {
     let bytes = mel.output_bytes(x.len()).unwrap();
     assert_eq!(bytes, 80 * 12 * 4);
 
-    // wrong-sized buffer
+    // too small a buffer: the shared error, nothing written
     let mut small = AlignedBuf::zeroed(bytes - 4).unwrap();
     small.fill(0xAB);
     match mel.compute_into(&x, &mut small, Layout::MelMajor) {
-        Err(MelError::OutputSize {
-            expected: 960,
+        Err(MelError::Buffer(zc_buffers::BufferError::OutputTooSmall {
+            needed: 960,
             actual: 959,
-            rows: 80,
-            cols: 12,
-        }) => {}
+            ..
+        })) => {}
         other => panic!("{other:?}"),
     }
     assert!(small.iter().all(|&b| b == 0xAB));
+
+    // a larger buffer (a pooled one from a longer clip) gets the prefix,
+    // and the rest is untouched
+    let mut exact = AlignedBuf::zeroed(bytes).unwrap();
+    assert_eq!(mel.compute_into(&x, &mut exact, Layout::MelMajor).unwrap(), (80, 12));
+    let mut big = AlignedBuf::zeroed(bytes * 3).unwrap();
+    big.fill(0xEE);
+    assert_eq!(mel.compute_into(&x, &mut big, Layout::FrameMajor).unwrap(), (12, 80));
+    assert!(big[bytes..].iter().all(|&b| b == 0xEE));
+    let mut again = AlignedBuf::zeroed(bytes).unwrap();
+    mel.compute_into(&x, &mut again, Layout::FrameMajor).unwrap();
+    assert_eq!(&big[..bytes], &again[..]);
+    // and a larger view gets the top-left block
+    let mut view = ndarray::Array2::<f32>::from_elem((100, 20), 7.0);
+    assert_eq!(
+        mel.compute_into_view(&x, view.view_mut(), Layout::MelMajor).unwrap(),
+        (80, 12)
+    );
+    let direct = mel.compute(&x, Layout::MelMajor).unwrap();
+    assert_eq!(view.slice(ndarray::s![..80, ..12]), direct);
+    assert_eq!(view[[99, 19]], 7.0);
+    assert_eq!(view[[0, 12]], 7.0);
 
     // NaN / Inf samples
     let mut out = AlignedBuf::zeroed(bytes).unwrap();
@@ -234,5 +255,44 @@ proptest! {
         let a = plan(80, Padding::PadOrTrim(target)).compute(&x, Layout::MelMajor).unwrap();
         let b = plan(80, Padding::None).compute(&explicit, Layout::MelMajor).unwrap();
         prop_assert_eq!(a, b);
+    }
+}
+
+#[test]
+fn one_shared_plan_serves_many_threads_with_their_own_scratch() {
+    use std::sync::Arc;
+    let x = noise(48_000, 5, 0.3);
+    let mut single = plan(80, Padding::WHISPER_30S);
+    let want = single.compute(&x, Layout::FrameMajor).unwrap();
+    // a plan that itself fans out over 2 threads, shared by 3 callers
+    let shared: Arc<zc_mel::MelPlan> = Arc::new(
+        zc_mel::MelPlan::new(MelConfig::whisper(80).with_padding(Padding::WHISPER_30S))
+            .unwrap()
+            .threads(2),
+    );
+    fn is_send_sync<T: Send + Sync>(_: &T) {}
+    is_send_sync(&*shared);
+    let outs: Vec<Vec<f32>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..3)
+            .map(|_| {
+                let (plan, x) = (Arc::clone(&shared), &x);
+                s.spawn(move || {
+                    let mut scratch = plan.make_scratch();
+                    let mut out = vec![0f32; 80 * 3000 + 17]; // larger than needed
+                    for _ in 0..3 {
+                        let shape = plan
+                            .compute_into_slice_with_scratch(x, &mut out, Layout::FrameMajor, &mut scratch)
+                            .unwrap();
+                        assert_eq!(shape, (3000, 80));
+                    }
+                    out.truncate(80 * 3000);
+                    out
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for out in &outs {
+        assert!(out.iter().zip(want.iter()).all(|(a, b)| a.to_bits() == b.to_bits()));
     }
 }

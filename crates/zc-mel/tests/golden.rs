@@ -1,5 +1,5 @@
 //! Golden tests against the float64 openai-whisper reference
-//! (`shared/tools/whisper_mel_ref.py`): a 30 s chirp and a 16 kHz speech WAV,
+//! (`tools/whisper_mel_ref.py` in the repository): a 30 s chirp and a 16 kHz speech WAV,
 //! 80 and 128 mels, plain / `pad_or_trim` / frame-major.
 
 use zc_mel::{Layout, MelConfig, MelSpectrogram, Padding, WavFile};

@@ -227,39 +227,49 @@ fn bad_rates_are_typed_errors() {
 }
 
 #[test]
-fn wrong_sized_output_leaves_it_untouched() {
+fn too_small_output_leaves_it_untouched_and_a_larger_one_gets_the_prefix() {
     for rate in [48_000u32, 16_000] {
         let mut r = Resampler::new(rate).unwrap();
         let input = sine(rate, 1_000.0, 0.5, 4_800);
         let want = r.output_len(input.len());
-        for len in [0, want - 1, want + 1] {
+        for len in [0, want - 1] {
             let mut out = vec![7.0f32; len];
             match r.process_into_slice(&input, &mut out) {
-                Err(MelError::OutputSize { expected, actual, .. }) => assert_eq!((expected, actual), (want, len)),
+                Err(MelError::Buffer(zc_buffers::BufferError::OutputTooSmall { needed, actual, .. })) => {
+                    assert_eq!((needed, actual), (want, len))
+                }
                 other => panic!("{other:?}"),
             }
             assert!(out.iter().all(|&v| v == 7.0));
         }
+        let mut exact = vec![0f32; want];
+        let mut r2 = Resampler::new(rate).unwrap();
+        assert_eq!(r2.process_into_slice(&input, &mut exact).unwrap(), want);
+        let mut big = vec![7.0f32; want + 5];
+        let mut r3 = Resampler::new(rate).unwrap();
+        assert_eq!(r3.process_into_slice(&input, &mut big).unwrap(), want);
+        assert_eq!(&big[..want], &exact[..]);
+        assert!(big[want..].iter().all(|&v| v == 7.0));
     }
     // WAV convenience: wrong size, and a plan for another rate
     let dir = tempfile::tempdir().unwrap();
     let path = write_i16_wav(dir.path(), "t.wav", 48_000, 1, &sine(48_000, 1_000.0, 0.5, 4_800));
     let wav = WavFile::open(&path).unwrap();
-    let mut out = vec![7.0f32; 1_601];
+    let mut out = vec![7.0f32; 1_599];
     let mut buf = AlignedBuf::zeroed(1_599 * 4).unwrap();
     assert!(matches!(
         wav.decode_resampled_into(&mut buf),
-        Err(MelError::OutputSize {
-            expected: 1_600,
+        Err(MelError::Buffer(zc_buffers::BufferError::OutputTooSmall {
+            needed: 1_600,
             actual: 1_599,
             ..
-        })
+        }))
     ));
     assert!(buf.as_slice::<f32>().unwrap().iter().all(|&v| v == 0.0));
     let mut r = Resampler::new(48_000).unwrap();
     assert!(matches!(
         wav.decode_resampled_into_with(&mut r, &mut out),
-        Err(MelError::OutputSize { .. })
+        Err(MelError::Buffer(zc_buffers::BufferError::OutputTooSmall { .. }))
     ));
     let mut r44 = Resampler::new(44_100).unwrap();
     let mut out = vec![7.0f32; 1_600];

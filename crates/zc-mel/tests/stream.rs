@@ -6,8 +6,9 @@ mod common;
 
 use common::noise;
 use proptest::prelude::*;
+use zc_buffers::SimdLevel;
 use zc_buffers::ledger::{self, CopyKind};
-use zc_mel::{KernelLevel, Layout, MelConfig, MelError, MelSpectrogram, MelStream, Normalization, Padding};
+use zc_mel::{Layout, MelConfig, MelError, MelSpectrogram, MelStream, Normalization, Padding};
 
 fn offline(cfg: MelConfig, x: &[f32], layout: Layout) -> Vec<f32> {
     let mut mel = MelSpectrogram::new(cfg).unwrap();
@@ -28,12 +29,12 @@ fn streamed(cfg: MelConfig, x: &[f32], sizes: &[usize]) -> Vec<f32> {
         let n = sizes[i % sizes.len()].min(x.len() - at);
         i += 1;
         let expect = s.frames_for_push(n);
-        let got = s.push(&x[at..at + n], &mut frame_buf).unwrap();
+        let got = s.push_into_slice(&x[at..at + n], &mut frame_buf).unwrap();
         assert_eq!(got, expect);
         out.extend_from_slice(&frame_buf[..got * n_mels]);
         at += n;
     }
-    let got = s.finish(&mut frame_buf).unwrap();
+    let got = s.finish_into_slice(&mut frame_buf).unwrap();
     out.extend_from_slice(&frame_buf[..got * n_mels]);
     assert_eq!(s.frames_emitted(), 0, "finish resets");
     out
@@ -46,29 +47,43 @@ fn frames_are_emitted_as_soon_as_their_window_is_complete() {
     let mut out = vec![0f32; 80 * 4];
     let x = noise(1000, 1, 0.1);
     // frame 0 reflects x[1..=200]: it needs 201 samples
-    assert_eq!(s.push(&x[..200], &mut out).unwrap(), 0);
-    assert_eq!(s.push(&x[200..201], &mut out).unwrap(), 1);
+    assert_eq!(s.push_into_slice(&x[..200], &mut out).unwrap(), 0);
+    assert_eq!(s.push_into_slice(&x[200..201], &mut out).unwrap(), 1);
     // frame 1 covers x[-40..360]
-    assert_eq!(s.push(&x[201..359], &mut out).unwrap(), 0);
-    assert_eq!(s.push(&x[359..360], &mut out).unwrap(), 1);
+    assert_eq!(s.push_into_slice(&x[201..359], &mut out).unwrap(), 0);
+    assert_eq!(s.push_into_slice(&x[359..360], &mut out).unwrap(), 1);
     assert_eq!(s.samples_received(), 360);
     // too small an output: rejected, nothing consumed
     let mut tiny = vec![7f32; 10];
     assert!(matches!(
-        s.push(&x[360..700], &mut tiny),
-        Err(MelError::StreamOutput {
-            frames: 2,
+        s.push_into_slice(&x[360..700], &mut tiny),
+        Err(MelError::Buffer(zc_buffers::BufferError::OutputTooSmall {
             needed: 160,
-            actual: 10
-        })
+            actual: 10,
+            ..
+        }))
     ));
     assert!(tiny.iter().all(|&v| v == 7.0));
+    // the buffer and view forms are the same call
+    {
+        let mut t = s.clone();
+        let mut a = vec![0f32; 160];
+        let mut b = zc_buffers::AlignedBuf::zeroed(160 * 4).unwrap();
+        let mut c = ndarray::Array2::<f32>::zeros((2, 80));
+        let mut u = s.clone();
+        let mut v = s.clone();
+        assert_eq!(t.push_into_slice(&x[360..700], &mut a).unwrap(), 2);
+        assert_eq!(u.push_into(&x[360..700], &mut b).unwrap(), 2);
+        assert_eq!(v.push_into_view(&x[360..700], c.view_mut()).unwrap(), 2);
+        assert_eq!(zc_buffers::HostBufferExt::as_slice::<f32>(&b).unwrap(), &a[..]);
+        assert_eq!(c.as_slice().unwrap(), &a[..]);
+    }
     assert_eq!(s.samples_received(), 360);
     // a NaN is rejected with its absolute index, nothing consumed
     let mut bad = x[360..700].to_vec();
     bad[5] = f32::NAN;
     assert!(matches!(
-        s.push(&bad, &mut out),
+        s.push_into_slice(&bad, &mut out),
         Err(MelError::NonFiniteSample { index: 365, .. })
     ));
     assert_eq!(s.samples_received(), 360);
@@ -82,9 +97,9 @@ fn streaming_needs_a_fixed_maximum_and_enough_samples() {
     ));
     let mut s = MelStream::new(MelConfig::whisper(80).with_normalization(Normalization::Fixed(1.0))).unwrap();
     let mut out = vec![0f32; 80];
-    s.push(&[0.1; 150], &mut out).unwrap();
+    s.push_into_slice(&[0.1; 150], &mut out).unwrap();
     assert!(matches!(
-        s.finish(&mut out),
+        s.finish_into_slice(&mut out),
         Err(MelError::TooShort {
             samples: 150,
             needed: 201
@@ -217,12 +232,12 @@ fn portable_kernels_match_the_simd_ones() {
             ..MelConfig::whisper(n_mels)
         };
         let mut slow = MelSpectrogram::new(config).unwrap();
-        slow.set_kernel_level(KernelLevel::Scalar).unwrap();
+        slow.set_simd(SimdLevel::Portable).unwrap();
         let want = slow.compute(&x, Layout::MelMajor).unwrap();
         let mut avx2 = None;
-        for level in KernelLevel::ALL.into_iter().filter(|l| l.is_available()) {
+        for level in zc_mel::SIMD_LEVELS.into_iter().filter(|l| l.is_available()) {
             let mut fast = slow.clone();
-            fast.set_kernel_level(level).unwrap();
+            fast.set_simd(level).unwrap();
             let got = fast.compute(&x, Layout::MelMajor).unwrap();
             let worst = got
                 .iter()
@@ -234,9 +249,9 @@ fn portable_kernels_match_the_simd_ones() {
                 "{level:?} vs Scalar, n_fft {n_fft}, {n_mels} mels: {worst:e}"
             );
             match level {
-                KernelLevel::Avx2Fma => avx2 = Some(got),
+                SimdLevel::Avx2 => avx2 = Some(got),
                 // the same operations on wider registers: the same bits
-                KernelLevel::Avx512 => assert_eq!(Some(&got), avx2.as_ref(), "n_fft {n_fft}, {n_mels} mels"),
+                SimdLevel::Avx512 => assert_eq!(Some(&got), avx2.as_ref(), "n_fft {n_fft}, {n_mels} mels"),
                 _ => {}
             }
         }
@@ -248,7 +263,7 @@ fn portable_kernels_match_the_simd_ones() {
 /// columns and must not multiply column 0 by a unit twiddle: ∞·(−0) = NaN).
 #[test]
 fn avx512_matches_avx2_on_overflowing_input() {
-    let levels = [KernelLevel::Avx2Fma, KernelLevel::Avx512];
+    let levels = [SimdLevel::Avx2, SimdLevel::Avx512];
     if !levels.iter().all(|l| l.is_available()) {
         eprintln!("skipped: this CPU lacks AVX-512 (or the build lacks the level)");
         return;
@@ -273,7 +288,7 @@ fn avx512_matches_avx2_on_overflowing_input() {
     for (n, x) in inputs.iter().enumerate() {
         let out = levels.map(|level| {
             let mut mel = MelSpectrogram::new(MelConfig::whisper(80)).unwrap();
-            mel.set_kernel_level(level).unwrap();
+            mel.set_simd(level).unwrap();
             mel.compute(x, Layout::MelMajor).unwrap()
         });
         let differ = out[0]
@@ -293,7 +308,7 @@ fn stream_input_copy_is_recorded() {
     let x = noise(5_000, 4, 0.1);
     let mut s = MelStream::new(MelConfig::whisper(80).with_normalization(Normalization::Fixed(0.0))).unwrap();
     let mut out = vec![0f32; 80 * 64];
-    let (r, report) = ledger::scope(|| s.push(&x, &mut out));
+    let (r, report) = ledger::scope(|| s.push_into_slice(&x, &mut out));
     assert_eq!(r.unwrap(), 31);
     assert_eq!(report.copies_of(CopyKind::Other), 1);
     assert_eq!(report.bytes_of(CopyKind::Other), 20_000);
