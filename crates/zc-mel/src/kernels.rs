@@ -707,8 +707,15 @@ mod avx2 {
         while k < full {
             // SAFETY: k + 4 <= m, so floats 2k..2k + 8 lie in every row and the window (2m floats, checked).
             let w = unsafe { _mm256_loadu_ps(window.as_ptr().add(2 * k)) };
-            // SAFETY: as above.
-            let r = rows.map(|row| _mm256_mul_ps(unsafe { _mm256_loadu_ps(row.as_ptr().add(2 * k)) }, w));
+            // A plain loop, not `rows.map(..)`: `array::map` is a generic
+            // function compiled without AVX2, and when it is not inlined
+            // every __m256 crosses a non-AVX call boundary (30% of the whole
+            // spectrogram, measured).
+            let mut r = [_mm256_setzero_ps(); LANES];
+            for (dst, row) in r.iter_mut().zip(rows.iter()) {
+                // SAFETY: as above.
+                *dst = _mm256_mul_ps(unsafe { _mm256_loadu_ps(row.as_ptr().add(2 * k)) }, w);
+            }
             let t = zc_buffers::simd::transpose8x8_ps(r);
             for (j, v) in t.into_iter().enumerate() {
                 let dst = if j % 2 == 0 { &mut *zr } else { &mut *zi };
@@ -741,8 +748,13 @@ mod avx2 {
         let full = m / 4 * 4;
         let mut k = 0;
         while k < full {
-            // SAFETY: k + 4 <= m, so floats 2k..2k + 8 lie in every row (2m floats).
-            let r = rows.map(|row| unsafe { _mm256_loadu_ps(row.as_ptr().add(2 * k)) });
+            // k + 4 <= m, so floats 2k..2k + 8 lie in every row (2m floats);
+            // a plain loop rather than `rows.map(..)` (see window_gather).
+            let mut r = [_mm256_setzero_ps(); LANES];
+            for (dst, row) in r.iter_mut().zip(rows.iter()) {
+                // SAFETY: floats 2k..2k + 8 lie in the row (above).
+                *dst = unsafe { _mm256_loadu_ps(row.as_ptr().add(2 * k)) };
+            }
             let t = zc_buffers::simd::transpose8x8_ps(r);
             for (j, v) in t.into_iter().enumerate() {
                 let dst = if j % 2 == 0 { &mut *zr } else { &mut *zi };
