@@ -261,7 +261,7 @@ def extract(
             batch_size=files_per_shard,
             batch_format="numpy",
             zero_copy_batch=True,
-            concurrency=num_workers,
+            compute=ray.data.ActorPoolStrategy(size=num_workers),
             num_cpus=1,
             fn_constructor_kwargs={"n_mels": n_mels, "out_dir": out_dir},
         )
