@@ -205,3 +205,49 @@ def test_killed_worker_loses_no_completed_output_and_job_completes(cluster, tmp_
     # and a rerun has nothing left to do
     s2 = rmel.extract(paths, out, progress=False)
     assert (s2.processed, s2.skipped) == (0, 8)
+
+
+def test_killed_driver_resumes_without_redoing_completed_files(cluster, tmp_path):
+    """The CLI joins this test's cluster (--address), is SIGKILLed mid-run, and a new
+    run picks up exactly the files that are not in the manifest."""
+    paths = make_corpus(tmp_path / "in", 8, seed=11)
+    stuck = paths[5]
+    real = tmp_path / "real.wav"
+    os.replace(stuck, real)
+    os.mkfifo(stuck)  # the worker that opens it blocks: the driver is mid-run when killed
+    out = tmp_path / "out"
+    address = ray.get_runtime_context().gcs_address
+    cmd = [sys.executable, "-m", "zc.ray.mel", str(tmp_path / "in"), "--out", str(out),
+           "--address", address, "--files-per-shard", "1", "--workers", "2", "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline, last, stable_since = time.time() + 120, -1, time.time()
+        while time.time() < deadline and proc.poll() is None:
+            n = len(rmel.read_manifest(out))
+            if n != last:
+                last, stable_since = n, time.time()
+            elif n > 0 and time.time() - stable_since > 3:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, "the driver finished before it could be killed"
+    finally:
+        proc.kill()
+        proc.wait()
+    # let the orphaned worker out of the FIFO (if Ray has not killed it already):
+    # open it for writing, put the real file at the path, close -> the reader sees EOF
+    try:
+        fd = os.open(stuck, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        fd = None
+    os.replace(real, stuck)
+    if fd is not None:
+        os.close(fd)
+    before = manifest_lines(out)
+    assert 1 <= len(before) < 8 and stuck not in {r["file"] for r in before}
+    assert all(r["status"] == "ok" for r in before)
+    s = rmel.extract(str(tmp_path / "in"), out, progress=False)
+    assert (s.skipped, s.processed, s.ok) == (len(before), 8 - len(before), 8 - len(before))
+    after = manifest_lines(out)
+    assert len(after) == 8 and after[: len(before)] == before
+    for p in paths:
+        assert_bit_exact(out, p)
