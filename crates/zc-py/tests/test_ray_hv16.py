@@ -158,3 +158,23 @@ def test_truncated_shard_and_miscounted_manifest(cluster, sharded):
     bad.write_text(json.dumps(doc))
     with pytest.raises(rhv.ShardError, match="shard 1"):
         rhv.read_manifest(bad)
+
+
+def test_queries_reach_a_shard_actor_aligned_so_search_copies_no_input(cluster, sharded):
+    man, d = sharded
+    shard = rhv.read_manifest(man)["shards"][1]
+
+    @ray.remote
+    def probe(q):
+        from zc import buffers
+
+        store = rhv._open_shard(1, shard)
+        with buffers.ledger() as r:
+            store.search(q, 5)
+        return q.ctypes.data % 64, q.flags.writeable, r.copies_by_kind
+
+    for m in (1, 64, 300):
+        align, writeable, kinds = ray.get(probe.remote(ray.put(hv16.random(m, seed=m))))
+        # the object store hands the actor a read-only, 64-byte-aligned view: no 'realign'
+        assert align == 0 and not writeable
+        assert set(kinds) == {"convert"} and kinds["convert"] == (1, 12 * m * 5)
