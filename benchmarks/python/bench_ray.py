@@ -71,12 +71,25 @@ def main():
 
         local()
         t = med(local, 3)
-        rows.append(("log-mel corpus, local loop, 1 process", t, f"{hours / t:.3f} h/s", f"RTF {t / (hours * 3600):.2e}"))
+        rows.append(("log-mel corpus, local loop, compute only (no output written), 1 process", t, f"{hours / t:.3f} h/s", f"RTF {t / (hours * 3600):.2e}"))
 
         import ray
 
         from zc.ray import hv16 as rhv
         from zc.ray import mel as rmel
+
+        # the same worker code without Ray: MelBatch called in this process (shards written, msync'ed)
+        def local_batches():
+            out = os.path.join(tmp, "local")
+            shutil.rmtree(out, ignore_errors=True)
+            os.makedirs(out)
+            b = rmel.MelBatch(80, out)
+            for j in range(0, len(files), 4):
+                b({"path": np.array(files[j : j + 4], dtype=object)})
+
+        t = med(local_batches, 3)
+        rows.append(("log-mel corpus, MelBatch in-process (writes shards), 1 process", t, f"{hours / t:.3f} h/s", f"RTF {t / (hours * 3600):.2e}"))
+        shutil.rmtree(os.path.join(tmp, "local"))
 
         t0 = time.perf_counter()
         ray.init(num_cpus=a.cpus, include_dashboard=False, log_to_driver=False)
