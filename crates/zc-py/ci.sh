@@ -22,3 +22,8 @@ python -m pip install -q "$dist"/zc-*.whl
 cd "$repo"
 python -m pytest "$here/tests" -q
 echo "zc-py ci: OK in $(( $(date +%s) - start )) s"
+# ZC_CI_RAY=1: then zc.ray's suite (local cluster) in the same virtualenv.
+if [ "${ZC_CI_RAY:-0}" = 1 ]; then
+    python -m pip install -q "ray[data]>=2.40"
+    VENV="$venv/env" "$here/ci_ray.sh"
+fi
