@@ -52,9 +52,20 @@ impl<'a, T: Pod, B: HostBufferMut> IntoOutput<'a, T> for &'a mut B {
 
 impl<'a, T: Pod, D: Dimension> IntoOutput<'a, T> for ArrayViewMut<'a, T, D> {
     fn into_output(self) -> Result<&'a mut [T]> {
-        let shape = self.shape().to_vec();
-        let strides: Vec<usize> = self.strides().iter().map(|&s| s.unsigned_abs()).collect();
-        self.into_slice().ok_or(BufferError::NotContiguous { shape, strides })
+        // Checked first, so the success path allocates nothing (the error
+        // copies shape and strides).
+        if !self.is_standard_layout() {
+            return Err(BufferError::NotContiguous {
+                shape: self.shape().to_vec(),
+                strides: self.strides().iter().map(|&s| s.unsigned_abs()).collect(),
+            });
+        }
+        // A standard-layout view is one contiguous slice; `Vec::new()`
+        // does not allocate, so this unreachable error costs nothing.
+        self.into_slice().ok_or(BufferError::NotContiguous {
+            shape: Vec::new(),
+            strides: Vec::new(),
+        })
     }
 }
 
