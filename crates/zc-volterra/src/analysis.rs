@@ -46,7 +46,7 @@ fn binom(n: usize, k: usize) -> f64 {
 /// to DC for even `p`. `coeffs[0]` = a1 (at most 5).
 pub fn predicted_harmonics_poly(coeffs: &[f64], amplitude: f64, count: usize) -> Result<Harmonics> {
     if coeffs.len() > MAX_ORDER {
-        return Err(VolterraError::BadOrder(coeffs.len()));
+        return Err(VolterraError::BadOrder { order: coeffs.len() });
     }
     let mut dc = 0.0;
     let mut amps = crate::alloc::filled(count, 0.0)?;

@@ -30,18 +30,19 @@ impl Identified {
 /// missing entry: order absent) to the recording `x → y`, with ridge
 /// parameter `ridge >= 0` (added to the diagonal of `ΦᵀΦ`).
 ///
-/// Errors: different lengths, no taps requested, fewer samples than
+/// Errors: different lengths (`BufferError::LengthMismatch`, in bytes), no taps requested, fewer samples than
 /// unknowns, a negative/non-finite ridge, non-finite data, or a singular
 /// system (e.g. an all-zero input with `ridge = 0`).
 pub fn identify(x: &[f64], y: &[f64], lengths: &[usize], ridge: f64) -> Result<Identified> {
     if x.len() != y.len() {
-        return Err(VolterraError::LengthMismatch {
-            input: x.len(),
-            output: y.len(),
-        });
+        // zc-buffers' shared variant counts bytes
+        return Err(VolterraError::Buffer(zc_buffers::BufferError::LengthMismatch {
+            expected: size_of_val(x),
+            actual: size_of_val(y),
+        }));
     }
     if lengths.len() > MAX_ORDER {
-        return Err(VolterraError::BadOrder(lengths.len()));
+        return Err(VolterraError::BadOrder { order: lengths.len() });
     }
     if !(ridge >= 0.0 && ridge.is_finite()) {
         return Err(VolterraError::Identification(format!(

@@ -39,13 +39,19 @@ mod engine;
 pub mod error;
 pub mod identify;
 pub mod kernel;
+mod kernels;
 pub mod naive;
 pub mod npz;
 pub mod processor;
 pub mod sample;
-pub mod simd;
 
-pub use error::{Result, VolterraError};
+pub use error::{NpzError, Result, VolterraError};
 pub use kernel::{H2Branch, Kernel, MAX_ORDER};
-pub use processor::{EngineKind, PreparedKernel, Processor, ProcessorConfig, auto_engine, default_partition};
+pub use kernels::SIMD_LEVELS;
+pub use processor::{
+    DEFAULT_MAX_BLOCK, DEFAULT_MEMORY_CAP, EngineKind, PreparedKernel, Processor, ProcessorBuilder, ProcessorConfig,
+    auto_engine, default_partition,
+};
 pub use sample::Sample;
+/// The CPU feature levels (shared by every zc crate).
+pub use zc_buffers::SimdLevel;
