@@ -1,7 +1,8 @@
 //! Prepare time and memory of a processor for one long signal (4 M samples,
-//! f32, a realistic microphone kernel: N = 256, orders 1..3), per engine.
+//! f32, a realistic microphone kernel: N = 256, orders 1..3), per engine,
+//! with `max_block` = the whole signal (or the second argument).
 //!
-//! `cargo run --release -p zc-volterra --example prepare_memory`
+//! `cargo run --release -p zc-volterra --example prepare_memory -- [auto|direct|fft|partitioned] [max_block]`
 
 use std::time::Instant;
 
@@ -30,6 +31,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some("partitioned") => Some(EngineKind::Partitioned),
         _ => None,
     };
+    let max_block: usize = match std::env::args().nth(2) {
+        Some(v) => v.parse()?,
+        None => len,
+    };
     let t = |c: f64, r: f64, n: usize| {
         (0..n)
             .map(|i| c * r.signum().powi(i as i32) * r.abs().powf(i as f64 / 32.0))
@@ -41,8 +46,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let before = peak_rss_kib();
     let t0 = Instant::now();
     let (p, stats) = count_allocs(|| match engine {
-        None => Processor::<f32>::prepare(&k, len),
-        Some(e) => Processor::<f32>::builder(&k).max_block(len).engine(e).build(),
+        None => Processor::<f32>::prepare(&k, max_block),
+        Some(e) => Processor::<f32>::builder(&k).max_block(max_block).engine(e).build(),
     })?;
     let mut p = p?;
     let prep = t0.elapsed();
