@@ -128,12 +128,12 @@ pub enum VolterraError {
         #[source]
         source: std::io::Error,
     },
-    /// Identification problem is ill-posed (too little data, singular system).
+    /// The identification problem is ill-posed.
     #[error("identification: {0}")]
-    Identification(String),
+    Identification(#[source] IdentifyError),
     /// Invalid analysis arguments.
     #[error("analysis: {0}")]
-    Analysis(String),
+    Analysis(#[source] AnalysisError),
     /// A zc-buffers error: an output too small, a buffer that is not a valid
     /// typed view, a SIMD level this CPU lacks, a failed allocation.
     #[error(transparent)]
@@ -242,6 +242,58 @@ pub enum NpzError {
         /// The validation error.
         #[source]
         source: Box<VolterraError>,
+    },
+}
+
+/// Why [`identify`](crate::identify::identify) cannot fit.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdentifyError {
+    /// The ridge parameter is negative or not finite.
+    #[error("ridge must be finite and >= 0, got {ridge}")]
+    BadRidge {
+        /// The ridge given.
+        ridge: f64,
+    },
+    /// A recording holds NaN or ±∞.
+    #[error("non-finite sample in {signal} at index {index}")]
+    NonFiniteSample {
+        /// `"x"` (input) or `"y"` (output).
+        signal: &'static str,
+        /// Index of the first such sample.
+        index: usize,
+    },
+    /// Fewer samples than unknown taps.
+    #[error("{samples} samples for {unknowns} unknowns")]
+    TooFewSamples {
+        /// Samples in the recording.
+        samples: usize,
+        /// Taps to fit.
+        unknowns: usize,
+    },
+    /// The normal equations are singular (add ridge, or excite the system
+    /// more).
+    #[error("normal equations are singular (pivot {pivot}); add ridge or excite the system more")]
+    Singular {
+        /// The Cholesky pivot that was not positive.
+        pivot: usize,
+    },
+}
+
+/// Invalid arguments to [`analysis`](crate::analysis).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnalysisError {
+    /// An empty signal.
+    #[error("empty signal")]
+    EmptySignal,
+    /// A fundamental outside `(0, sample_rate / 2)`.
+    #[error("need 0 < f0 ({f0}) < sample_rate/2 ({sample_rate}/2)")]
+    BadFrequency {
+        /// The fundamental.
+        f0: f64,
+        /// The sample rate.
+        sample_rate: f64,
     },
 }
 

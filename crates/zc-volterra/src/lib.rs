@@ -53,7 +53,7 @@ pub mod npz;
 pub mod processor;
 pub mod sample;
 
-pub use error::{NpzError, Result, VolterraError};
+pub use error::{AnalysisError, IdentifyError, NpzError, Result, VolterraError};
 pub use kernel::{H2Branch, Kernel, MAX_ORDER};
 pub use kernels::SIMD_LEVELS;
 pub use processor::{

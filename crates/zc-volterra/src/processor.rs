@@ -527,7 +527,19 @@ impl<T: Sample> Processor<T> {
 
     /// [`Processor::process_into_slice`] into a contiguous `ndarray` view.
     pub fn process_into_view(&mut self, input: &[T], out: ArrayViewMut1<'_, T>) -> Result<usize> {
-        self.process_into_slice(input, out.into_output()?)
+        // `IntoOutput` for views records shape and strides for its error
+        // before it knows whether there is one (two small allocations); the
+        // hot path checks the layout first and allocates nothing.
+        let out = if out.is_standard_layout() {
+            out.into_slice()
+        } else {
+            Some(out.into_output()?)
+        };
+        let out = out.ok_or(zc_buffers::BufferError::NotContiguous {
+            shape: Vec::new(),
+            strides: Vec::new(),
+        })?;
+        self.process_into_slice(input, out)
     }
 
     /// Process `io` (any length) in place: it holds the input and receives

@@ -93,3 +93,29 @@ fn zero_allocations_after_prepare() {
         }
     }
 }
+
+/// The three output forms allocate nothing either (a host buffer, a slice, a
+/// contiguous ndarray view), on inputs longer than `max_block`.
+#[test]
+fn output_forms_allocate_nothing() {
+    use zc_buffers::AlignedBuf;
+    use zc_buffers::ndarray::Array1;
+    let (a, _) = kernels();
+    let x: Vec<f32> = (0..700).map(|n| (n as f32 * 0.1).sin() * 0.5).collect();
+    let mut p = Processor::<f32>::prepare(&a, 64).expect("prepare");
+    let mut buf = AlignedBuf::zeroed(800 * 4).expect("buf");
+    let mut arr = Array1::<f32>::zeros(700);
+    let mut y = vec![0.0f32; 700];
+    let (n, stats) = count_allocs(|| {
+        let mut n = 0;
+        for _ in 0..50 {
+            n += p.process_into(&x, &mut buf).expect("buffer");
+            n += p.process_into_slice(&x, &mut y).expect("slice");
+            n += p.process_into_view(&x, arr.view_mut()).expect("view");
+        }
+        n
+    })
+    .expect("counting allocator installed");
+    assert_eq!(n, 50 * 3 * 700);
+    assert_eq!(stats.heap_calls(), 0, "{stats:?}");
+}
