@@ -17,7 +17,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use ndarray::Array2;
 use zc::buffers::{HostBufferExt, HostBufferMutExt, Pool, transpose_into};
 use zc::mel::{Layout, MelConfig, MelSpectrogram};
-use zc::volterra::{EngineKind, Kernel, Processor, ProcessorConfig, naive};
+use zc::volterra::{EngineKind, Kernel, Processor, naive};
 
 /// The per-request buffers of the Whisper pipeline the allocation claim is
 /// about: audio 960 KB, FFT buffer 9.6 MB, mel 960 KB, encoder output 960 KB.
@@ -142,13 +142,16 @@ fn claim5_volterra(c: &mut Criterion) {
     g.bench_function("naive_loop", |b| {
         b.iter(|| naive::naive_process(&kernel, black_box(&x), &mut y).unwrap())
     });
-    let mut direct =
-        Processor::<f32>::with_config(&kernel, ProcessorConfig::new(512).engine(EngineKind::Direct)).unwrap();
+    let mut direct = Processor::<f32>::builder(&kernel)
+        .max_block(512)
+        .engine(EngineKind::Direct)
+        .build()
+        .unwrap();
     g.bench_function("direct_engine", |b| {
         b.iter(|| {
             direct.reset();
             for (i, o) in x.chunks(512).zip(y.chunks_mut(512)) {
-                direct.process(black_box(i), o).unwrap();
+                direct.process_into_slice(black_box(i), o).unwrap();
             }
         })
     });

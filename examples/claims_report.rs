@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use zc::buffers::ledger;
 use zc::buffers::testing::{self, CountingAllocator};
 use zc::mel::{Layout, MelConfig, MelSpectrogram};
-use zc::volterra::{EngineKind, Kernel, Processor, ProcessorConfig};
+use zc::volterra::{EngineKind, Kernel, Processor};
 
 #[global_allocator]
 static ALLOC: CountingAllocator = CountingAllocator::new();
@@ -316,13 +316,16 @@ fn main() -> Result<()> {
     // allocations per block, counted here
     let h = |c: f64, n: usize| (0..n).map(|i| c * 0.9f64.powi(i as i32)).collect::<Vec<_>>();
     let kernel = Kernel::from_taps([h(1.0, 256), h(0.1, 256), h(0.01, 256)])?;
-    let mut p = Processor::<f32>::with_config(&kernel, ProcessorConfig::new(512).engine(EngineKind::Direct))?;
+    let mut p = Processor::<f32>::builder(&kernel)
+        .max_block(512)
+        .engine(EngineKind::Direct)
+        .build()?;
     let x = vec![0.25f32; 512];
     let mut y = vec![0f32; 512];
-    p.process(&x, &mut y)?; // warm
+    p.process_into_slice(&x, &mut y)?; // warm
     let (res, stats) = testing::count_allocs(|| -> Result<()> {
         for _ in 0..100 {
-            p.process(&x, &mut y)?;
+            p.process_into_slice(&x, &mut y)?;
         }
         Ok(())
     })?;

@@ -349,7 +349,7 @@ impl Pipeline {
                     Input::Wav(w, true) => {
                         let src = w.samples_f32()?;
                         for (i, o) in src.chunks(BLOCK).zip(out.chunks_mut(BLOCK)) {
-                            self.volterra.process(i, o)?;
+                            self.volterra.process_into_slice(i, o)?;
                         }
                     }
                     _ => {

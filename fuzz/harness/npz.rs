@@ -5,7 +5,7 @@
 
 use std::io::Cursor;
 
-use zc_volterra::{EngineKind, Processor, ProcessorConfig, npz};
+use zc_volterra::{EngineKind, Processor, npz};
 
 /// Kernels longer than this are read and written but not run (an N×N full
 /// H2 is eigendecomposed in O(N³); deflate makes a large N cheap to state).
@@ -26,12 +26,14 @@ pub fn run(data: &[u8]) {
     let x: Vec<f64> = (0..97).map(|i| ((i * 37 % 23) as f64 - 11.0) / 11.0).collect();
     let mut reference: Option<Vec<f64>> = None;
     for engine in [EngineKind::Direct, EngineKind::Fft, EngineKind::Partitioned] {
-        let mut p = Processor::<f64>::with_config(&kernel, ProcessorConfig::new(32).engine(engine))
+        let mut p = Processor::<f64>::builder(&kernel)
+            .max_block(32)
+            .engine(engine)
+            .build()
             .expect("a valid kernel prepares at a small block size");
         let mut y = vec![0.0; x.len()];
-        for (xi, yi) in x.chunks(32).zip(y.chunks_mut(32)) {
-            p.process(xi, yi).expect("block within max_block");
-        }
+        // longer than max_block: run in blocks internally
+        p.process_into_slice(&x, &mut y).expect("any length");
         match &reference {
             None => reference = Some(y),
             Some(r) => {

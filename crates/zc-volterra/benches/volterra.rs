@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use zc_volterra::naive::naive_process;
-use zc_volterra::{EngineKind, Kernel, Processor, ProcessorConfig, Sample};
+use zc_volterra::{EngineKind, Kernel, Processor, Sample};
 
 fn kernel(n: usize, orders: usize) -> Kernel {
     // Decay by |r|^8 over the kernel length; r < 0 alternates the sign.
@@ -49,7 +49,7 @@ fn signal<T: Sample>(len: usize) -> Vec<T> {
 
 fn stream<T: Sample>(p: &mut Processor<T>, x: &[T], y: &mut [T], block: usize) {
     for (xi, yi) in x.chunks(block).zip(y.chunks_mut(block)) {
-        p.process(xi, yi).expect("process");
+        p.process_into_slice(xi, yi).expect("process");
     }
 }
 
@@ -71,8 +71,11 @@ fn throughput_for<T: Sample>(c: &mut Criterion, group: &str) {
         for orders in [3, 5] {
             let k = kernel(n, orders);
             for engine in ENGINES {
-                let cfg = ProcessorConfig::new(block).engine(engine);
-                let mut p = Processor::<T>::with_config(&k, cfg).expect("prepare");
+                let mut p = Processor::<T>::builder(&k)
+                    .max_block(block)
+                    .engine(engine)
+                    .build()
+                    .expect("prepare");
                 let id = BenchmarkId::new(format!("{engine:?}"), format!("N{n}_o1-{orders}"));
                 g.bench_function(id, |b| b.iter(|| stream(&mut p, black_box(&x), &mut y, block)));
             }
@@ -99,7 +102,11 @@ fn naive_vs_direct(c: &mut Criterion) {
     g.bench_function("naive_N256_o1-3", |b| {
         b.iter(|| naive_process(&k, black_box(&x), &mut y).expect("naive"))
     });
-    let mut p = Processor::<f64>::with_config(&k, ProcessorConfig::new(512).engine(EngineKind::Direct)).expect("p");
+    let mut p = Processor::<f64>::builder(&k)
+        .max_block(512)
+        .engine(EngineKind::Direct)
+        .build()
+        .expect("p");
     g.bench_function("direct_N256_o1-3", |b| {
         b.iter(|| stream(&mut p, black_box(&x), &mut y, 512))
     });
@@ -119,8 +126,11 @@ fn crossover(c: &mut Criterion) {
         let k = kernel(n, 3);
         for block in [16, 64, 256, 1024] {
             for engine in ENGINES {
-                let cfg = ProcessorConfig::new(block).engine(engine);
-                let mut p = Processor::<f64>::with_config(&k, cfg).expect("prepare");
+                let mut p = Processor::<f64>::builder(&k)
+                    .max_block(block)
+                    .engine(engine)
+                    .build()
+                    .expect("prepare");
                 let id = BenchmarkId::new(format!("{engine:?}"), format!("N{n}_B{block}"));
                 g.bench_function(id, |b| b.iter(|| stream(&mut p, black_box(&x), &mut y, block)));
             }

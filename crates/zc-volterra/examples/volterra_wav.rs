@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use zc_volterra::{EngineKind, Kernel, Processor, ProcessorConfig};
+use zc_volterra::{EngineKind, Kernel, Processor};
 
 fn usage() -> ! {
     eprintln!(
@@ -92,9 +92,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let frames = samples.len() / channels;
 
     // One processor per channel, prepared once.
-    let cfg = ProcessorConfig::new(block).engine(engine);
     let mut procs = (0..channels)
-        .map(|_| Processor::<f32>::with_config(&kernel, cfg))
+        .map(|_| {
+            Processor::<f32>::builder(&kernel)
+                .max_block(block)
+                .engine(engine)
+                .build()
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let mut chan = vec![vec![0.0f32; frames]; channels];
     for (f, frame) in samples.chunks_exact(channels).enumerate() {
@@ -104,9 +108,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let t0 = Instant::now();
     for (p, data) in procs.iter_mut().zip(chan.iter_mut()) {
-        for b in data.chunks_mut(block) {
-            p.process_in_place(b)?;
-        }
+        // any length: the processor runs blocks of `block` internally
+        p.process_in_place(data)?;
     }
     let dt = t0.elapsed().as_secs_f64();
     let audio_s = frames as f64 / f64::from(spec.sample_rate);

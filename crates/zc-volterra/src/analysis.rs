@@ -1,7 +1,7 @@
 //! Harmonic analysis: closed-form harmonics of a memoryless kernel driven by
 //! a sine, and measured harmonic levels / THD of an output signal.
 
-use crate::error::{Result, VolterraError};
+use crate::error::{AnalysisError, Result, VolterraError};
 use crate::kernel::{Kernel, MAX_ORDER};
 
 /// Harmonic content: DC and peak amplitudes of harmonics 1, 2, … .
@@ -46,7 +46,7 @@ fn binom(n: usize, k: usize) -> f64 {
 /// to DC for even `p`. `coeffs[0]` = a1 (at most 5).
 pub fn predicted_harmonics_poly(coeffs: &[f64], amplitude: f64, count: usize) -> Result<Harmonics> {
     if coeffs.len() > MAX_ORDER {
-        return Err(VolterraError::BadOrder(coeffs.len()));
+        return Err(VolterraError::BadOrder { order: coeffs.len() });
     }
     let mut dc = 0.0;
     let mut amps = crate::alloc::filled(count, 0.0)?;
@@ -80,12 +80,10 @@ pub fn predicted_harmonics(kernel: &Kernel, amplitude: f64, count: usize) -> Res
 /// `2·|Σ y[n]·e^{−iωkn}| / L`, DC = mean).
 pub fn measure_harmonics(signal: &[f64], sample_rate: f64, f0: f64, count: usize) -> Result<Harmonics> {
     if signal.is_empty() {
-        return Err(VolterraError::Analysis("empty signal".into()));
+        return Err(VolterraError::Analysis(AnalysisError::EmptySignal));
     }
     if !(sample_rate > 0.0 && f0 > 0.0 && f0 < sample_rate / 2.0) {
-        return Err(VolterraError::Analysis(format!(
-            "need 0 < f0 ({f0}) < sample_rate/2 ({sample_rate}/2)"
-        )));
+        return Err(VolterraError::Analysis(AnalysisError::BadFrequency { f0, sample_rate }));
     }
     let l = signal.len() as f64;
     let dc = signal.iter().sum::<f64>() / l;

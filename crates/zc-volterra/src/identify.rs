@@ -6,7 +6,7 @@
 //! equations (zero history before the first sample, like the processor).
 
 use crate::alloc::filled;
-use crate::error::{Result, VolterraError};
+use crate::error::{IdentifyError, Result, VolterraError};
 use crate::kernel::{Kernel, MAX_ORDER};
 
 /// The result of [`identify`].
@@ -30,28 +30,30 @@ impl Identified {
 /// missing entry: order absent) to the recording `x → y`, with ridge
 /// parameter `ridge >= 0` (added to the diagonal of `ΦᵀΦ`).
 ///
-/// Errors: different lengths, no taps requested, fewer samples than
+/// Errors: different lengths (`BufferError::LengthMismatch`, in bytes), no taps requested, fewer samples than
 /// unknowns, a negative/non-finite ridge, non-finite data, or a singular
 /// system (e.g. an all-zero input with `ridge = 0`).
 pub fn identify(x: &[f64], y: &[f64], lengths: &[usize], ridge: f64) -> Result<Identified> {
     if x.len() != y.len() {
-        return Err(VolterraError::LengthMismatch {
-            input: x.len(),
-            output: y.len(),
-        });
+        // zc-buffers' shared variant counts bytes
+        return Err(VolterraError::Buffer(zc_buffers::BufferError::LengthMismatch {
+            expected: size_of_val(x),
+            actual: size_of_val(y),
+        }));
     }
     if lengths.len() > MAX_ORDER {
-        return Err(VolterraError::BadOrder(lengths.len()));
+        return Err(VolterraError::BadOrder { order: lengths.len() });
     }
     if !(ridge >= 0.0 && ridge.is_finite()) {
-        return Err(VolterraError::Identification(format!(
-            "ridge must be finite and >= 0, got {ridge}"
-        )));
+        return Err(VolterraError::Identification(IdentifyError::BadRidge { ridge }));
     }
-    if x.iter().chain(y).any(|v| !v.is_finite()) {
-        return Err(VolterraError::Identification(
-            "non-finite sample in the recording".into(),
-        ));
+    for (signal, v) in [("x", x), ("y", y)] {
+        if let Some(index) = v.iter().position(|s| !s.is_finite()) {
+            return Err(VolterraError::Identification(IdentifyError::NonFiniteSample {
+                signal,
+                index,
+            }));
+        }
     }
     // The number of unknowns, checked before anything is sized by it: the
     // recording must hold at least that many samples, which bounds every
@@ -68,10 +70,10 @@ pub fn identify(x: &[f64], y: &[f64], lengths: &[usize], ridge: f64) -> Result<I
         return Err(VolterraError::EmptyKernel);
     }
     if x.len() < m {
-        return Err(VolterraError::Identification(format!(
-            "{} samples for {m} unknowns",
-            x.len()
-        )));
+        return Err(VolterraError::Identification(IdentifyError::TooFewSamples {
+            samples: x.len(),
+            unknowns: m,
+        }));
     }
     // Column layout: order p, lag i → offsets[p-1] + i.
     let cols: Vec<(i32, usize)> = lengths
@@ -133,9 +135,7 @@ fn cholesky_solve(a: &mut [f64], m: usize, b: &[f64]) -> Result<Vec<f64>> {
             d -= a[j * m + k] * a[j * m + k];
         }
         if d.is_nan() || d <= 0.0 || d.is_infinite() {
-            return Err(VolterraError::Identification(format!(
-                "normal equations are singular (pivot {j}); add ridge or excite the system more"
-            )));
+            return Err(VolterraError::Identification(IdentifyError::Singular { pivot: j }));
         }
         let d = d.sqrt();
         a[j * m + j] = d;

@@ -60,7 +60,7 @@ impl Kernel {
         let mut diag: [Vec<f64>; MAX_ORDER] = Default::default();
         for (i, t) in taps.into_iter().enumerate() {
             if i >= MAX_ORDER {
-                return Err(VolterraError::BadOrder(i + 1));
+                return Err(VolterraError::BadOrder { order: i + 1 });
             }
             diag[i] = t.as_ref().to_vec();
         }
@@ -71,7 +71,7 @@ impl Kernel {
     /// a1). Zero coefficients leave their order absent.
     pub fn from_polynomial(coeffs: &[f64]) -> Result<Self> {
         if coeffs.len() > MAX_ORDER {
-            return Err(VolterraError::BadOrder(coeffs.len()));
+            return Err(VolterraError::BadOrder { order: coeffs.len() });
         }
         let mut diag: [Vec<f64>; MAX_ORDER] = Default::default();
         for (i, &a) in coeffs.iter().enumerate() {
@@ -193,14 +193,13 @@ impl Kernel {
     }
 
     /// Evaluate the model directly from the definition (f64, per sample,
-    /// zero history). A slow reference used by tests; allocation-free.
-    pub fn reference_output(&self, x: &[f64], y: &mut [f64]) -> Result<()> {
-        if x.len() != y.len() {
-            return Err(VolterraError::LengthMismatch {
-                input: x.len(),
-                output: y.len(),
-            });
-        }
+    /// zero history) into the first `x.len()` values of `out` (which may be
+    /// longer); returns `x.len()`. A slow reference used by tests;
+    /// allocation-free. Errors with
+    /// [`BufferError::OutputTooSmall`](zc_buffers::BufferError::OutputTooSmall),
+    /// writing nothing, when `out` is shorter than `x`.
+    pub fn reference_output(&self, x: &[f64], out: &mut [f64]) -> Result<usize> {
+        let y = zc_buffers::output_prefix(out, x.len())?;
         for (n, out) in y.iter_mut().enumerate() {
             let mut acc = 0.0;
             for (p, h) in self.diag.iter().enumerate() {
@@ -217,7 +216,7 @@ impl Kernel {
             }
             *out = acc;
         }
-        Ok(())
+        Ok(x.len())
     }
 
     /// Eigen-decompose the full H2 into branches `Σ_k λ_k (v_k ∗ x)²`
@@ -352,7 +351,10 @@ mod tests {
             Kernel::from_taps([vec![], vec![]]),
             Err(VolterraError::EmptyKernel)
         ));
-        assert!(matches!(Kernel::from_taps([[1.0]; 6]), Err(VolterraError::BadOrder(6))));
+        assert!(matches!(
+            Kernel::from_taps([[1.0]; 6]),
+            Err(VolterraError::BadOrder { order: 6 })
+        ));
         assert!(matches!(
             Kernel::from_taps([vec![1.0, f64::NAN]]),
             Err(VolterraError::NonFinite { index: 1, .. })

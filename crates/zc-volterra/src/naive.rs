@@ -3,20 +3,17 @@
 //! `naive_vs_direct`) and as an independent check in tests.
 
 use crate::engine::Plan;
-use crate::error::{Result, VolterraError};
+use crate::error::Result;
 use crate::kernel::Kernel;
 use crate::sample::Sample;
 
-/// Apply `kernel` to the whole signal `x` (zero history) the naive way.
-/// `y.len()` must equal `x.len()`. Allocation-free apart from converting the
-/// taps once.
-pub fn naive_process<T: Sample>(kernel: &Kernel, x: &[T], y: &mut [T]) -> Result<()> {
-    if x.len() != y.len() {
-        return Err(VolterraError::LengthMismatch {
-            input: x.len(),
-            output: y.len(),
-        });
-    }
+/// Apply `kernel` to the whole signal `x` (zero history) the naive way,
+/// into the first `x.len()` values of `out` (which may be longer); returns
+/// `x.len()`. Allocation-free apart from converting the taps once. Errors
+/// with [`BufferError::OutputTooSmall`](zc_buffers::BufferError::OutputTooSmall),
+/// writing nothing, when `out` is shorter than `x`.
+pub fn naive_process<T: Sample>(kernel: &Kernel, x: &[T], out: &mut [T]) -> Result<usize> {
+    let y = zc_buffers::output_prefix(out, x.len())?;
     let plan = Plan::<T>::new(kernel);
     for (n, out) in y.iter_mut().enumerate() {
         let mut acc = T::zero();
@@ -34,5 +31,5 @@ pub fn naive_process<T: Sample>(kernel: &Kernel, x: &[T], y: &mut [T]) -> Result
         }
         *out = acc;
     }
-    Ok(())
+    Ok(x.len())
 }

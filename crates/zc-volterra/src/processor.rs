@@ -1,23 +1,49 @@
-//! The streaming [`Processor`]: prepare once, then process blocks of any size
-//! up to the prepared maximum with zero allocations; swap kernels without
-//! allocating on the processing thread.
+//! The streaming [`Processor`]: build once ([`Processor::builder`]), then
+//! process inputs of any length with zero allocations (longer than
+//! `max_block`: run in blocks internally, state carried across exactly as
+//! between calls); swap kernels without allocating on the processing thread.
 
-use zc_buffers::{HostBufferMut, HostBufferMutExt};
+use std::marker::PhantomData;
+
+use zc_buffers::ndarray::ArrayViewMut1;
+use zc_buffers::{HostBufferMut, IntoOutput, SimdLevel, output_prefix};
 
 use crate::alloc::filled;
 use crate::engine::direct::DirectEngine;
 use crate::engine::fft::FftEngine;
 use crate::engine::partitioned::PartitionedEngine;
-use crate::engine::{Engine, Input, Plan};
+use crate::engine::{Bytes, Engine, Input, Plan};
 use crate::error::{Result, VolterraError};
 use crate::kernel::Kernel;
+use crate::kernels::SIMD_LEVELS;
 use crate::sample::Sample;
-use crate::simd::SimdLevel;
 
 /// Which engine evaluates the model. All give the same output (to rounding).
+///
+/// Memory of each engine's prepared state, with `s` = `size_of::<T>()`,
+/// `N_k` the length of FIR `k` (each present diagonal order and each H2
+/// eigen-branch), `H` = kernel memory − 1, `F` the number of FIRs and `B` the
+/// number of H2 branches (exact, as [`Processor::memory_bytes`] reports; the
+/// FFT library's own plans come on top):
+///
+/// * `Direct`: `s·(Σ_k N_k + Σ_powers (H_p + C) + B + C)`, chunk
+///   `C = min(max_block, 4096)`: the taps and one history buffer per power.
+/// * `Fft`: `2s·F·Σ_{L = L_min..L_best} (L/2 + 1)` of kernel spectra, plus
+///   `s·(H + C + L_best) + 2s·(2.5·L_best + 4)` of buffers, where `L_best` is
+///   the most efficient FFT size for the kernel (about `8·(H+1)`, at most
+///   `(H + max_block)` rounded up to a power of two) and
+///   `C = min(max_block, 4·(L_best − H))`.
+/// * `Partitioned`: `2s·(P+1)·(Σ_k (⌈N_k/P⌉ − 1) + Σ_powers K_p)` of
+///   partition spectra and delay lines (`K_p` the most tail partitions of a
+///   FIR of that power), plus a Direct head of `P` taps per FIR and `≈ 8P`
+///   samples of buffers; independent of `max_block`.
+///
+/// The processor adds `s·max(history, H)` of input history and
+/// `s·min(max_block, max(history, H))` of swap scratch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum EngineKind {
-    /// Pick from the measured crossover table ([`auto_engine`]).
+    /// Pick from the measured crossover table ([`auto_engine`]); if that
+    /// engine's state exceeds the memory cap, the next-smallest that fits.
     #[default]
     Auto,
     /// Time domain: powers once per block, register-blocked contiguous FIRs.
@@ -71,12 +97,33 @@ pub fn default_partition(max_block: usize) -> usize {
     max_block.next_power_of_two().clamp(32, 256)
 }
 
-/// How to prepare a [`Processor`].
+/// The largest `max_block`, `history` and `partition` a processor may be
+/// built with (2^24 samples). Larger values are
+/// [`VolterraError::SizeLimit`]; within the limit every buffer is allocated
+/// fallibly (an allocation the system refuses is
+/// [`zc_buffers::BufferError::AllocFailed`], never an abort). Inputs of any
+/// length are accepted whatever `max_block` is.
+pub const MAX_PREPARED_SAMPLES: usize = 1 << 24;
+
+/// The default `max_block` of [`Processor::builder`]: suits offline
+/// processing of long signals; a real-time caller sets its block size so
+/// that [`EngineKind::Auto`] picks the engine for it.
+pub const DEFAULT_MAX_BLOCK: usize = 4096;
+
+/// The default memory cap of [`Processor::builder`]: 64 MiB of prepared
+/// state.
+pub const DEFAULT_MEMORY_CAP: usize = 64 << 20;
+
+/// The settings a [`Processor`] was built with ([`Processor::config`]); set
+/// them with [`ProcessorBuilder`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ProcessorConfig {
-    /// The largest block `process` will accept.
+    /// The largest block an engine runs in one piece (longer inputs are run
+    /// in blocks of this size); also the block size [`EngineKind::Auto`]
+    /// chooses for.
     pub max_block: usize,
-    /// The engine (default [`EngineKind::Auto`]).
+    /// The engine asked for (default [`EngineKind::Auto`]).
     pub engine: EngineKind,
     /// Partition size for [`EngineKind::Partitioned`] (default:
     /// [`default_partition`]).
@@ -84,18 +131,31 @@ pub struct ProcessorConfig {
     /// Input history kept for kernel swaps: a swapped-in kernel may have a
     /// memory of up to `max(history, memory of the prepared kernel)` samples.
     pub history: usize,
+    /// The most bytes of prepared state a processor (or a kernel prepared
+    /// for it) may hold.
+    pub memory_cap: usize,
+    /// A forced SIMD level (default: the best of [`SIMD_LEVELS`] the CPU has).
+    pub simd: Option<SimdLevel>,
 }
 
-/// The largest `max_block`, `history` and `partition` a processor may be
-/// prepared with (2^24 samples: 6.3 minutes at 44.1 kHz in one block).
-/// Larger values are [`VolterraError::SizeLimit`]; within the limit every
-/// buffer is allocated fallibly (an allocation the system refuses is
-/// [`zc_buffers::BufferError::AllocFailed`], never an abort). To run a
-/// longer signal, process it in blocks.
-pub const MAX_PREPARED_SAMPLES: usize = 1 << 24;
+impl Default for ProcessorConfig {
+    fn default() -> Self {
+        ProcessorConfig {
+            max_block: DEFAULT_MAX_BLOCK,
+            engine: EngineKind::Auto,
+            partition: None,
+            history: 0,
+            memory_cap: DEFAULT_MEMORY_CAP,
+            simd: None,
+        }
+    }
+}
 
 impl ProcessorConfig {
-    fn check_limits(&self) -> Result<()> {
+    fn validate(&self) -> Result<SimdLevel> {
+        if self.max_block == 0 {
+            return Err(VolterraError::ZeroBlock);
+        }
         let checks = [
             ("max_block", self.max_block),
             ("history", self.history),
@@ -110,43 +170,176 @@ impl ProcessorConfig {
                 });
             }
         }
-        Ok(())
+        if let Some(level) = self.simd {
+            if !SIMD_LEVELS.contains(&level) {
+                return Err(VolterraError::SimdNotImplemented { level });
+            }
+            level.require()?;
+        }
+        Ok(crate::kernels::resolve(self.simd))
     }
 
-    /// Defaults for a maximum block size.
-    pub fn new(max_block: usize) -> Self {
-        ProcessorConfig {
-            max_block,
-            engine: EngineKind::Auto,
-            partition: None,
-            history: 0,
+    fn partition_for(&self) -> usize {
+        self.partition.unwrap_or_else(|| default_partition(self.max_block))
+    }
+
+    /// Bytes the processor itself holds besides its engine: input history
+    /// for swaps and the swap scratch.
+    fn processor_bytes(&self, memory: usize, elem: usize) -> Bytes {
+        let ring = self.history.max(memory.saturating_sub(1));
+        Bytes::zero().add(ring, elem).add(ring.min(self.max_block), elem)
+    }
+
+    /// Bytes of prepared state (engine + processor) for `plan` on `kind`.
+    fn bytes_for<T: Sample>(&self, plan: &Plan<T>, kind: EngineKind) -> usize {
+        let engine = match kind {
+            EngineKind::Fft => FftEngine::estimate(plan, self.max_block),
+            EngineKind::Partitioned => PartitionedEngine::estimate(plan, self.partition_for()),
+            EngineKind::Direct | EngineKind::Auto => DirectEngine::estimate(plan, self.max_block),
+        };
+        engine.plus(self.processor_bytes(plan.memory(), size_of::<T>())).get()
+    }
+
+    /// The engine to build: the one asked for, or Auto's choice, within the
+    /// memory cap.
+    fn choose<T: Sample>(&self, plan: &Plan<T>) -> Result<EngineKind> {
+        let cap = self.memory_cap;
+        let over = |engine: EngineKind, needed: usize| VolterraError::MemoryCap { engine, needed, cap };
+        match self.engine {
+            EngineKind::Auto => {
+                let preferred = auto_engine(plan.memory(), self.max_block);
+                let mut all = [EngineKind::Direct, EngineKind::Fft, EngineKind::Partitioned]
+                    .map(|k| (k != preferred, self.bytes_for(plan, k), k));
+                all.sort_by_key(|&(not_preferred, bytes, _)| (not_preferred, bytes));
+                if let Some(&(_, _, k)) = all.iter().find(|(_, b, _)| *b <= cap) {
+                    return Ok(k);
+                }
+                let (_, needed, engine) = all.into_iter().min_by_key(|&(_, b, _)| b).unwrap_or(all[0]); // ok: never empty
+                Err(over(engine, needed))
+            }
+            k => match self.bytes_for(plan, k) {
+                b if b <= cap => Ok(k),
+                b => Err(over(k, b)),
+            },
         }
     }
+}
 
-    /// Choose the engine.
-    pub fn engine(mut self, engine: EngineKind) -> Self {
-        self.engine = engine;
+/// Builds a [`Processor`]: every setter is infallible, every check happens
+/// in [`ProcessorBuilder::build`].
+///
+/// ```
+/// use zc_volterra::{EngineKind, Kernel, Processor};
+/// let k = Kernel::from_taps([vec![1.0, 0.5, 0.25], vec![0.1]])?;
+/// let p = Processor::<f32>::builder(&k)
+///     .max_block(256)
+///     .engine(EngineKind::Direct)
+///     .history(64)
+///     .memory_cap(1 << 20)
+///     .build()?;
+/// assert_eq!(p.engine_kind(), EngineKind::Direct);
+/// assert!(p.memory_bytes() < 1 << 20);
+/// # Ok::<(), zc_volterra::VolterraError>(())
+/// ```
+#[derive(Debug)]
+#[must_use = "a builder does nothing until build() is called"]
+pub struct ProcessorBuilder<'k, T: Sample> {
+    kernel: &'k Kernel,
+    config: ProcessorConfig,
+    _sample: PhantomData<fn() -> T>,
+}
+
+impl<'k, T: Sample> ProcessorBuilder<'k, T> {
+    /// The largest block an engine runs in one piece, and the block size
+    /// [`EngineKind::Auto`] chooses for (default [`DEFAULT_MAX_BLOCK`]).
+    /// Inputs of any length are accepted either way.
+    pub fn max_block(mut self, samples: usize) -> Self {
+        self.config.max_block = samples;
         self
     }
 
-    /// Choose the partition size of the partitioned engine.
-    pub fn partition(mut self, p: usize) -> Self {
-        self.partition = Some(p);
+    /// The engine (default [`EngineKind::Auto`]).
+    pub fn engine(mut self, engine: EngineKind) -> Self {
+        self.config.engine = engine;
+        self
+    }
+
+    /// Partition size of the partitioned engine (rounded up to a power of
+    /// two; default [`default_partition`]).
+    pub fn partition(mut self, samples: usize) -> Self {
+        self.config.partition = Some(samples);
         self
     }
 
     /// Keep this much input history for kernel swaps.
     pub fn history(mut self, samples: usize) -> Self {
-        self.history = samples;
+        self.config.history = samples;
         self
+    }
+
+    /// The most bytes of prepared state (default [`DEFAULT_MEMORY_CAP`]):
+    /// [`EngineKind::Auto`] never picks an engine above it, an explicit
+    /// engine above it is [`VolterraError::MemoryCap`].
+    pub fn memory_cap(mut self, bytes: usize) -> Self {
+        self.config.memory_cap = bytes;
+        self
+    }
+
+    /// Force the FIR kernels' SIMD level (default: the best of
+    /// [`SIMD_LEVELS`] this CPU has, capped by `ZC_SIMD`). `build` refuses a
+    /// level the CPU lacks ([`zc_buffers::BufferError::SimdUnavailable`]) or
+    /// zc-volterra has no kernel for ([`VolterraError::SimdNotImplemented`]).
+    pub fn simd(mut self, level: SimdLevel) -> Self {
+        self.config.simd = Some(level);
+        self
+    }
+
+    /// The settings so far.
+    pub fn config(&self) -> &ProcessorConfig {
+        &self.config
+    }
+
+    /// Bytes of prepared state `build` would allocate with `engine` (for
+    /// `Auto`: the crossover table's choice, before the cap is applied).
+    pub fn memory_bytes(&self, engine: EngineKind) -> usize {
+        let plan = Plan::<T>::new(self.kernel);
+        let kind = match engine {
+            EngineKind::Auto => auto_engine(plan.memory(), self.config.max_block),
+            k => k,
+        };
+        self.config.bytes_for(&plan, kind)
+    }
+
+    /// Validate the settings and prepare the processor (allocates everything
+    /// it will ever need).
+    ///
+    /// Errors: [`VolterraError::ZeroBlock`], [`VolterraError::SizeLimit`],
+    /// [`VolterraError::MemoryCap`], [`VolterraError::SimdNotImplemented`],
+    /// [`zc_buffers::BufferError::SimdUnavailable`] and
+    /// [`zc_buffers::BufferError::AllocFailed`] (inside
+    /// [`VolterraError::Buffer`]).
+    pub fn build(self) -> Result<Processor<T>> {
+        let config = self.config;
+        let current = PreparedKernel::new(self.kernel, &config)?;
+        let ring_len = config.history.max(current.memory.saturating_sub(1));
+        Ok(Processor {
+            current,
+            config,
+            ring: filled(ring_len, T::zero())?,
+            ring_pos: 0,
+            ring_filled: 0,
+            scratch: filled(ring_len.min(config.max_block), T::zero())?,
+        })
     }
 }
 
 /// A kernel prepared for a processor (all buffers and FFT plans allocated).
-/// Build it off the processing thread, then [`Processor::swap_kernel`].
+/// Build it off the processing thread with [`Processor::prepare_kernel`],
+/// then [`Processor::swap_kernel`].
 pub struct PreparedKernel<T: Sample> {
     engine: Engine<T>,
     kind: EngineKind,
+    level: SimdLevel,
     max_block: usize,
     memory: usize,
 }
@@ -155,6 +348,7 @@ impl<T: Sample> std::fmt::Debug for PreparedKernel<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PreparedKernel")
             .field("kind", &self.kind)
+            .field("level", &self.level)
             .field("max_block", &self.max_block)
             .field("memory", &self.memory)
             .finish()
@@ -162,30 +356,22 @@ impl<T: Sample> std::fmt::Debug for PreparedKernel<T> {
 }
 
 impl<T: Sample> PreparedKernel<T> {
-    /// Prepare `kernel` for blocks of up to `config.max_block` samples.
-    pub fn new(kernel: &Kernel, config: &ProcessorConfig) -> Result<Self> {
-        if config.max_block == 0 {
-            return Err(VolterraError::ZeroBlock);
-        }
-        config.check_limits()?;
+    fn new(kernel: &Kernel, config: &ProcessorConfig) -> Result<Self> {
+        let level = config.validate()?;
         let plan = Plan::<T>::new(kernel);
         let memory = plan.memory();
-        let kind = match config.engine {
-            EngineKind::Auto => auto_engine(memory, config.max_block),
-            k => k,
-        };
-        let level = SimdLevel::detect();
+        let kind = config.choose(&plan)?;
         let engine = match kind {
             EngineKind::Fft => Engine::Fft(FftEngine::new(&plan, config.max_block)?),
             EngineKind::Partitioned => {
-                let p = config.partition.unwrap_or_else(|| default_partition(config.max_block));
-                Engine::Partitioned(PartitionedEngine::new(&plan, p, level)?)
+                Engine::Partitioned(PartitionedEngine::new(&plan, config.partition_for(), level)?)
             }
             EngineKind::Direct | EngineKind::Auto => Engine::Direct(DirectEngine::new(&plan, config.max_block, level)?),
         };
         Ok(PreparedKernel {
             engine,
             kind,
+            level,
             max_block: config.max_block,
             memory,
         })
@@ -196,17 +382,29 @@ impl<T: Sample> PreparedKernel<T> {
         self.kind
     }
 
+    /// The SIMD level of its FIR kernels.
+    pub fn simd_level(&self) -> SimdLevel {
+        self.level
+    }
+
     /// Kernel memory in samples.
     pub fn memory(&self) -> usize {
         self.memory
+    }
+
+    /// Bytes of the engine's prepared state (buffers and kernel spectra).
+    pub fn memory_bytes(&self) -> usize {
+        self.engine.heap_bytes()
     }
 }
 
 /// A streaming Volterra processor for sample type `T` (`f32` or `f64`).
 ///
-/// Zero initial history; output length = input length; every engine has zero
-/// latency. Non-finite input samples are not checked (that would cost a pass
-/// per block): a NaN/Inf propagates into the output for the kernel's memory
+/// Zero initial history; output length = input length, any input length
+/// (inputs longer than `max_block` run in blocks of `max_block`, with the
+/// result identical to shorter calls); every engine has zero latency.
+/// Non-finite input samples are not checked (that would cost a pass per
+/// block): a NaN/Inf propagates into the output for the kernel's memory
 /// (Direct) or the FFT segment(s) it falls in (Fft/Partitioned) until it
 /// leaves the history; [`Processor::reset`] clears it at once.
 pub struct Processor<T: Sample> {
@@ -228,33 +426,28 @@ impl<T: Sample> std::fmt::Debug for Processor<T> {
 }
 
 impl<T: Sample> Processor<T> {
-    /// Prepare `kernel` for blocks of up to `max_block` samples with the
-    /// [`EngineKind::Auto`] engine. Allocates everything the processor will
-    /// ever need.
+    /// A builder for `kernel` with the defaults ([`DEFAULT_MAX_BLOCK`],
+    /// [`EngineKind::Auto`], [`DEFAULT_MEMORY_CAP`], no swap history, the
+    /// best SIMD level).
+    pub fn builder(kernel: &Kernel) -> ProcessorBuilder<'_, T> {
+        ProcessorBuilder {
+            kernel,
+            config: ProcessorConfig::default(),
+            _sample: PhantomData,
+        }
+    }
+
+    /// Shorthand for `Processor::builder(kernel).max_block(max_block).build()`.
     pub fn prepare(kernel: &Kernel, max_block: usize) -> Result<Self> {
-        Self::with_config(kernel, ProcessorConfig::new(max_block))
+        Self::builder(kernel).max_block(max_block).build()
     }
 
-    /// Prepare with an explicit configuration.
-    pub fn with_config(kernel: &Kernel, config: ProcessorConfig) -> Result<Self> {
-        let current = PreparedKernel::new(kernel, &config)?;
-        let cap = config.history.max(current.memory.saturating_sub(1));
-        Ok(Processor {
-            current,
-            config,
-            ring: filled(cap, T::zero())?,
-            ring_pos: 0,
-            ring_filled: 0,
-            scratch: filled(config.max_block, T::zero())?,
-        })
-    }
-
-    /// The configuration this processor was prepared with.
+    /// The settings this processor was built with.
     pub fn config(&self) -> &ProcessorConfig {
         &self.config
     }
 
-    /// The largest accepted block.
+    /// The largest block an engine runs in one piece.
     pub fn max_block(&self) -> usize {
         self.config.max_block
     }
@@ -262,6 +455,17 @@ impl<T: Sample> Processor<T> {
     /// The engine in use.
     pub fn engine_kind(&self) -> EngineKind {
         self.current.kind
+    }
+
+    /// The SIMD level of the FIR kernels in use.
+    pub fn simd_level(&self) -> SimdLevel {
+        self.current.level
+    }
+
+    /// Bytes of prepared state: the engine's plus the swap history and
+    /// scratch (what the memory cap bounds).
+    pub fn memory_bytes(&self) -> usize {
+        self.current.memory_bytes() + std::mem::size_of_val(&self.ring[..]) + std::mem::size_of_val(&self.scratch[..])
     }
 
     /// Processing latency in samples: always 0 (every engine is exact and
@@ -278,16 +482,6 @@ impl<T: Sample> Processor<T> {
         self.ring_filled = 0;
     }
 
-    fn check_len(&self, len: usize) -> Result<()> {
-        if len > self.config.max_block {
-            return Err(VolterraError::BlockTooLarge {
-                len,
-                max: self.config.max_block,
-            });
-        }
-        Ok(())
-    }
-
     fn record(&mut self, x: &[T]) {
         let cap = self.ring.len();
         if cap == 0 {
@@ -301,40 +495,61 @@ impl<T: Sample> Processor<T> {
         self.ring_filled = (self.ring_filled + x.len()).min(cap);
     }
 
-    /// Process one block: `output[n]` = model output for `input[n]`, with the
-    /// history of previous blocks. Errors (without touching state or
-    /// `output`) when the lengths differ or exceed the prepared maximum.
-    pub fn process(&mut self, input: &[T], output: &mut [T]) -> Result<()> {
-        if input.len() != output.len() {
-            return Err(VolterraError::LengthMismatch {
-                input: input.len(),
-                output: output.len(),
-            });
-        }
-        self.check_len(input.len())?;
+    /// Process `input` (any length) into the first `input.len()` samples of
+    /// `out`, continuing the stream; returns `input.len()`. `out` may be
+    /// longer than `input`; shorter is
+    /// [`BufferError::OutputTooSmall`](zc_buffers::BufferError::OutputTooSmall),
+    /// with nothing written and the state unchanged. Zero allocations.
+    ///
+    /// ```
+    /// use zc_volterra::{Kernel, Processor};
+    /// let k = Kernel::from_taps([vec![1.0, 0.5]])?;
+    /// let mut p = Processor::<f64>::prepare(&k, 2)?;
+    /// let mut out = [0.0; 8];
+    /// // five samples through a processor prepared for blocks of two
+    /// let n = p.process_into_slice(&[1.0, 0.0, 0.0, 2.0, 0.0], &mut out)?;
+    /// assert_eq!(&out[..n], &[1.0, 0.5, 0.0, 2.0, 1.0]);
+    /// # Ok::<(), zc_volterra::VolterraError>(())
+    /// ```
+    pub fn process_into_slice(&mut self, input: &[T], out: &mut [T]) -> Result<usize> {
+        let out = output_prefix(out, input.len())?;
         self.record(input);
-        self.current.engine.run(Input::Slice(input), output)
+        self.current.engine.run(Input::Slice(input), out)?;
+        Ok(input.len())
     }
 
-    /// Process one block in place (`io` holds the input, receives the output).
+    /// [`Processor::process_into_slice`] into any host buffer (a pool
+    /// buffer, an [`AlignedBuf`](zc_buffers::AlignedBuf), a writable
+    /// mapping), viewed as `[T]` (length and alignment checked).
+    pub fn process_into<B: HostBufferMut>(&mut self, input: &[T], out: &mut B) -> Result<usize> {
+        self.process_into_slice(input, out.into_output()?)
+    }
+
+    /// [`Processor::process_into_slice`] into a contiguous `ndarray` view.
+    pub fn process_into_view(&mut self, input: &[T], out: ArrayViewMut1<'_, T>) -> Result<usize> {
+        // `IntoOutput` for views records shape and strides for its error
+        // before it knows whether there is one (two small allocations); the
+        // hot path checks the layout first and allocates nothing.
+        let out = if out.is_standard_layout() {
+            out.into_slice()
+        } else {
+            Some(out.into_output()?)
+        };
+        let out = out.ok_or(zc_buffers::BufferError::NotContiguous {
+            shape: Vec::new(),
+            strides: Vec::new(),
+        })?;
+        self.process_into_slice(input, out)
+    }
+
+    /// Process `io` (any length) in place: it holds the input and receives
+    /// the output. Zero allocations.
     pub fn process_in_place(&mut self, io: &mut [T]) -> Result<()> {
-        self.check_len(io.len())?;
         self.record(io);
         self.current.engine.run(Input::InPlace, io)
     }
 
-    /// Process a whole zc buffer (e.g. a pool buffer) in place, in blocks of
-    /// at most `max_block` samples. Errors if the buffer is not a valid
-    /// `&mut [T]` view (length or alignment).
-    pub fn process_buffer<B: HostBufferMut + ?Sized>(&mut self, buf: &mut B) -> Result<()> {
-        let samples = buf.as_slice_mut::<T>()?;
-        for chunk in samples.chunks_mut(self.config.max_block) {
-            self.process_in_place(chunk)?;
-        }
-        Ok(())
-    }
-
-    /// Prepare another kernel with this processor's configuration (allocates;
+    /// Prepare another kernel with this processor's settings (allocates;
     /// call it off the processing thread, then [`Processor::swap_kernel`]).
     pub fn prepare_kernel(&self, kernel: &Kernel) -> Result<PreparedKernel<T>> {
         PreparedKernel::new(kernel, &self.config)
@@ -348,7 +563,7 @@ impl<T: Sample> Processor<T> {
     ///
     /// Errors, changing nothing, when `next` was prepared for another block
     /// size or its memory exceeds the recorded history
-    /// (`ProcessorConfig::history`).
+    /// ([`ProcessorBuilder::history`]).
     pub fn swap_kernel(&mut self, next: &mut PreparedKernel<T>) -> Result<()> {
         if next.max_block != self.config.max_block {
             return Err(VolterraError::SwapMismatch {
@@ -370,7 +585,7 @@ impl<T: Sample> Processor<T> {
         let mut start = (self.ring_pos + cap - need) % cap.max(1);
         let mut left = need;
         while left > 0 {
-            let c = left.min(cap - start).min(self.config.max_block);
+            let c = left.min(cap - start).min(self.scratch.len());
             let out = &mut self.scratch[..c];
             next.engine.run(Input::Slice(&self.ring[start..start + c]), out)?;
             start = (start + c) % cap;

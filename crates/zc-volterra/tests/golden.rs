@@ -3,7 +3,7 @@
 //! block sizes.
 
 use serde_json::Value;
-use zc_volterra::{EngineKind, Kernel, Processor, ProcessorConfig, Sample};
+use zc_volterra::{EngineKind, Kernel, Processor, Sample};
 
 fn golden() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden.json");
@@ -52,18 +52,19 @@ const ENGINES: [(EngineKind, usize); 6] = [
 
 fn run<T: Sample>(kernel: &Kernel, engine: EngineKind, partition: usize, blocks: &[usize], x: &[f64]) -> Vec<f64> {
     let max = *blocks.iter().max().expect("blocks");
-    let mut cfg = ProcessorConfig::new(max).engine(engine);
+    let mut b = Processor::<T>::builder(kernel).max_block(max).engine(engine);
     if partition > 0 {
-        cfg = cfg.partition(partition);
+        b = b.partition(partition);
     }
-    let mut p = Processor::<T>::with_config(kernel, cfg).expect("prepare");
+    let mut p = b.build().expect("prepare");
     let xs: Vec<T> = x.iter().map(|&v| T::of_f64(v)).collect();
     let mut y = vec![T::zero(); x.len()];
     let mut off = 0;
     let mut i = 0;
     while off < x.len() {
         let b = blocks[i % blocks.len()].min(x.len() - off);
-        p.process(&xs[off..off + b], &mut y[off..off + b]).expect("process");
+        p.process_into_slice(&xs[off..off + b], &mut y[off..off + b])
+            .expect("process");
         off += b;
         i += 1;
     }
@@ -132,9 +133,7 @@ fn golden_harmonics_match_closed_form() {
         .collect();
     let mut p = Processor::<f64>::prepare(&kernel, 512).expect("prepare");
     let mut y = x.clone();
-    for c in y.chunks_mut(512) {
-        p.process_in_place(c).expect("process");
-    }
+    p.process_in_place(&mut y).expect("process");
     let m = zc_volterra::analysis::measure_harmonics(&y, 48000.0, 1000.0, 5).expect("measure");
     assert!((m.dc - pred.dc).abs() < 1e-12);
     for k in 0..5 {

@@ -3,7 +3,7 @@
 //! with "capacity overflow" or aborted the process on a 4 TiB allocation).
 
 use zc_volterra::processor::MAX_PREPARED_SAMPLES;
-use zc_volterra::{EngineKind, Kernel, Processor, ProcessorConfig, VolterraError};
+use zc_volterra::{EngineKind, Kernel, Processor, VolterraError};
 
 fn kernel() -> Kernel {
     Kernel::from_taps([vec![1.0, 0.5, 0.25], vec![0.1, 0.05], vec![0.01]]).unwrap()
@@ -19,31 +19,43 @@ fn huge_blocks_histories_and_partitions_are_refused() {
             EngineKind::Fft,
             EngineKind::Partitioned,
         ] {
-            let r = Processor::<f64>::with_config(&k, ProcessorConfig::new(huge).engine(engine));
+            let r = Processor::<f64>::builder(&k).max_block(huge).engine(engine).build();
             assert!(
                 matches!(r, Err(VolterraError::SizeLimit { what: "max_block", requested, .. }) if requested == huge),
                 "{engine:?} {huge}: {r:?}"
             );
         }
-        let r = Processor::<f32>::with_config(&k, ProcessorConfig::new(512).history(huge));
+        let r = Processor::<f32>::builder(&k).max_block(512).history(huge).build();
         assert!(
             matches!(r, Err(VolterraError::SizeLimit { what: "history", .. })),
             "{r:?}"
         );
-        let r = Processor::<f32>::with_config(
-            &k,
-            ProcessorConfig::new(512)
-                .engine(EngineKind::Partitioned)
-                .partition(huge),
-        );
+        let r = Processor::<f32>::builder(&k)
+            .max_block(512)
+            .engine(EngineKind::Partitioned)
+            .partition(huge)
+            .build();
         assert!(
             matches!(r, Err(VolterraError::SizeLimit { what: "partition", .. })),
             "{r:?}"
         );
     }
-    // at the limit the sizes are accepted (Direct keeps it to a few buffers)
-    let p = Processor::<f32>::with_config(&k, ProcessorConfig::new(1 << 16).engine(EngineKind::Direct)).unwrap();
-    assert_eq!(p.max_block(), 1 << 16);
+    // at the limit: any engine's memory stays small (it does not grow with
+    // max_block past the engine's working chunk)
+    for engine in [
+        EngineKind::Auto,
+        EngineKind::Direct,
+        EngineKind::Fft,
+        EngineKind::Partitioned,
+    ] {
+        let p = Processor::<f32>::builder(&k)
+            .max_block(MAX_PREPARED_SAMPLES)
+            .engine(engine)
+            .build()
+            .unwrap();
+        assert_eq!(p.max_block(), MAX_PREPARED_SAMPLES);
+        assert!(p.memory_bytes() < 1 << 20, "{engine:?}: {}", p.memory_bytes());
+    }
 }
 
 #[test]
@@ -58,5 +70,14 @@ fn huge_analysis_and_identification_sizes_are_errors() {
     let r = zc_volterra::identify::identify(&x, &y, &[usize::MAX / 2, usize::MAX / 2 + 5], 0.0);
     assert!(matches!(r, Err(VolterraError::SizeLimit { .. })), "{r:?}");
     let r = zc_volterra::identify::identify(&x, &y, &[1 << 40], 0.0);
-    assert!(matches!(r, Err(VolterraError::Identification(_))), "{r:?}");
+    assert!(
+        matches!(
+            r,
+            Err(VolterraError::Identification(zc_volterra::IdentifyError::TooFewSamples {
+                samples: 64,
+                unknowns
+            })) if unknowns == 1 << 40
+        ),
+        "{r:?}"
+    );
 }

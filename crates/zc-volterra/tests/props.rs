@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use zc_volterra::naive::naive_process;
-use zc_volterra::{EngineKind, Kernel, Processor, ProcessorConfig};
+use zc_volterra::{EngineKind, Kernel, Processor, ProcessorBuilder, Sample};
 
 fn kernel_strategy() -> impl Strategy<Value = Kernel> {
     let order = prop::collection::vec(-0.5f64..0.5, 0..=12);
@@ -23,23 +23,32 @@ fn kernel_strategy() -> impl Strategy<Value = Kernel> {
     })
 }
 
-fn engines() -> Vec<ProcessorConfig> {
-    let base = |e| ProcessorConfig::new(1).engine(e);
+/// (engine, partition) combinations under test.
+type Cfg = (EngineKind, Option<usize>);
+
+fn engines() -> Vec<Cfg> {
     vec![
-        base(EngineKind::Direct),
-        base(EngineKind::Fft),
-        base(EngineKind::Auto),
-        base(EngineKind::Partitioned).partition(1),
-        base(EngineKind::Partitioned).partition(2),
-        base(EngineKind::Partitioned).partition(4),
-        base(EngineKind::Partitioned).partition(16),
+        (EngineKind::Direct, None),
+        (EngineKind::Fft, None),
+        (EngineKind::Auto, None),
+        (EngineKind::Partitioned, Some(1)),
+        (EngineKind::Partitioned, Some(2)),
+        (EngineKind::Partitioned, Some(4)),
+        (EngineKind::Partitioned, Some(16)),
     ]
 }
 
-fn run(kernel: &Kernel, cfg: ProcessorConfig, x: &[f64], blocks: &[usize], in_place: bool) -> Vec<f64> {
+fn builder<T: Sample>(kernel: &Kernel, (engine, partition): Cfg, max_block: usize) -> ProcessorBuilder<'_, T> {
+    let b = Processor::<T>::builder(kernel).max_block(max_block).engine(engine);
+    match partition {
+        Some(p) => b.partition(p),
+        None => b,
+    }
+}
+
+fn run(kernel: &Kernel, cfg: Cfg, x: &[f64], blocks: &[usize], in_place: bool) -> Vec<f64> {
     let max = blocks.iter().copied().max().unwrap_or(1).max(1);
-    let cfg = ProcessorConfig { max_block: max, ..cfg };
-    let mut p = Processor::<f64>::with_config(kernel, cfg).expect("prepare");
+    let mut p = builder::<f64>(kernel, cfg, max).build().expect("prepare");
     let mut y = vec![0.0; x.len()];
     let mut off = 0;
     let mut i = 0;
@@ -49,7 +58,8 @@ fn run(kernel: &Kernel, cfg: ProcessorConfig, x: &[f64], blocks: &[usize], in_pl
             y[off..off + b].copy_from_slice(&x[off..off + b]);
             p.process_in_place(&mut y[off..off + b]).expect("process");
         } else {
-            p.process(&x[off..off + b], &mut y[off..off + b]).expect("process");
+            p.process_into_slice(&x[off..off + b], &mut y[off..off + b])
+                .expect("process");
         }
         off += b;
         i += 1;
@@ -99,7 +109,7 @@ proptest! {
         let scale = reference.iter().fold(1.0f64, |m, v| m.max(v.abs()));
         for cfg in engines() {
             let max = blocks.iter().copied().max().unwrap_or(1);
-            let mut p = Processor::<f32>::with_config(&kernel, ProcessorConfig { max_block: max, ..cfg }).expect("prepare");
+            let mut p = builder::<f32>(&kernel, cfg, max).build().expect("prepare");
             let mut y = x.clone();
             let mut off = 0;
             for &b in blocks.iter().cycle() {
@@ -130,19 +140,27 @@ fn memoryless_n1_single_sample_blocks() {
 
 #[test]
 fn errors_leave_state_untouched() {
+    use zc_buffers::BufferError;
+    use zc_volterra::VolterraError;
     let k = Kernel::from_taps([vec![1.0, 0.5]]).expect("kernel");
     let mut p = Processor::<f64>::prepare(&k, 4).expect("prepare");
     let mut y = [0.0; 4];
-    p.process(&[1.0, 0.0, 0.0, 0.0], &mut y).expect("ok");
+    p.process_into_slice(&[1.0, 0.0, 0.0, 0.0], &mut y).expect("ok");
     assert_eq!(y, [1.0, 0.5, 0.0, 0.0]);
-    let mut big = [7.0; 5];
+    let mut small = [7.0; 2];
     assert!(matches!(
-        p.process_in_place(&mut big),
-        Err(zc_volterra::VolterraError::BlockTooLarge { len: 5, max: 4 })
+        p.process_into_slice(&[1.0; 3], &mut small),
+        Err(VolterraError::Buffer(BufferError::OutputTooSmall {
+            needed: 3,
+            actual: 2,
+            ..
+        }))
     ));
-    assert_eq!(big, [7.0; 5]);
-    assert!(p.process(&[1.0; 3], &mut [0.0; 2]).is_err());
-    assert!(Processor::<f64>::prepare(&k, 0).is_err());
+    assert_eq!(small, [7.0; 2]);
+    assert!(matches!(
+        Processor::<f64>::prepare(&k, 0),
+        Err(VolterraError::ZeroBlock)
+    ));
     // History continues as if the failed calls never happened.
     let mut y = [1.0, 0.0];
     p.process_in_place(&mut y).expect("ok");
@@ -160,8 +178,13 @@ fn kernel_swap_continues_the_stream() {
     let b = Kernel::from_taps([vec![0.5, -0.25, 0.125, 0.0625], vec![], vec![0.02]]).expect("b");
     let x: Vec<f64> = (0..40).map(|n| (n as f64 * 0.37).sin()).collect();
     for engine in [EngineKind::Direct, EngineKind::Fft, EngineKind::Partitioned] {
-        let cfg = ProcessorConfig::new(8).engine(engine).history(16).partition(2);
-        let mut p = Processor::<f64>::with_config(&a, cfg).expect("prepare");
+        let mut p = Processor::<f64>::builder(&a)
+            .max_block(8)
+            .engine(engine)
+            .history(16)
+            .partition(2)
+            .build()
+            .expect("prepare");
         let mut next = p.prepare_kernel(&b).expect("prepare b");
         let mut y = x.clone();
         for c in y[..20].chunks_mut(7) {
@@ -192,8 +215,8 @@ fn kernel_swap_continues_the_stream() {
 }
 
 #[test]
-fn process_buffer_on_pool_buffer() {
-    use zc_buffers::{HostBufferExt, HostBufferMutExt, Pool};
+fn process_into_pool_buffer_is_zero_copy() {
+    use zc_buffers::{HostBufferExt, Pool};
     let k = Kernel::from_polynomial(&[2.0]).expect("kernel");
     let pool = Pool::builder()
         .name("volterra")
@@ -201,9 +224,10 @@ fn process_buffer_on_pool_buffer() {
         .build()
         .expect("pool");
     let mut buf = pool.acquire(1000 * 4).expect("buffer");
-    buf.as_slice_mut::<f32>().expect("view").fill(0.25);
+    let x = vec![0.25f32; 1000];
     let mut p = Processor::<f32>::prepare(&k, 128).expect("prepare");
-    let ((), report) = zc_buffers::ledger::scope(|| p.process_buffer(&mut buf).expect("process"));
+    let (n, report) = zc_buffers::ledger::scope(|| p.process_into(&x, &mut buf).expect("process"));
+    assert_eq!(n, 1000);
     assert!(report.is_zero_copy());
     assert!(buf.as_slice::<f32>().expect("view").iter().all(|&v| v == 0.5));
 }

@@ -1,11 +1,13 @@
 //! Real overlap-save FFT engine sized to each block.
 //!
 //! For a block of `m` samples the segment is `[history (H) | block (m)]`
-//! zero-padded to the smallest power of two `L >= H + m` (plans and kernel
-//! spectra for every such `L` up to the prepared maximum are made in
-//! `prepare`, so a short block uses a short FFT; a long block is cut into
-//! segments of the most efficient size for the kernel length, least
-//! `L·log2 L / (L − H)`, rather than padded to one huge FFT). Each present power is
+//! zero-padded to the smallest power of two `L >= H + m`, up to the most
+//! efficient size for the kernel length, least `L·log2 L / (L − H)` (plans
+//! and kernel spectra for every `L` up to that size are made in `prepare`,
+//! so a short block uses a short FFT; a longer block is cut into segments of
+//! the most efficient size rather than padded to one huge FFT, and the
+//! engine's memory does not grow with the block size beyond a few such
+//! segments). Each present power is
 //! transformed once, multiplied by its order's spectrum and summed in the
 //! frequency domain: one inverse FFT per block for all diagonal orders. Each
 //! full-H2 branch filters the order-1 spectrum, is inverse transformed and
@@ -16,7 +18,7 @@ use std::sync::Arc;
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
-use super::{Input, Plan, pow};
+use super::{Bytes, Input, Plan, bytes_of, pow};
 use crate::alloc::filled;
 use crate::error::{Result, VolterraError};
 use crate::sample::Sample;
@@ -33,8 +35,11 @@ struct SizePlan<T: Sample> {
 
 pub(crate) struct FftEngine<T: Sample> {
     hist: usize,
-    /// Index into `sizes` of the most efficient FFT size for this kernel.
+    /// Index into `sizes` of the most efficient FFT size for this kernel
+    /// (the largest planned).
     best: usize,
+    /// Working chunk: longer blocks are run in chunks of this size.
+    chunk: usize,
     xbuf: Vec<T>,
     sizes: Vec<SizePlan<T>>,
     /// Distinct powers and, per diagonal lane, its power index.
@@ -49,8 +54,22 @@ pub(crate) struct FftEngine<T: Sample> {
     scratch: Vec<Complex<T>>,
 }
 
-pub(crate) fn fft_err(e: realfft::FftError) -> VolterraError {
-    VolterraError::Fft(e.to_string())
+/// The error of a forward transform of length `len`.
+pub(crate) fn fwd_err(len: usize) -> impl FnOnce(realfft::FftError) -> VolterraError {
+    move |source| VolterraError::Fft {
+        direction: "forward",
+        len,
+        source,
+    }
+}
+
+/// The error of an inverse transform of length `len`.
+pub(crate) fn inv_err(len: usize) -> impl FnOnce(realfft::FftError) -> VolterraError {
+    move |source| VolterraError::Fft {
+        direction: "inverse",
+        len,
+        source,
+    }
 }
 
 /// Real spectrum of `taps` zero-padded to `fwd.len()`, scaled by `scale`.
@@ -65,16 +84,75 @@ pub(crate) fn spectrum<T: Sample>(
         *d = s * scale;
     }
     let mut out = fwd.make_output_vec();
-    fwd.process_with_scratch(&mut t, &mut out, scratch).map_err(fft_err)?;
+    fwd.process_with_scratch(&mut t, &mut out, scratch)
+        .map_err(fwd_err(fwd.len()))?;
     Ok(out)
 }
 
+/// FFT sizes `lmin..=lmax` for a history and maximum block, and the index of
+/// the most efficient one: least FFT work per output sample,
+/// `L·log2(L) / (L − hist)`. Sizes above it are never used (a longer block
+/// is cut into segments of the best size), so they are not planned.
+fn size_range(hist: usize, max_block: usize) -> (usize, usize) {
+    let lmin = (hist + 1).next_power_of_two().max(2);
+    let lmax = hist.saturating_add(max_block).next_power_of_two().max(2);
+    let cost = |l: usize| (l as f64) * (l as f64).log2() / (l - hist) as f64;
+    let mut best = lmin;
+    let mut l = lmin;
+    while l <= lmax {
+        if cost(l) < cost(best) {
+            best = l;
+        }
+        match l.checked_mul(2) {
+            Some(n) => l = n,
+            None => break,
+        }
+    }
+    (lmin, best)
+}
+
+/// Full segments of the best size per working chunk: a longer maximum block
+/// is run in chunks of this many segments (bit-identical output, since the
+/// segmentation is the same).
+const FFT_CHUNK_SEGMENTS: usize = 4;
+
 impl<T: Sample> FftEngine<T> {
+    /// `(smallest FFT size, best FFT size, working chunk)` for `plan` at
+    /// `max_block`.
+    fn geometry(plan: &Plan<T>, max_block: usize) -> (usize, usize, usize) {
+        let hist = plan.memory() - 1;
+        let (lmin, lbest) = size_range(hist, max_block);
+        let chunk = max_block.min((lbest - hist).saturating_mul(FFT_CHUNK_SEGMENTS)).max(1);
+        (lmin, lbest, chunk)
+    }
+
+    /// Bytes of state for `plan` at `max_block` (see [`FftEngine::heap_bytes`]);
+    /// the FFT library's scratch is counted as `L/2` complex values, an upper
+    /// bound for power-of-two sizes.
+    pub fn estimate(plan: &Plan<T>, max_block: usize) -> Bytes {
+        let (lmin, lbest, chunk) = Self::geometry(plan, max_block);
+        let hist = plan.memory() - 1;
+        let (s, c) = (size_of::<T>(), 2 * size_of::<T>());
+        let firs = plan.diag.len() + plan.branches.len();
+        let nb = lbest / 2 + 1;
+        let mut b = Bytes::zero()
+            .add(hist.saturating_add(chunk), s)
+            .add(lbest, s)
+            .add(nb.saturating_mul(4), c)
+            .add(lbest / 2, c)
+            .add(plan.branches.len(), s);
+        let mut l = lmin;
+        while l <= lbest {
+            b = b.add(firs.saturating_mul(l / 2 + 1), c);
+            l *= 2;
+        }
+        b
+    }
+
     pub fn new(plan: &Plan<T>, max_block: usize) -> Result<Self> {
         let hist = plan.memory() - 1;
+        let (lmin, lbest, chunk) = Self::geometry(plan, max_block);
         let mut planner = RealFftPlanner::<T>::new();
-        let lmin = (hist + 1).next_power_of_two().max(2);
-        let lmax = (hist + max_block).next_power_of_two().max(2);
         let mut powers: Vec<u32> = Vec::new();
         let lane_power = plan
             .diag
@@ -90,7 +168,7 @@ impl<T: Sample> FftEngine<T> {
         let mut sizes = Vec::new();
         let mut scratch_len = 0;
         let mut l = lmin;
-        while l <= lmax {
+        while l <= lbest {
             let fwd = planner.plan_fft_forward(l);
             let inv = planner.plan_fft_inverse(l);
             scratch_len = scratch_len.max(fwd.get_scratch_len()).max(inv.get_scratch_len());
@@ -115,39 +193,64 @@ impl<T: Sample> FftEngine<T> {
             });
             l *= 2;
         }
-        // The most efficient segment size: least FFT work per output sample,
-        // L·log2(L) / (L − hist).
-        let cost = |l: usize| (l as f64) * (l as f64).log2() / (l - hist) as f64;
-        let best = (0..sizes.len())
-            .min_by(|&a, &b| cost(sizes[a].l).total_cmp(&cost(sizes[b].l)))
-            .unwrap_or(0); // ok: unwrap_or never panics
+        let best = sizes.len().saturating_sub(1);
         let zc = Complex::new(T::zero(), T::zero());
         Ok(FftEngine {
             hist,
             best,
-            xbuf: filled(hist + max_block, T::zero())?,
+            chunk,
+            xbuf: filled(hist + chunk, T::zero())?,
             sizes,
             powers,
             lane_power,
             lambdas: plan.branches.iter().map(|(l, _)| *l).collect(),
-            time: filled(lmax, T::zero())?,
-            spec: filled(lmax / 2 + 1, zc)?,
-            acc: filled(lmax / 2 + 1, zc)?,
-            x1: filled(lmax / 2 + 1, zc)?,
-            tmp: filled(lmax / 2 + 1, zc)?,
+            time: filled(lbest, T::zero())?,
+            spec: filled(lbest / 2 + 1, zc)?,
+            acc: filled(lbest / 2 + 1, zc)?,
+            x1: filled(lbest / 2 + 1, zc)?,
+            tmp: filled(lbest / 2 + 1, zc)?,
             scratch: filled(scratch_len, zc)?,
         })
     }
 
+    pub fn heap_bytes(&self) -> usize {
+        let spectra: usize = self
+            .sizes
+            .iter()
+            .map(|sp| {
+                sp.diag.iter().map(|v| bytes_of(v)).sum::<usize>()
+                    + sp.branch.iter().map(|v| bytes_of(v)).sum::<usize>()
+            })
+            .sum();
+        spectra
+            + bytes_of(&self.xbuf)
+            + bytes_of(&self.time)
+            + bytes_of(&self.spec)
+            + bytes_of(&self.acc)
+            + bytes_of(&self.x1)
+            + bytes_of(&self.tmp)
+            + bytes_of(&self.scratch)
+            + bytes_of(&self.lambdas)
+    }
+
+    /// Any length: chunks of at most `self.chunk` (whole best-size segments).
     pub fn run(&mut self, input: Input<'_, T>, io: &mut [T]) -> Result<()> {
+        let mut off = 0;
+        while off < io.len() {
+            let c = (io.len() - off).min(self.chunk);
+            let sub = match input {
+                Input::Slice(x) => Input::Slice(&x[off..off + c]),
+                Input::InPlace => Input::InPlace,
+            };
+            self.run_chunk(sub, &mut io[off..off + c])?;
+            off += c;
+        }
+        Ok(())
+    }
+
+    fn run_chunk(&mut self, input: Input<'_, T>, io: &mut [T]) -> Result<()> {
         let m = io.len();
         let h = self.hist;
-        if h + m > self.xbuf.len() {
-            return Err(VolterraError::BlockTooLarge {
-                len: m,
-                max: self.xbuf.len() - h,
-            });
-        }
         match input {
             Input::Slice(x) => self.xbuf[h..h + m].copy_from_slice(x),
             Input::InPlace => self.xbuf[h..h + m].copy_from_slice(io),
@@ -191,7 +294,7 @@ impl<T: Sample> FftEngine<T> {
             let spec = &mut self.spec[..nb];
             sp.fwd
                 .process_with_scratch(t, spec, &mut self.scratch)
-                .map_err(fft_err)?;
+                .map_err(fwd_err(l))?;
             if p == 1 && need_x1 {
                 self.x1[..nb].copy_from_slice(spec);
                 have_x1 = true;
@@ -210,7 +313,7 @@ impl<T: Sample> FftEngine<T> {
             let t = &mut self.time[..l];
             sp.inv
                 .process_with_scratch(acc, t, &mut self.scratch)
-                .map_err(fft_err)?;
+                .map_err(inv_err(l))?;
             out.copy_from_slice(&t[h..q]);
         }
         if need_x1 {
@@ -220,7 +323,7 @@ impl<T: Sample> FftEngine<T> {
                 t[q..].fill(T::zero());
                 sp.fwd
                     .process_with_scratch(t, &mut self.x1[..nb], &mut self.scratch)
-                    .map_err(fft_err)?;
+                    .map_err(fwd_err(l))?;
             }
             for (b, &lambda) in self.lambdas.iter().enumerate() {
                 let tmp = &mut self.tmp[..nb];
@@ -232,7 +335,7 @@ impl<T: Sample> FftEngine<T> {
                 let t = &mut self.time[..l];
                 sp.inv
                     .process_with_scratch(tmp, t, &mut self.scratch)
-                    .map_err(fft_err)?;
+                    .map_err(inv_err(l))?;
                 for (o, &z) in out.iter_mut().zip(&t[h..q]) {
                     *o = *o + lambda * z * z;
                 }

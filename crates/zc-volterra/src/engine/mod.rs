@@ -1,9 +1,13 @@
 //! The three engines (Direct, Fft, Partitioned) behind one internal enum.
 //!
 //! Every engine is built once for a maximum block size, owns all its buffers,
-//! and then processes blocks of any length up to that maximum without
-//! allocating. Input is read before output is written, so every engine also
-//! works in place.
+//! and then processes blocks of any length without allocating: a block longer
+//! than the engine's working size (its *chunk*, at most the maximum block) is
+//! run in chunks, with the state carried across exactly as between calls.
+//! Input is read before output is written, so every engine also works in
+//! place. Each engine can say how many bytes of state it would need before it
+//! is built (`estimate`) and how many it holds (`heap_bytes`); a test checks
+//! the two agree.
 
 pub(crate) mod direct;
 pub(crate) mod fft;
@@ -35,6 +39,14 @@ impl<T: Sample> Plan<T> {
         Plan { diag, branches }
     }
 
+    /// Lengths: `(power, taps)` per diagonal lane and taps per branch.
+    pub fn lens(&self) -> (Vec<(u32, usize)>, Vec<usize>) {
+        (
+            self.diag.iter().map(|(p, h)| (*p, h.len())).collect(),
+            self.branches.iter().map(|(_, v)| v.len()).collect(),
+        )
+    }
+
     /// The longest FIR (diagonal lane or branch), at least 1.
     pub fn memory(&self) -> usize {
         self.diag
@@ -44,6 +56,33 @@ impl<T: Sample> Plan<T> {
             .max()
             .unwrap_or(1)
             .max(1) // ok: unwrap_or never panics
+    }
+}
+
+/// Bytes of state, summed with checked arithmetic (`None`: overflowed).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Bytes(Option<usize>);
+
+impl Bytes {
+    pub fn zero() -> Self {
+        Bytes(Some(0))
+    }
+
+    /// Add `count` values of `elem` bytes each.
+    pub fn add(self, count: usize, elem: usize) -> Self {
+        Bytes(
+            self.0
+                .and_then(|b| count.checked_mul(elem).and_then(|c| b.checked_add(c))),
+        )
+    }
+
+    pub fn plus(self, other: Bytes) -> Self {
+        Bytes(self.0.zip(other.0).and_then(|(a, b)| a.checked_add(b)))
+    }
+
+    /// The total, `usize::MAX` when it overflowed.
+    pub fn get(self) -> usize {
+        self.0.unwrap_or(usize::MAX)
     }
 }
 
@@ -83,7 +122,7 @@ pub(crate) enum Engine<T: Sample> {
 }
 
 impl<T: Sample> Engine<T> {
-    /// Process one block (`io.len() <= max_block`, checked by the caller).
+    /// Process a block of any length.
     pub fn run(&mut self, input: Input<'_, T>, io: &mut [T]) -> crate::Result<()> {
         match self {
             Engine::Direct(e) => {
@@ -102,4 +141,21 @@ impl<T: Sample> Engine<T> {
             Engine::Partitioned(e) => e.reset(),
         }
     }
+}
+
+impl<T: Sample> Engine<T> {
+    /// Bytes of state the engine holds (its buffers and kernel spectra; not
+    /// the FFT library's plans).
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Engine::Direct(e) => e.heap_bytes(),
+            Engine::Fft(e) => e.heap_bytes(),
+            Engine::Partitioned(e) => e.heap_bytes(),
+        }
+    }
+}
+
+/// Bytes of a slice's elements.
+pub(crate) fn bytes_of<T>(v: &[T]) -> usize {
+    std::mem::size_of_val(v)
 }

@@ -15,13 +15,14 @@ use std::sync::Arc;
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
+use zc_buffers::SimdLevel;
+
 use super::direct::DirectCore;
-use super::fft::{fft_err, spectrum};
-use super::{Input, Plan, pow};
+use super::fft::{fwd_err, inv_err, spectrum};
+use super::{Bytes, Input, Plan, bytes_of, pow};
 use crate::alloc::filled;
 use crate::error::Result;
 use crate::sample::Sample;
-use crate::simd::SimdLevel;
 
 /// Frequency-domain delay line of one power: `k` spectra of `nb` bins.
 struct Fdl<T> {
@@ -58,6 +59,64 @@ pub(crate) struct PartitionedEngine<T: Sample> {
 }
 
 impl<T: Sample> PartitionedEngine<T> {
+    /// Bytes of state for `plan` with partitions of `p` samples (see
+    /// [`PartitionedEngine::heap_bytes`]); the FFT library's scratch is
+    /// counted as `p` complex values, an upper bound for power-of-two sizes.
+    /// Independent of the maximum block.
+    pub fn estimate(plan: &Plan<T>, p: usize) -> Bytes {
+        let p = p.max(1).next_power_of_two();
+        let nb = p + 1;
+        let (s, c) = (size_of::<T>(), 2 * size_of::<T>());
+        let (diag, br) = plan.lens();
+        let head_diag: Vec<(u32, usize)> = diag.iter().map(|&(q, n)| (q, n.min(p))).collect();
+        let head_br: Vec<usize> = br.iter().map(|&n| n.min(p)).collect();
+        let mut b = DirectCore::<T>::estimate(&head_diag, &head_br, p, s);
+        // delay lines: per power, the most tail partitions of any FIR using it
+        let mut fdl: Vec<(u32, usize)> = Vec::new();
+        let firs = diag.iter().copied().chain(br.iter().map(|&n| (1, n)));
+        for (q, n) in firs {
+            let parts = n.div_ceil(p).saturating_sub(1);
+            if parts == 0 {
+                continue;
+            }
+            b = b.add(parts.saturating_mul(nb), c);
+            match fdl.iter_mut().find(|(r, _)| *r == q) {
+                Some(e) => e.1 = e.1.max(parts),
+                None => fdl.push((q, parts)),
+            }
+        }
+        for (_, k) in fdl {
+            b = b.add(k.saturating_mul(nb), c);
+        }
+        b.add(br.len(), s) // lambdas
+            .add(br.len().saturating_mul(p), s) // tail_z
+            .add(2 * p + p + p + 2 * p, s) // seg, tail_y, zbuf, time
+            .add(nb + p, c) // acc, scratch bound
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        let tails: usize = self
+            .diag_tails
+            .iter()
+            .chain(self.branch_tails.iter().flatten())
+            .flat_map(|t| t.parts.iter())
+            .map(|v| bytes_of(v))
+            .sum();
+        let fdls: usize = self.fdls.iter().map(|f| bytes_of(&f.data)).sum();
+        let tail_z: usize = self.tail_z.iter().map(|v| bytes_of(v)).sum();
+        self.head.heap_bytes()
+            + tails
+            + fdls
+            + tail_z
+            + bytes_of(&self.lambdas)
+            + bytes_of(&self.seg)
+            + bytes_of(&self.tail_y)
+            + bytes_of(&self.zbuf)
+            + bytes_of(&self.time)
+            + bytes_of(&self.acc)
+            + bytes_of(&self.scratch)
+    }
+
     /// `p`: partition size (a power of two >= 1).
     pub fn new(plan: &Plan<T>, p: usize, level: SimdLevel) -> Result<Self> {
         let p = p.max(1).next_power_of_two();
@@ -197,7 +256,7 @@ impl<T: Sample> PartitionedEngine<T> {
             let slot = &mut f.data[f.newest * nb..(f.newest + 1) * nb];
             self.fwd
                 .process_with_scratch(&mut self.time, slot, &mut self.scratch)
-                .map_err(fft_err)?;
+                .map_err(fwd_err(2 * p))?;
         }
         // Σ_j X_{s+1-j} · H_j, X_{s} newest (j = 1).
         let mac = |tail: &Tail<T>, fdls: &[Fdl<T>], acc: &mut [Complex<T>]| {
@@ -215,7 +274,7 @@ impl<T: Sample> PartitionedEngine<T> {
         let mut to_tail = |acc: &mut [Complex<T>], out: &mut [T]| -> Result<()> {
             acc[0].im = T::zero();
             acc[nb - 1].im = T::zero();
-            inv.process_with_scratch(acc, time, scratch).map_err(fft_err)?;
+            inv.process_with_scratch(acc, time, scratch).map_err(inv_err(2 * p))?;
             out.copy_from_slice(&time[p..]);
             Ok(())
         };
