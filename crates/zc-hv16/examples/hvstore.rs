@@ -22,9 +22,8 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use zc_hv16::kernels::{Kernel, Level};
-use zc_hv16::search::Hit;
-use zc_hv16::{GENERATOR_SPLITMIX64_V1, HV16, HvStore, OpenOptions};
+use zc_buffers::SimdLevel;
+use zc_hv16::{Durability, GENERATOR_SPLITMIX64_V1, HV16, Hamming, Hit, HvStore, OpenOptions};
 
 type BoxResult<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -65,7 +64,7 @@ impl Args {
 
 fn fill(store: &mut HvStore, n: u64, seed: u64, durable: bool) -> BoxResult<()> {
     const BATCH: u64 = 1 << 16;
-    store.set_durable(durable);
+    store.set_durability(if durable { Durability::Sync } else { Durability::NoSync });
     store.reserve(usize::try_from(n)?)?;
     let mut buf = Vec::with_capacity(BATCH as usize);
     let mut i = 0;
@@ -89,8 +88,8 @@ fn info(store: &HvStore) -> String {
         h.version,
         h.dimension,
         h.generator,
-        if h.version == zc_hv16::store::VERSION_1 {
-            zc_hv16::store::fold_lanes(h.data_lanes)
+        if h.version == zc_hv16::format::VERSION_1 {
+            zc_hv16::format::fold_lanes(h.data_lanes)
         } else {
             u64::from(h.data_crc32c)
         }
@@ -120,7 +119,7 @@ fn run() -> BoxResult<()> {
         "info" => {
             let verify = !args.flag("--no-verify");
             let t = Instant::now();
-            let store = OpenOptions::new().verify(verify).open(&path)?;
+            let store = HvStore::open_with(&path, OpenOptions::new().verify(verify))?;
             if verify {
                 eprintln!("data checksum ok ({:.2?} to open and verify)", t.elapsed());
             }
@@ -131,19 +130,15 @@ fn run() -> BoxResult<()> {
             let k: usize = args.required("--k")?;
             let p: f64 = args.value("--flip")?.unwrap_or(0.0);
             let threads: usize = args.value("--threads")?.unwrap_or(1);
-            let kernel = match args.value::<Level>("--level")? {
-                Some(l) => Kernel::new(l)?,
-                None => Kernel::active(),
+            let kernel = match args.value::<SimdLevel>("--level")? {
+                Some(l) => Hamming::new(l)?,
+                None => Hamming::detect(),
             };
-            let store = OpenOptions::new().verify(!args.flag("--no-verify")).open(&path)?;
+            let store = HvStore::open_with(&path, OpenOptions::new().verify(!args.flag("--no-verify")))?;
             let query = HV16::random(q).flip(p, q);
             let mut hits = vec![Hit::default(); k];
             let t = Instant::now();
-            if threads > 1 {
-                kernel.top_k_par_into(store.vectors(), &query, &mut hits, threads)?;
-            } else {
-                kernel.top_k_into(store.vectors(), &query, &mut hits)?;
-            }
+            kernel.top_k_par_into_slice(&query, store.vectors(), k, threads, &mut hits)?;
             let dt = t.elapsed();
             for h in &hits {
                 println!("{{\"index\":{},\"distance\":{}}}", h.index, h.distance);
@@ -152,7 +147,7 @@ fn run() -> BoxResult<()> {
             eprintln!(
                 "searched {} vectors with {} in {:.2?} ({:.2} GB/s)",
                 store.len(),
-                kernel.level(),
+                kernel.simd_level(),
                 dt,
                 gb / dt.as_secs_f64()
             );

@@ -12,8 +12,8 @@
 
 use std::time::Instant;
 
-use zc_hv16::store::{data_checksum, data_crc32c};
-use zc_hv16::{HV16, OpenOptions};
+use zc_hv16::format::{data_checksum, data_crc32c};
+use zc_hv16::{HV16, HvStore, OpenOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -26,7 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let opts = OpenOptions::new().verify(mode == "open-verify");
             for _ in 0..repeat {
                 let t = Instant::now();
-                let store = opts.open(&path)?;
+                let store = HvStore::open_with(&path, opts)?;
                 let s = t.elapsed().as_secs_f64();
                 println!(
                     "{{\"mode\":\"{mode}\",\"seconds\":{s:.6},\"vectors\":{},\"version\":{}}}",
@@ -36,7 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         "checksums" => {
-            let store = OpenOptions::new().verify(false).open(&path)?;
+            let store = HvStore::open_with(&path, OpenOptions::new().verify(false))?;
             let vs = store.vectors();
             let bytes = HV16::as_bytes(vs).len() as f64;
             let mut sink = 0u64;

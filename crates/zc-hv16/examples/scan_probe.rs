@@ -11,14 +11,14 @@
 
 use std::time::Instant;
 
-use zc_hv16::{HV16, Hit, HvStore, Kernel};
+use zc_hv16::{HV16, Hamming, Hit, HvStore};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args().nth(1).ok_or("usage: scan_probe STORE")?;
     let store = HvStore::open(&path)?;
     let db = store.vectors();
     let bytes = std::mem::size_of_val(db) as f64;
-    let kernel = Kernel::active();
+    let kernel = Hamming::detect();
     let query = HV16::random(5);
     let mut hits = [Hit::default(); 10];
     let (mut read, mut scan) = (f64::MAX, f64::MAX);
@@ -27,14 +27,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::hint::black_box(kernel.xor_all(db));
         read = read.min(t.elapsed().as_secs_f64());
         let t = Instant::now();
-        kernel.top_k_into(db, &query, &mut hits)?;
+        kernel.top_k_into_slice(&query, db, 10, &mut hits)?;
         scan = scan.min(t.elapsed().as_secs_f64());
     }
     println!(
         "{} vectors ({:.2} GB), kernel {}: read {:.2} GB/s, top-10 {:.2} GB/s = {:.0}% of read",
         db.len(),
         bytes / 1e9,
-        kernel.level().name(),
+        kernel.simd_level().name(),
         bytes / read / 1e9,
         bytes / scan / 1e9,
         100.0 * read / scan
