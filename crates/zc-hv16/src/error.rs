@@ -154,8 +154,10 @@ pub enum HvError {
         path: PathBuf,
     },
     /// Appending would overflow the addressable size.
-    #[error("store would hold {count} vectors, more than this platform can address")]
+    #[error("{path}: store would hold {count} vectors, more than this platform can address")]
     TooLarge {
+        /// The store file.
+        path: PathBuf,
         /// Requested total count.
         count: u64,
     },

@@ -50,3 +50,7 @@ pub use kernels::MAX_TILE;
 pub use level::LevelEncoder;
 pub use search::{CHUNK, Hit};
 pub use store::{Durability, HvStore, OpenOptions};
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -172,10 +172,15 @@ impl HvStore {
         let mut raw = [0u8; HEADER_USED];
         file.read_exact(&mut raw).map_err(io_err("read header", path))?;
         let header = Header::decode(&raw, file_len, path)?;
-        let count = usize::try_from(header.count).map_err(|_| HvError::TooLarge { count: header.count })?;
+        let count = usize::try_from(header.count).map_err(|_| HvError::TooLarge {
+            path: path.to_path_buf(),
+            count: header.count,
+        })?;
         let capacity = if writable {
-            usize::try_from((file_len - DATA_OFFSET) / BYTES as u64)
-                .map_err(|_| HvError::TooLarge { count: header.count })?
+            usize::try_from((file_len - DATA_OFFSET) / BYTES as u64).map_err(|_| HvError::TooLarge {
+                path: path.to_path_buf(),
+                count: header.count,
+            })?
         } else {
             count
         };
@@ -199,7 +204,8 @@ impl HvStore {
         if self.capacity == 0 {
             return Ok(());
         }
-        let len = self.capacity.checked_mul(BYTES).ok_or(HvError::TooLarge {
+        let len = self.capacity.checked_mul(BYTES).ok_or_else(|| HvError::TooLarge {
+            path: self.path.clone(),
             count: self.capacity as u64,
         })?;
         let map = MmapOptions::new()
@@ -295,10 +301,10 @@ impl HvStore {
 
     /// Grows the file so that `additional` more vectors fit without remapping.
     pub fn reserve(&mut self, additional: usize) -> Result<()> {
-        let need = self
-            .len()
-            .checked_add(additional)
-            .ok_or(HvError::TooLarge { count: u64::MAX })?;
+        let need = self.len().checked_add(additional).ok_or_else(|| HvError::TooLarge {
+            path: self.path.clone(),
+            count: u64::MAX,
+        })?;
         self.grow_to(need)
     }
 
@@ -310,7 +316,10 @@ impl HvStore {
             .checked_mul(BYTES as u64)
             .and_then(|b| b.checked_add(DATA_OFFSET))
             .filter(|_| capacity.checked_mul(BYTES).is_some())
-            .ok_or(HvError::TooLarge { count: capacity as u64 })?;
+            .ok_or_else(|| HvError::TooLarge {
+                path: self.path.clone(),
+                count: capacity as u64,
+            })?;
         let file = self.writable_file()?;
         file.set_len(bytes).map_err(io_err("set_len", &self.path))?;
         self.capacity = capacity;
@@ -342,7 +351,10 @@ impl HvStore {
         let new_count = first
             .checked_add(vs.len())
             .filter(|n| n.checked_mul(BYTES).is_some())
-            .ok_or(HvError::TooLarge { count: u64::MAX })?;
+            .ok_or_else(|| HvError::TooLarge {
+                path: self.path.clone(),
+                count: u64::MAX,
+            })?;
         if new_count > self.capacity {
             let grown = self.capacity.saturating_add(self.capacity / 2).max(new_count).max(16);
             self.grow_to(grown)?;
