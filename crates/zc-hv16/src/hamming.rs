@@ -188,7 +188,7 @@ impl Hamming {
     pub fn top_k_into_slice(&self, query: &HV16, db: &[HV16], k: usize, out: &mut [Hit]) -> Result<usize> {
         search::check_k(db.len(), k)?;
         let out = search::prefix(out, k)?;
-        search::scan_top_k(self, query, db, out, 0);
+        search::scan_top_k(*self, query, db, out, 0);
         Ok(k)
     }
 
@@ -228,7 +228,7 @@ impl Hamming {
             .checked_mul(k)
             .ok_or(HvError::InvalidK { k, n: db.len() })?;
         let out = search::prefix(out, needed)?;
-        search::scan_top_k_batch(self, queries, db, k, out);
+        search::scan_top_k_batch(*self, queries, db, k, out);
         Ok(needed)
     }
 
@@ -273,7 +273,7 @@ impl Hamming {
     ) -> Result<usize> {
         search::check_k(db.len(), k)?;
         let out = search::prefix(out, k)?;
-        search::par_top_k(self, query, db, threads, out)?;
+        search::par_top_k(*self, query, db, threads, out)?;
         Ok(k)
     }
 
@@ -312,7 +312,7 @@ impl Hamming {
         if db.is_empty() {
             return Err(HvError::Empty);
         }
-        Ok(search::scan_range(self, query, db, radius, out))
+        Ok(search::scan_range(*self, query, db, radius, out))
     }
 
     /// [`Hamming::range_into_slice`] into a host buffer.

@@ -98,7 +98,7 @@ pub(crate) fn prefix<T: Pod>(out: &mut [T], needed: usize) -> Result<&mut [T]> {
 
 /// Selects the `out.len()` nearest of `db` into `out` (`1 <= out.len() <= db.len()`);
 /// indices are offset by `base`.
-pub(crate) fn scan_top_k(h: &Hamming, query: &HV16, db: &[HV16], out: &mut [Hit], base: usize) {
+pub(crate) fn scan_top_k(h: Hamming, query: &HV16, db: &[HV16], out: &mut [Hit], base: usize) {
     let mut dist = [0u32; CHUNK];
     let mut len = 0;
     let mut thr = threshold(out, len);
@@ -117,7 +117,7 @@ pub(crate) fn scan_top_k(h: &Hamming, query: &HV16, db: &[HV16], out: &mut [Hit]
 
 /// Top-k of every query, one pass over `db` per tile of [`MAX_TILE`] queries;
 /// `out.len() == queries.len() * k`.
-pub(crate) fn scan_top_k_batch(h: &Hamming, queries: &[HV16], db: &[HV16], k: usize, out: &mut [Hit]) {
+pub(crate) fn scan_top_k_batch(h: Hamming, queries: &[HV16], db: &[HV16], k: usize, out: &mut [Hit]) {
     let mut dist = [0u32; CHUNK * MAX_TILE];
     for (tile, tile_out) in queries.chunks(MAX_TILE).zip(out.chunks_mut(MAX_TILE * k)) {
         let nq = tile.len();
@@ -144,7 +144,7 @@ pub(crate) fn scan_top_k_batch(h: &Hamming, queries: &[HV16], db: &[HV16], k: us
 /// Top-k with `db` split over `threads` workers ([`zc_buffers::parallel`]
 /// policy: 0 = every core), merged into `out` only when every worker
 /// succeeded. Parts are at least [`CHUNK`] vectors.
-pub(crate) fn par_top_k(h: &Hamming, query: &HV16, db: &[HV16], threads: usize, out: &mut [Hit]) -> Result<()> {
+pub(crate) fn par_top_k(h: Hamming, query: &HV16, db: &[HV16], threads: usize, out: &mut [Hit]) -> Result<()> {
     let k = out.len();
     let workers = zc_buffers::parallel::resolve_threads(threads).min(db.len().div_ceil(CHUNK).max(1));
     if workers <= 1 {
@@ -170,7 +170,7 @@ pub(crate) fn par_top_k(h: &Hamming, query: &HV16, db: &[HV16], threads: usize, 
 
 /// Every vector within `radius` of `query`, in index order: writes the first
 /// `out.len()` and returns how many there are.
-pub(crate) fn scan_range(h: &Hamming, query: &HV16, db: &[HV16], radius: u32, out: &mut [Hit]) -> usize {
+pub(crate) fn scan_range(h: Hamming, query: &HV16, db: &[HV16], radius: u32, out: &mut [Hit]) -> usize {
     let mut dist = [0u32; CHUNK];
     let mut total = 0usize;
     for (ci, chunk) in db.chunks(CHUNK).enumerate() {
@@ -220,7 +220,7 @@ mod tests {
         let db: Vec<HV16> = (0..4 * CHUNK as u64).map(HV16::random).collect();
         let h = Hamming::detect();
         let mut out = [Hit::new(7, 7); 5];
-        let r = par_top_k(&h, &PANIC_QUERY, &db, 4, &mut out);
+        let r = par_top_k(h, &PANIC_QUERY, &db, 4, &mut out);
         match r {
             Err(HvError::Buffer(BufferError::WorkerPanicked { worker: 1, message })) => {
                 assert_eq!(message, "injected worker failure");
