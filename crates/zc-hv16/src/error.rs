@@ -148,7 +148,7 @@ pub enum HvError {
         path: PathBuf,
     },
     /// The store was opened read-only and cannot be appended to.
-    #[error("{path} was opened read-only; use HvStore::open_rw to append")]
+    #[error("{path} was opened read-only; open it with open_rw to write")]
     ReadOnly {
         /// The file.
         path: PathBuf,

@@ -188,7 +188,8 @@ impl Hamming {
     pub fn top_k_into_slice(&self, query: &HV16, db: &[HV16], k: usize, out: &mut [Hit]) -> Result<usize> {
         search::check_k(db.len(), k)?;
         let out = search::prefix(out, k)?;
-        search::scan_top_k(*self, query, db, out, 0);
+        let h = *self;
+        search::scan_top_k(|q, d, o| h.distances_raw(q, d, o), query, db, out, 0);
         Ok(k)
     }
 
@@ -228,7 +229,8 @@ impl Hamming {
             .checked_mul(k)
             .ok_or(HvError::InvalidK { k, n: db.len() })?;
         let out = search::prefix(out, needed)?;
-        search::scan_top_k_batch(*self, queries, db, k, out);
+        let h = *self;
+        search::scan_top_k_batch(|t, d, o, s, f| h.tile_raw(t, d, o, s, f), queries, db, k, out);
         Ok(needed)
     }
 
@@ -273,7 +275,8 @@ impl Hamming {
     ) -> Result<usize> {
         search::check_k(db.len(), k)?;
         let out = search::prefix(out, k)?;
-        search::par_top_k(*self, query, db, threads, out)?;
+        let h = *self;
+        search::par_top_k(|q, d, o| h.distances_raw(q, d, o), query, db, threads, out)?;
         Ok(k)
     }
 
@@ -312,7 +315,14 @@ impl Hamming {
         if db.is_empty() {
             return Err(HvError::Empty);
         }
-        Ok(search::scan_range(*self, query, db, radius, out))
+        let h = *self;
+        Ok(search::scan_range(
+            |q, d, o| h.distances_raw(q, d, o),
+            query,
+            db,
+            radius,
+            out,
+        ))
     }
 
     /// [`Hamming::range_into_slice`] into a host buffer.
@@ -345,5 +355,48 @@ impl Hamming {
         let mut out = [Hit::default()];
         self.top_k_into_slice(query, db, 1, &mut out)?;
         Ok(out[0])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::CHUNK;
+    use crate::search::tests::PANIC_QUERY;
+
+    /// Before 0.2 a panicked worker's hits were dropped and the merge of the
+    /// others returned `Ok`: a wrong top-k that looked complete.
+    #[test]
+    fn a_panicking_worker_is_an_error_and_out_is_untouched() {
+        let db: Vec<HV16> = (0..4 * CHUNK as u64).map(HV16::random).collect();
+        let h = Hamming::detect();
+        let mut out = [Hit::new(7, 7); 5];
+        let r = h.top_k_par_into_slice(&PANIC_QUERY, &db, 5, 4, &mut out);
+        match r {
+            Err(HvError::Buffer(BufferError::WorkerPanicked { worker: 1, message })) => {
+                assert_eq!(message, "injected worker failure");
+            }
+            other => panic!("expected WorkerPanicked, got {other:?}"),
+        }
+        assert_eq!(out, [Hit::new(7, 7); 5], "no partial result written");
+        // The same with 3 threads.
+        let r = h.top_k_par_into_slice(&PANIC_QUERY, &db, 5, 3, &mut out);
+        assert!(matches!(r, Err(HvError::Buffer(BufferError::WorkerPanicked { .. }))));
+        // Any other query searches normally with the same thread count.
+        let q = db[700].flip_bits(5, 1);
+        assert_eq!(h.top_k_par_into_slice(&q, &db, 5, 4, &mut out).unwrap(), 5);
+        assert_eq!(out[0], Hit::new(5, 700));
+    }
+
+    #[test]
+    fn zero_threads_means_every_core() {
+        let db: Vec<HV16> = (0..3000).map(|i| HV16::random(i % 700)).collect();
+        let q = HV16::random(3);
+        let h = Hamming::detect();
+        let mut serial = [Hit::default(); 25];
+        let mut all = [Hit::default(); 25];
+        h.top_k_into_slice(&q, &db, 25, &mut serial).unwrap();
+        assert_eq!(h.top_k_par_into_slice(&q, &db, 25, 0, &mut all).unwrap(), 25);
+        assert_eq!(serial, all);
     }
 }

@@ -1,5 +1,7 @@
-//! Exact top-k, range and cleanup selection over distances computed by the
-//! kernels; the public entry points are methods of [`Hamming`].
+//! Exact top-k, range and cleanup selection over distances computed by a
+//! kernel the caller passes in (a closure over a
+//! [`Hamming`](crate::Hamming) handle, so this module does not depend on
+//! it); the public entry points are methods of `Hamming`.
 //!
 //! Distances are computed [`CHUNK`] vectors at a time into a stack buffer,
 //! then selected, so a single-threaded search allocates nothing.
@@ -10,7 +12,6 @@
 use bytemuck::{Pod, Zeroable};
 
 use crate::error::{HvError, Result};
-use crate::hamming::Hamming;
 use crate::hv::HV16;
 use crate::kernels::MAX_TILE;
 
@@ -98,13 +99,19 @@ pub(crate) fn prefix<T: Pod>(out: &mut [T], needed: usize) -> Result<&mut [T]> {
 
 /// Selects the `out.len()` nearest of `db` into `out` (`1 <= out.len() <= db.len()`);
 /// indices are offset by `base`.
-pub(crate) fn scan_top_k(h: Hamming, query: &HV16, db: &[HV16], out: &mut [Hit], base: usize) {
+pub(crate) fn scan_top_k(
+    distances: impl Fn(&HV16, &[HV16], &mut [u32]),
+    query: &HV16,
+    db: &[HV16],
+    out: &mut [Hit],
+    base: usize,
+) {
     let mut dist = [0u32; CHUNK];
     let mut len = 0;
     let mut thr = threshold(out, len);
     for (ci, chunk) in db.chunks(CHUNK).enumerate() {
         let d = &mut dist[..chunk.len()];
-        h.distances_raw(query, chunk, d);
+        distances(query, chunk, d);
         let start = base + ci * CHUNK;
         for (j, &dj) in d.iter().enumerate() {
             if dj < thr {
@@ -117,7 +124,13 @@ pub(crate) fn scan_top_k(h: Hamming, query: &HV16, db: &[HV16], out: &mut [Hit],
 
 /// Top-k of every query, one pass over `db` per tile of [`MAX_TILE`] queries;
 /// `out.len() == queries.len() * k`.
-pub(crate) fn scan_top_k_batch(h: Hamming, queries: &[HV16], db: &[HV16], k: usize, out: &mut [Hit]) {
+pub(crate) fn scan_top_k_batch(
+    tile_distances: impl Fn(&[HV16], &[HV16], &mut [u32], usize, usize),
+    queries: &[HV16],
+    db: &[HV16],
+    k: usize,
+    out: &mut [Hit],
+) {
     let mut dist = [0u32; CHUNK * MAX_TILE];
     for (tile, tile_out) in queries.chunks(MAX_TILE).zip(out.chunks_mut(MAX_TILE * k)) {
         let nq = tile.len();
@@ -125,7 +138,7 @@ pub(crate) fn scan_top_k_batch(h: Hamming, queries: &[HV16], db: &[HV16], k: usi
         let mut thrs = [u32::MAX; MAX_TILE];
         for (ci, chunk) in db.chunks(CHUNK).enumerate() {
             let d = &mut dist[..chunk.len() * nq];
-            h.tile_raw(tile, chunk, d, nq, 0);
+            tile_distances(tile, chunk, d, nq, 0);
             let start = ci * CHUNK;
             for (qi, buf) in tile_out.chunks_mut(k).enumerate() {
                 let (len, thr) = (&mut lens[qi], &mut thrs[qi]);
@@ -144,11 +157,17 @@ pub(crate) fn scan_top_k_batch(h: Hamming, queries: &[HV16], db: &[HV16], k: usi
 /// Top-k with `db` split over `threads` workers ([`zc_buffers::parallel`]
 /// policy: 0 = every core), merged into `out` only when every worker
 /// succeeded. Parts are at least [`CHUNK`] vectors.
-pub(crate) fn par_top_k(h: Hamming, query: &HV16, db: &[HV16], threads: usize, out: &mut [Hit]) -> Result<()> {
+pub(crate) fn par_top_k(
+    distances: impl Fn(&HV16, &[HV16], &mut [u32]) + Sync,
+    query: &HV16,
+    db: &[HV16],
+    threads: usize,
+    out: &mut [Hit],
+) -> Result<()> {
     let k = out.len();
     let workers = zc_buffers::parallel::resolve_threads(threads).min(db.len().div_ceil(CHUNK).max(1));
     if workers <= 1 {
-        scan_top_k(h, query, db, out, 0);
+        scan_top_k(&distances, query, db, out, 0);
         return Ok(());
     }
     let parts = zc_buffers::parallel::map_ranges(workers, db.len(), |_worker, range| {
@@ -157,7 +176,7 @@ pub(crate) fn par_top_k(h: Hamming, query: &HV16, db: &[HV16], threads: usize, o
         tests::maybe_panic(query, _worker);
         let mut buf = hit_vec(k.min(part.len()))?;
         if !buf.is_empty() {
-            scan_top_k(h, query, part, &mut buf, range.start);
+            scan_top_k(&distances, query, part, &mut buf, range.start);
         }
         Ok::<_, HvError>(buf)
     })?;
@@ -170,12 +189,18 @@ pub(crate) fn par_top_k(h: Hamming, query: &HV16, db: &[HV16], threads: usize, o
 
 /// Every vector within `radius` of `query`, in index order: writes the first
 /// `out.len()` and returns how many there are.
-pub(crate) fn scan_range(h: Hamming, query: &HV16, db: &[HV16], radius: u32, out: &mut [Hit]) -> usize {
+pub(crate) fn scan_range(
+    distances: impl Fn(&HV16, &[HV16], &mut [u32]),
+    query: &HV16,
+    db: &[HV16],
+    radius: u32,
+    out: &mut [Hit],
+) -> usize {
     let mut dist = [0u32; CHUNK];
     let mut total = 0usize;
     for (ci, chunk) in db.chunks(CHUNK).enumerate() {
         let d = &mut dist[..chunk.len()];
-        h.distances_raw(query, chunk, d);
+        distances(query, chunk, d);
         for (j, &dj) in d.iter().enumerate() {
             if dj <= radius {
                 if let Some(slot) = out.get_mut(total) {
@@ -196,56 +221,20 @@ pub(crate) fn hit_vec(n: usize) -> Result<Vec<Hit>> {
     Ok(v)
 }
 
+/// Test builds only: a query that makes worker 1 of a parallel search panic,
+/// so a test can check that the panic becomes an error (see `hamming.rs`).
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::hv::WORDS;
-    use zc_buffers::BufferError;
+pub(crate) mod tests {
+    use crate::hv::{HV16, WORDS};
 
-    /// A query that makes worker 1 of a parallel search panic (test builds only).
-    pub(super) const PANIC_QUERY: HV16 = HV16 {
+    /// The query that triggers the panic.
+    pub(crate) const PANIC_QUERY: HV16 = HV16 {
         words: [0x0BAD_F00D_DEAD_BEEF; WORDS],
     };
 
-    pub(super) fn maybe_panic(query: &HV16, worker: usize) {
+    pub(crate) fn maybe_panic(query: &HV16, worker: usize) {
         if *query == PANIC_QUERY && worker == 1 {
             panic!("injected worker failure");
         }
-    }
-
-    /// Before 0.2 a panicked worker's hits were dropped and the merge of the
-    /// others returned `Ok`: a wrong top-k that looked complete.
-    #[test]
-    fn a_panicking_worker_is_an_error_and_out_is_untouched() {
-        let db: Vec<HV16> = (0..4 * CHUNK as u64).map(HV16::random).collect();
-        let h = Hamming::detect();
-        let mut out = [Hit::new(7, 7); 5];
-        let r = par_top_k(h, &PANIC_QUERY, &db, 4, &mut out);
-        match r {
-            Err(HvError::Buffer(BufferError::WorkerPanicked { worker: 1, message })) => {
-                assert_eq!(message, "injected worker failure");
-            }
-            other => panic!("expected WorkerPanicked, got {other:?}"),
-        }
-        assert_eq!(out, [Hit::new(7, 7); 5], "no partial result written");
-        // Through the public API too.
-        let r = h.top_k_par_into_slice(&PANIC_QUERY, &db, 5, 3, &mut out);
-        assert!(matches!(r, Err(HvError::Buffer(BufferError::WorkerPanicked { .. }))));
-        // Any other query searches normally with the same thread count.
-        let q = db[700].flip_bits(5, 1);
-        assert_eq!(h.top_k_par_into_slice(&q, &db, 5, 4, &mut out).unwrap(), 5);
-        assert_eq!(out[0], Hit::new(5, 700));
-    }
-
-    #[test]
-    fn zero_threads_means_every_core() {
-        let db: Vec<HV16> = (0..3000).map(|i| HV16::random(i % 700)).collect();
-        let q = HV16::random(3);
-        let h = Hamming::detect();
-        let mut serial = [Hit::default(); 25];
-        let mut all = [Hit::default(); 25];
-        h.top_k_into_slice(&q, &db, 25, &mut serial).unwrap();
-        assert_eq!(h.top_k_par_into_slice(&q, &db, 25, 0, &mut all).unwrap(), 25);
-        assert_eq!(serial, all);
     }
 }
