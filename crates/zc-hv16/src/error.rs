@@ -9,20 +9,12 @@ use zc_buffers::BufferError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HvError {
-    /// An error from zc-buffers (misaligned or ragged byte slice, mapping failure, …).
+    /// A failure shared by every zc crate, from zc-buffers: I/O on a file
+    /// (`Io { op, path, source }`), an output too small, a SIMD level this
+    /// CPU lacks, a panicked worker, a misaligned or ragged byte slice, a
+    /// mapping failure, a refused allocation.
     #[error(transparent)]
     Buffer(#[from] BufferError),
-    /// An I/O error on a store or sidecar file.
-    #[error("{op} {path}: {source}")]
-    Io {
-        /// What was being done.
-        op: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
     /// The file is shorter than the fixed-size store header.
     #[error("{path} is {len} bytes; a store needs at least a {header}-byte header")]
     TruncatedHeader {
@@ -295,9 +287,15 @@ pub(crate) fn alloc_err<T>(count: usize) -> HvError {
 }
 
 pub(crate) fn io_err<'a>(op: &'static str, path: &'a std::path::Path) -> impl FnOnce(std::io::Error) -> HvError + 'a {
-    move |source| HvError::Io {
+    move |source| io_error(op, path, source)
+}
+
+/// An I/O error on `path` while doing `op`: the core's
+/// [`BufferError::Io`], shared by every zc crate.
+pub(crate) fn io_error(op: &'static str, path: &std::path::Path, source: std::io::Error) -> HvError {
+    HvError::Buffer(BufferError::Io {
         op,
         path: path.to_path_buf(),
         source,
-    }
+    })
 }

@@ -148,7 +148,7 @@ fn bad_files_give_typed_errors() {
 
     assert!(matches!(
         HvStore::open(dir.path().join("missing")),
-        Err(HvError::Io { .. })
+        Err(HvError::Buffer(zc_buffers::BufferError::Io { .. }))
     ));
     fs::write(&p, b"").unwrap();
     assert!(matches!(

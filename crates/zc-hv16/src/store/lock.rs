@@ -8,7 +8,7 @@
 use std::fs::{File, TryLockError};
 use std::path::Path;
 
-use crate::error::{HvError, Result};
+use crate::error::{HvError, Result, io_error};
 
 /// Takes the writer lock on `file` without waiting.
 pub(crate) fn lock_exclusive(file: &File, path: &Path) -> Result<()> {
@@ -17,10 +17,6 @@ pub(crate) fn lock_exclusive(file: &File, path: &Path) -> Result<()> {
         Err(TryLockError::WouldBlock) => Err(HvError::Locked {
             path: path.to_path_buf(),
         }),
-        Err(TryLockError::Error(source)) => Err(HvError::Io {
-            op: "lock",
-            path: path.to_path_buf(),
-            source,
-        }),
+        Err(TryLockError::Error(source)) => Err(io_error("lock", path, source)),
     }
 }

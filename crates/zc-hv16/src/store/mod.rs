@@ -403,11 +403,11 @@ impl HvStore {
 
 fn check_endian(path: &Path) -> Result<()> {
     if cfg!(target_endian = "big") {
-        return Err(HvError::Io {
-            op: "open (big-endian hosts are not supported)",
-            path: path.to_path_buf(),
-            source: std::io::Error::from(std::io::ErrorKind::Unsupported),
-        });
+        return Err(crate::error::io_error(
+            "open (big-endian hosts are not supported)",
+            path,
+            std::io::Error::from(std::io::ErrorKind::Unsupported),
+        ));
     }
     Ok(())
 }
