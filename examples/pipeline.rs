@@ -245,7 +245,7 @@ impl Pipeline {
     /// Open the class store, or build it on first run from generated
     /// utterances of each class (run through the same pipeline).
     fn open_or_build_memory(&mut self, store: &Path) -> Result<ItemMemory> {
-        if let Ok(m) = ItemMemory::open_read_only(store)
+        if let Ok(m) = ItemMemory::open(store)
             && m.len() == CLASSES.len()
         {
             return Ok(m);
@@ -279,7 +279,7 @@ impl Pipeline {
             CLASSES.len(),
             t0.elapsed().as_secs_f64() * 1e3
         );
-        Ok(ItemMemory::open_read_only(store)?)
+        Ok(ItemMemory::open(store)?)
     }
 
     /// Encode the first `n_frames` frames of a frame-major mel: per frame,
@@ -631,7 +631,7 @@ fn main() -> Result<()> {
         println!(
             "setup (plans, pools, encoders, item memory): {:.1} ms; SIMD level for hv16: {}",
             setup.as_secs_f64() * 1e3,
-            zc::hv16::kernels::active_level().name()
+            zc::hv16::Hamming::detect().simd_level().name()
         );
     }
     for run in 1..=args.repeat {

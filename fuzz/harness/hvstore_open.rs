@@ -7,8 +7,7 @@
 
 use std::path::PathBuf;
 
-use zc_hv16::search::Hit;
-use zc_hv16::{HV16, HvStore, OpenOptions};
+use zc_hv16::{HV16, Hamming, Hit, HvStore, OpenOptions};
 
 /// A scratch directory of this process and thread (fuzzers and test runners
 /// run inputs in parallel).
@@ -36,8 +35,8 @@ fn exercise(store: &HvStore) {
     let mut hits = [Hit::default(); 3];
     let k = vs.len().min(hits.len());
     let query = vs.first().copied().unwrap_or_else(HV16::zero);
-    match zc_hv16::search::top_k_into(vs, &query, &mut hits[..k]) {
-        Ok(()) => assert_eq!(hits[0].distance, 0, "the first vector finds itself"),
+    match Hamming::detect().top_k_into_slice(&query, vs, k, &mut hits) {
+        Ok(_) => assert_eq!(hits[0].distance, 0, "the first vector finds itself"),
         Err(_) => assert!(vs.is_empty(), "top-k fails only on an empty store"),
     }
 }
@@ -54,10 +53,10 @@ pub fn with_checksums_fixed(data: &[u8]) -> Option<Vec<u8>> {
             .chunks_exact(256)
             .filter_map(|c| c.try_into().ok().map(HV16::from_le_bytes))
             .collect();
-        let crc = zc_hv16::store::data_crc32c(0, &vs);
+        let crc = zc_hv16::format::data_crc32c(0, &vs);
         b[40..44].copy_from_slice(&crc.to_le_bytes());
     }
-    let sum = zc_hv16::hv::fnv1a64(&b[..72]);
+    let sum = zc_hv16::fnv1a64(&b[..72]);
     b[72..80].copy_from_slice(&sum.to_le_bytes());
     Some(b)
 }
@@ -81,7 +80,7 @@ fn run_one(data: &[u8]) {
         store.verify().expect("a store that opened verified verifies");
     }
     // without the data pass: opens whenever the header is sound
-    if let Ok(store) = OpenOptions::new().verify(false).open(&path) {
+    if let Ok(store) = HvStore::open_with(&path, OpenOptions::new().verify(false)) {
         exercise(&store);
         assert_eq!(
             store.verify().is_ok(),
@@ -94,7 +93,7 @@ fn run_one(data: &[u8]) {
     // writable: a verified store takes one more vector and reopens with it
     if let Ok(mut rw) = HvStore::open_rw(&path) {
         assert!(verified.is_ok(), "open_rw verifies like open");
-        rw.set_durable(false);
+        rw.set_durability(zc_hv16::Durability::NoSync);
         let n = rw.len();
         let extra = HV16::random(n as u64);
         assert_eq!(rw.push(&extra).expect("append to a sound store"), n);

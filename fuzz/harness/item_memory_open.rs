@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use zc_hv16::item_memory::names_path;
+use zc_hv16::format::names_path;
 use zc_hv16::{HV16, ItemMemory, OpenOptions};
 
 /// A scratch directory of this process and thread.
@@ -61,10 +61,10 @@ fn store_with_checksums_fixed(data: &[u8]) -> Option<Vec<u8>> {
             .chunks_exact(256)
             .filter_map(|c| c.try_into().ok().map(HV16::from_le_bytes))
             .collect();
-        let crc = zc_hv16::store::data_crc32c(0, &vs);
+        let crc = zc_hv16::format::data_crc32c(0, &vs);
         b[40..44].copy_from_slice(&crc.to_le_bytes());
     }
-    let sum = zc_hv16::hv::fnv1a64(&b[..72]);
+    let sum = zc_hv16::fnv1a64(&b[..72]);
     b[72..80].copy_from_slice(&sum.to_le_bytes());
     Some(b)
 }
@@ -76,7 +76,7 @@ fn store_with_checksums_fixed(data: &[u8]) -> Option<Vec<u8>> {
 fn with_checksums_fixed(store: &[u8], names: &[u8]) -> (Option<Vec<u8>>, Vec<u8>) {
     let store = store_with_checksums_fixed(store);
     let mut n = names.to_vec();
-    if n.get(..8) == Some(&zc_hv16::item_memory::NAMES_MAGIC_V2[..]) {
+    if n.get(..8) == Some(&zc_hv16::format::NAMES_MAGIC_V2[..]) {
         let mut pos = 8usize;
         let mut index = 0usize;
         while let Some(head) = n.get(pos..pos.saturating_add(8)) {
@@ -85,7 +85,7 @@ fn with_checksums_fixed(store: &[u8], names: &[u8]) -> (Option<Vec<u8>>, Vec<u8>
             let Some(body) = n.get(body_at..body_at.saturating_add(len)) else {
                 break;
             };
-            let crc = zc_hv16::item_memory::names_record_crc(index, body);
+            let crc = zc_hv16::format::names_record_crc(index, body);
             n[pos + 4..pos + 8].copy_from_slice(&crc.to_le_bytes());
             pos = body_at + len;
             index += 1;
@@ -108,24 +108,24 @@ fn run_one(store_bytes: &[u8], names_bytes: &[u8]) {
     if std::fs::write(&path, store_bytes).is_err() || std::fs::write(&names, names_bytes).is_err() {
         return;
     }
-    let read_only = ItemMemory::open_read_only(&path);
+    let read_only = ItemMemory::open(&path);
     if let Ok(im) = &read_only {
         exercise(im);
     }
-    if let Ok(im) = OpenOptions::new().verify(false).open_item_memory(&path) {
+    if let Ok(im) = ItemMemory::open_with(&path, OpenOptions::new().verify(false)) {
         exercise(&im);
     } else {
         assert!(read_only.is_err(), "a verified open implies an unverified one");
     }
     // writable: drops a crashed tail, then takes a new unique name
-    if let Ok(mut im) = ItemMemory::open(&path) {
+    if let Ok(mut im) = ItemMemory::open_rw(&path) {
         let n = im.len();
         assert_eq!(Some(n), read_only.as_ref().ok().map(ItemMemory::len));
         let fresh = (0..).map(|i| format!("fuzz-{i}")).find(|s| im.index_of(s).is_none());
         let fresh = fresh.expect("some name is free");
         assert_eq!(im.intern(&fresh).expect("insert into a sound item memory"), n);
         drop(im);
-        let again = ItemMemory::open_read_only(&path).expect("reopen after an insert");
+        let again = ItemMemory::open(&path).expect("reopen after an insert");
         assert_eq!(again.len(), n + 1);
         assert_eq!(again.index_of(&fresh), Some(n));
         exercise(&again);

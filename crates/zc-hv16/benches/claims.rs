@@ -9,15 +9,14 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use zc_buffers::Arena;
-use zc_hv16::HV16;
-use zc_hv16::kernels::Kernel;
+use zc_hv16::{HV16, Hamming};
 
 fn claims(c: &mut Criterion) {
     let a = HV16::random(1);
     let b = HV16::random(2);
     let db: Vec<HV16> = (0..1000).map(|i| HV16::random(100 + i)).collect();
-    let kernel = Kernel::active();
-    eprintln!("kernel level: {}", kernel.level());
+    let kernel = Hamming::detect();
+    eprintln!("kernel level: {}", kernel.simd_level());
 
     // 1. copy of one 256-byte vector vs bind (claimed 2 µs vs 10 ns)
     let mut g = c.benchmark_group("copy_vs_bind");
@@ -65,7 +64,7 @@ fn claims(c: &mut Criterion) {
     let mut dists = vec![0u32; db.len()];
     g.bench_function("without_clone_kernel_distances", |bch| {
         bch.iter(|| {
-            kernel.distances(&q, black_box(&db), &mut dists).ok();
+            kernel.distances_into_slice(&q, black_box(&db), &mut dists).ok();
             black_box(&dists);
         })
     });

@@ -13,9 +13,7 @@ use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use simsimd::BinarySimilarity;
-use zc_hv16::kernels::{Kernel, Level};
-use zc_hv16::search::Hit;
-use zc_hv16::{GENERATOR_SPLITMIX64_V1, HV16, HvStore};
+use zc_hv16::{Durability, GENERATOR_SPLITMIX64_V1, HV16, Hamming, Hit, HvStore};
 
 fn store() -> HvStore {
     let mib: usize = std::env::var("ZC_HV16_SCAN_MIB")
@@ -31,7 +29,7 @@ fn store() -> HvStore {
     }
     let t = Instant::now();
     let mut s = HvStore::create_with_generator(&path, GENERATOR_SPLITMIX64_V1).expect("create bench store");
-    s.set_durable(false);
+    s.set_durability(Durability::NoSync);
     s.reserve(n).expect("reserve");
     let mut buf = Vec::with_capacity(1 << 16);
     for start in (0..n).step_by(1 << 16) {
@@ -49,8 +47,13 @@ fn scan(c: &mut Criterion) {
     let store = store();
     let db = store.vectors();
     let bytes = std::mem::size_of_val(db) as u64;
-    let best = Kernel::active();
-    eprintln!("{} vectors, {} bytes, best level {}", db.len(), bytes, best.level());
+    let best = Hamming::detect();
+    eprintln!(
+        "{} vectors, {} bytes, best level {}",
+        db.len(),
+        bytes,
+        best.simd_level()
+    );
     let q = db[db.len() / 3].flip(0.2, 1);
     let queries: Vec<HV16> = (0..8).map(|i| db[i * 1000 + 7].flip(0.1, i as u64)).collect();
     let mut hits = vec![Hit::default(); 10];
@@ -63,18 +66,18 @@ fn scan(c: &mut Criterion) {
     g.bench_function("read_baseline_xor_all", |b| {
         b.iter(|| black_box(best.xor_all(black_box(db))))
     });
-    for level in Level::available().collect::<Vec<_>>().into_iter().rev() {
-        let k = Kernel::new(level).expect("available");
-        g.bench_function(format!("top10_1q/{level}"), |b| {
+    for k in Hamming::available().collect::<Vec<_>>().into_iter().rev() {
+        g.bench_function(format!("top10_1q/{}", k.simd_level()), |b| {
             b.iter(|| {
-                k.top_k_into(db, black_box(&q), &mut hits).expect("search");
+                k.top_k_into_slice(black_box(&q), db, 10, &mut hits).expect("search");
                 black_box(&hits);
             })
         });
     }
     g.bench_function("distances_1q/best", |b| {
         b.iter(|| {
-            best.distances(black_box(&q), db, &mut dists).expect("distances");
+            best.distances_into_slice(black_box(&q), db, &mut dists)
+                .expect("distances");
             black_box(&dists);
         })
     });
@@ -90,14 +93,15 @@ fn scan(c: &mut Criterion) {
     });
     g.bench_function("top10_8q_tiled/best", |b| {
         b.iter(|| {
-            best.top_k_batch_into(db, black_box(&queries), 10, &mut hits8)
+            best.top_k_batch_into_slice(black_box(&queries), db, 10, &mut hits8)
                 .expect("batch");
             black_box(&hits8);
         })
     });
     g.bench_function("top10_1q_2threads/best", |b| {
         b.iter(|| {
-            best.top_k_par_into(db, black_box(&q), &mut hits, 2).expect("par");
+            best.top_k_par_into_slice(black_box(&q), db, 10, 2, &mut hits)
+                .expect("par");
             black_box(&hits);
         })
     });

@@ -4,43 +4,64 @@
 //!
 //! ```text
 //! open_probe STORE open-verify   [REPEAT]   # seconds per HvStore::open
-//! open_probe STORE open-noverify [REPEAT]   # seconds per OpenOptions::new().verify(false).open
+//! open_probe STORE open-noverify [REPEAT]   # seconds per HvStore::open_with(.., OpenOptions::new().verify(false))
 //! open_probe STORE checksums     [REPEAT]   # GB/s of CRC-32C (v2) and the v1 lane checksum
 //! ```
 //!
 //! Prints one JSON object per line.
 
+use std::path::PathBuf;
 use std::time::Instant;
 
-use zc_hv16::store::{data_checksum, data_crc32c};
-use zc_hv16::{HV16, OpenOptions};
+use clap::{Parser, ValueEnum};
+use serde_json::json;
+use zc_hv16::format::{data_checksum, data_crc32c};
+use zc_hv16::{HV16, HvStore, OpenOptions};
+
+/// Open-cost and checksum-throughput probe.
+#[derive(Debug, Parser)]
+struct Cli {
+    /// The store file.
+    store: PathBuf,
+    /// What to time.
+    mode: Mode,
+    /// How many times.
+    #[arg(default_value_t = 1)]
+    repeat: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    OpenVerify,
+    OpenNoverify,
+    Checksums,
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let usage = "usage: open_probe STORE open-verify|open-noverify|checksums [REPEAT]";
-    let path = args.next().ok_or(usage)?;
-    let mode = args.next().ok_or(usage)?;
-    let repeat: usize = args.next().map(|r| r.parse()).transpose()?.unwrap_or(1);
-    match mode.as_str() {
-        "open-verify" | "open-noverify" => {
-            let opts = OpenOptions::new().verify(mode == "open-verify");
-            for _ in 0..repeat {
+    let cli = Cli::parse();
+    match cli.mode {
+        Mode::OpenVerify | Mode::OpenNoverify => {
+            let verify = cli.mode == Mode::OpenVerify;
+            let mode = if verify { "open-verify" } else { "open-noverify" };
+            for _ in 0..cli.repeat {
                 let t = Instant::now();
-                let store = opts.open(&path)?;
+                let store = HvStore::open_with(&cli.store, OpenOptions::new().verify(verify))?;
                 let s = t.elapsed().as_secs_f64();
-                println!(
-                    "{{\"mode\":\"{mode}\",\"seconds\":{s:.6},\"vectors\":{},\"version\":{}}}",
-                    store.len(),
-                    store.header().version
-                );
+                let line = json!({
+                    "mode": mode,
+                    "seconds": s,
+                    "vectors": store.len(),
+                    "version": store.header().version,
+                });
+                println!("{line}");
             }
         }
-        "checksums" => {
-            let store = OpenOptions::new().verify(false).open(&path)?;
+        Mode::Checksums => {
+            let store = HvStore::open_with(&cli.store, OpenOptions::new().verify(false))?;
             let vs = store.vectors();
             let bytes = HV16::as_bytes(vs).len() as f64;
             let mut sink = 0u64;
-            for _ in 0..repeat {
+            for _ in 0..cli.repeat {
                 let t = Instant::now();
                 sink ^= u64::from(data_crc32c(0, vs));
                 let crc = t.elapsed().as_secs_f64();
@@ -54,16 +75,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 sink ^= x.words[0];
                 let read = t.elapsed().as_secs_f64();
-                println!(
-                    "{{\"mode\":\"checksums\",\"crc32c_gbps\":{:.2},\"v1_lanes_gbps\":{:.2},\"xor_read_gbps\":{:.2}}}",
-                    bytes / crc / 1e9,
-                    bytes / lanes / 1e9,
-                    bytes / read / 1e9
-                );
+                let line = json!({
+                    "mode": "checksums",
+                    "crc32c_gbps": bytes / crc / 1e9,
+                    "v1_lanes_gbps": bytes / lanes / 1e9,
+                    "xor_read_gbps": bytes / read / 1e9,
+                });
+                println!("{line}");
             }
             std::hint::black_box(sink);
         }
-        _ => return Err(usage.into()),
     }
     Ok(())
 }

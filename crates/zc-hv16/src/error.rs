@@ -4,27 +4,17 @@ use std::path::PathBuf;
 
 use zc_buffers::BufferError;
 
-use crate::kernels::Level;
-
 /// Everything that can go wrong in zc-hv16. Variants carry the figures needed
 /// to fix the call or locate the corruption (expected vs found, file offsets).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HvError {
-    /// An error from zc-buffers (misaligned or ragged byte slice, mapping failure, …).
+    /// A failure shared by every zc crate, from zc-buffers: I/O on a file
+    /// (`Io { op, path, source }`), an output too small, a SIMD level this
+    /// CPU lacks, a panicked worker, a misaligned or ragged byte slice, a
+    /// mapping failure, a refused allocation.
     #[error(transparent)]
     Buffer(#[from] BufferError),
-    /// An I/O error on a store or sidecar file.
-    #[error("{op} {path}: {source}")]
-    Io {
-        /// What was being done.
-        op: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
     /// The file is shorter than the fixed-size store header.
     #[error("{path} is {len} bytes; a store needs at least a {header}-byte header")]
     TruncatedHeader {
@@ -150,14 +140,16 @@ pub enum HvError {
         path: PathBuf,
     },
     /// The store was opened read-only and cannot be appended to.
-    #[error("{path} was opened read-only; use HvStore::open_rw to append")]
+    #[error("{path} was opened read-only; open it with open_rw to write")]
     ReadOnly {
         /// The file.
         path: PathBuf,
     },
     /// Appending would overflow the addressable size.
-    #[error("store would hold {count} vectors, more than this platform can address")]
+    #[error("{path}: store would hold {count} vectors, more than this platform can address")]
     TooLarge {
+        /// The store file.
+        path: PathBuf,
         /// Requested total count.
         count: u64,
     },
@@ -171,29 +163,6 @@ pub enum HvError {
         k: usize,
         /// Vectors searched.
         n: usize,
-    },
-    /// An output buffer of the wrong size.
-    #[error("output buffer holds {actual} entries; {expected} are needed")]
-    OutputLength {
-        /// Entries needed.
-        expected: usize,
-        /// Entries provided.
-        actual: usize,
-    },
-    /// A zero thread count.
-    #[error("thread count must be at least 1")]
-    ZeroThreads,
-    /// A kernel level this CPU (or this build) cannot run.
-    #[error("kernel level {level} is not available on this CPU or in this build")]
-    LevelUnavailable {
-        /// The level asked for.
-        level: Level,
-    },
-    /// A kernel level name that is not one of scalar, popcnt, avx2, avx512.
-    #[error("unknown kernel level `{name}` (expected scalar, popcnt, avx2 or avx512)")]
-    UnknownLevel {
-        /// The name given.
-        name: String,
     },
     /// A level-encoder configuration or index out of range.
     #[error("level {index} is out of range for {n_levels} levels (need n_levels >= 2 and index < n_levels)")]
@@ -239,14 +208,14 @@ pub enum HvError {
         len: usize,
     },
     /// A corrupt or inconsistent names sidecar file.
-    #[error("{path}: corrupt names sidecar at byte {offset}: {reason}")]
+    #[error("{path}: corrupt names sidecar at byte {offset}: {problem}")]
     CorruptNames {
         /// The sidecar file.
         path: PathBuf,
         /// Byte offset of the problem.
         offset: u64,
         /// What is wrong.
-        reason: String,
+        problem: NamesProblem,
     },
     /// A names sidecar record whose checksum does not match its bytes.
     #[error(
@@ -266,13 +235,67 @@ pub enum HvError {
     },
 }
 
+/// What is wrong with a names sidecar ([`HvError::CorruptNames`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NamesProblem {
+    /// The file does not start with a names magic.
+    #[error("bad magic (not a zc-hv16 names sidecar)")]
+    BadMagic,
+    /// The sidecar ends before every vector has a name.
+    #[error("{found} names for {expected} vectors")]
+    TooFewNames {
+        /// Complete records found.
+        found: usize,
+        /// Vectors in the store.
+        expected: usize,
+    },
+    /// A record length above the format's limit.
+    #[error("name length {len} exceeds {max}")]
+    NameTooLong {
+        /// The length in the record.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A record whose bytes run past the end of the file.
+    #[error("record runs past the end of the file")]
+    RecordPastEnd,
+    /// A name that is not UTF-8.
+    #[error("name is not UTF-8")]
+    NotUtf8,
+    /// A name that appears twice.
+    #[error("duplicate name `{name}` (first at index {first})")]
+    DuplicateName {
+        /// The name.
+        name: String,
+        /// Index of its first record.
+        first: usize,
+    },
+}
+
 /// Shorthand for `Result<T, HvError>`.
 pub type Result<T, E = HvError> = std::result::Result<T, E>;
 
+/// An allocation of `count` elements of `T` that the allocator refused (a
+/// caller-sized request reported as an error rather than an abort).
+pub(crate) fn alloc_err<T>(count: usize) -> HvError {
+    HvError::Buffer(BufferError::AllocFailed {
+        len: count.saturating_mul(std::mem::size_of::<T>()),
+        align: std::mem::align_of::<T>(),
+    })
+}
+
 pub(crate) fn io_err<'a>(op: &'static str, path: &'a std::path::Path) -> impl FnOnce(std::io::Error) -> HvError + 'a {
-    move |source| HvError::Io {
+    move |source| io_error(op, path, source)
+}
+
+/// An I/O error on `path` while doing `op`: the core's
+/// [`BufferError::Io`], shared by every zc crate.
+pub(crate) fn io_error(op: &'static str, path: &std::path::Path, source: std::io::Error) -> HvError {
+    HvError::Buffer(BufferError::Io {
         op,
         path: path.to_path_buf(),
         source,
-    }
+    })
 }

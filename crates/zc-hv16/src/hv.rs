@@ -6,7 +6,6 @@ use std::fmt;
 use bytemuck::{Pod, Zeroable};
 
 use crate::error::Result;
-use crate::kernels;
 
 /// Bits per vector.
 pub const DIM: usize = 2048;
@@ -335,10 +334,16 @@ impl HV16 {
         self.permute(DIM - k % DIM)
     }
 
-    /// Hamming distance (number of differing bits), using the active kernel.
+    /// Hamming distance (number of differing bits), portable code. For
+    /// scans use a [`Hamming`](crate::Hamming) handle: it runs the CPU's
+    /// SIMD kernels and searches whole slices.
     #[inline]
     pub fn hamming(&self, other: &HV16) -> u32 {
-        kernels::hamming(self, other)
+        self.words
+            .iter()
+            .zip(&other.words)
+            .map(|(a, b)| (a ^ b).count_ones())
+            .sum()
     }
 
     /// Normalised similarity `1 - hamming / 2048`: 1 for equal vectors, about

@@ -1,45 +1,21 @@
 //! [`ItemMemory`]: named symbols ↔ vectors on top of an [`HvStore`], with cleanup.
-//!
-//! The names live in a sidecar file `<store path>.names`.
-//!
-//! Version 2 (written by [`ItemMemory::create`]): the magic `b"ZCHVNAM2"`,
-//! then one record per vector, in store order: a `u32` byte length, a `u32`
-//! CRC-32C, and that many bytes of UTF-8 (integers little-endian). The CRC
-//! covers the record's index (`u64`), its length (`u32`) and its bytes, so a
-//! flipped, swapped or truncated record is an [`HvError::NamesChecksum`] or
-//! [`HvError::CorruptNames`] naming the sidecar and the record's byte offset,
-//! never a wrong name.
-//!
-//! Version 1 (magic `b"ZCHVNAME"`): the same records without the CRC. It is
-//! still opened, and appended to as version 1; its names are not protected
-//! against corruption (recreate the item memory to upgrade).
-//!
-//! An insert appends the name record first and the vector second, so after a
-//! crash the sidecar may hold one name more than the store; opening drops such
-//! extra names (and a torn trailing record), while a sidecar with fewer names
-//! than the store has vectors is reported as corrupt.
-//!
-//! A writable item memory holds its store's writer lock (see the
-//! [single-writer rule](crate::store#one-writer-many-readers)); the lock on
-//! the store also guards the sidecar.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use crate::error::{HvError, Result, io_err};
-use crate::hv::HV16;
-use crate::kernels::Kernel;
-use crate::search::Hit;
-use crate::store::{HvStore, OpenOptions};
+use zc_buffers::ndarray::{ArrayViewMut, Dimension};
+use zc_buffers::{HostBufferMut, IntoOutput};
 
-/// First 8 bytes of a version-1 names sidecar (records without checksums).
-pub const NAMES_MAGIC: [u8; 8] = *b"ZCHVNAME";
-/// First 8 bytes of a version-2 names sidecar (checksummed records).
-pub const NAMES_MAGIC_V2: [u8; 8] = *b"ZCHVNAM2";
-/// Longest symbol name, in bytes.
-pub const MAX_NAME_LEN: usize = 1 << 16;
+use crate::error::{HvError, NamesProblem, Result, alloc_err, io_err};
+use crate::format::{MAX_NAME_LEN, NAMES_MAGIC, NAMES_MAGIC_V2, names_path, names_record_crc};
+use crate::hamming::Hamming;
+use crate::hv::HV16;
+use crate::search::Hit;
+use crate::store::{Durability, HvStore, OpenOptions};
 
 /// The result of [`ItemMemory::cleanup`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,7 +28,35 @@ pub struct Cleaned<'a> {
     pub distance: u32,
 }
 
-/// Named symbols stored as vectors in an on-disk [`HvStore`].
+/// Named symbols stored as vectors in an on-disk [`HvStore`], with their
+/// names in a sidecar file `<store path>.names` (format in
+/// [`format`](mod@crate::format#names-sidecar-format)).
+///
+/// Names: [`ItemMemory::open`] reads, [`ItemMemory::open_rw`] reads and
+/// inserts into an existing item memory, [`ItemMemory::create`] makes a new
+/// one (as for [`HvStore`]). A writable item memory holds its store's writer
+/// lock (see the [single-writer rule](HvStore#one-writer-many-readers)); the
+/// lock on the store also guards the sidecar.
+///
+/// # Batches and durability
+///
+/// [`ItemMemory::extend`] inserts a batch with one write and one flush per
+/// file; [`ItemMemory::insert`] is a batch of one. With [`Durability::Sync`]
+/// (the default) a batch costs three `fdatasync` calls (names, vectors,
+/// header) whatever its size, so insert in batches where speed matters, or
+/// choose [`Durability::NoSync`] and [`ItemMemory::flush`] at the end.
+///
+/// # Crash consistency
+///
+/// A batch appends its name records first and its vectors second, so after a
+/// crash the sidecar may hold names past the store's count; opening drops
+/// such extra names (and a torn trailing record), while a sidecar with fewer
+/// names than the store has vectors is reported as corrupt. A batch is all
+/// or nothing: a crash mid-batch reopens with none of it.
+///
+/// Search runs at the level [`Hamming::detect`] picked at open; to pin one,
+/// search [`ItemMemory::vectors`] with your own [`Hamming`] and
+/// [`ItemMemory::resolve`] the hits.
 #[derive(Debug)]
 pub struct ItemMemory {
     store: HvStore,
@@ -64,28 +68,7 @@ pub struct ItemMemory {
     names_v2: bool,
     /// Byte length of the sidecar's committed records (where the next goes).
     names_end: u64,
-}
-
-/// The checksum a version-2 names record `index` holding `name` carries:
-/// CRC-32C of `index` as a little-endian `u64`, the length as a
-/// little-endian `u32`, then the bytes (for tools that write or repair
-/// sidecars; names longer than [`MAX_NAME_LEN`] are never valid).
-pub fn names_record_crc(index: usize, name: &[u8]) -> u32 {
-    record_crc(index, name)
-}
-
-fn record_crc(index: usize, name: &[u8]) -> u32 {
-    let len = name.len() as u32; // ok: truncation only for names never valid
-    let crc = crc32c::crc32c_append(0, &(index as u64).to_le_bytes());
-    let crc = crc32c::crc32c_append(crc, &len.to_le_bytes());
-    crc32c::crc32c_append(crc, name)
-}
-
-/// The sidecar path for a store path.
-pub fn names_path(store: &Path) -> PathBuf {
-    let mut s = store.as_os_str().to_os_string();
-    s.push(".names");
-    PathBuf::from(s)
+    hamming: Hamming,
 }
 
 impl ItemMemory {
@@ -112,30 +95,29 @@ impl ItemMemory {
             names_file: Some(f),
             names_v2: true,
             names_end: NAMES_MAGIC_V2.len() as u64,
+            hamming: Hamming::detect(),
         })
     }
 
-    /// Opens a store and sidecar for reading and inserting, verified (see
-    /// [`HvStore::open`]). Takes the store's writer lock: fails with
-    /// [`HvError::Locked`] while another handle, in any process, writes it.
-    pub fn open(path: impl AsRef<Path>) -> Result<ItemMemory> {
-        OpenOptions::new().write(true).open_item_memory(path)
-    }
-
     /// Opens a store and sidecar read-only (cleanup and lookups only),
-    /// verified; takes no lock.
-    pub fn open_read_only(path: impl AsRef<Path>) -> Result<ItemMemory> {
-        OpenOptions::new().open_item_memory(path)
+    /// verified (see [`HvStore::open`]); takes no lock.
+    pub fn open(path: impl AsRef<Path>) -> Result<ItemMemory> {
+        Self::open_with(path, OpenOptions::new())
     }
 
-    /// Opens with explicit [`OpenOptions`] (e.g. without the data pass).
+    /// Opens a store and sidecar for reading and inserting, verified. Takes
+    /// the store's writer lock: fails with [`HvError::Locked`] while another
+    /// handle, in any process, writes it.
+    pub fn open_rw(path: impl AsRef<Path>) -> Result<ItemMemory> {
+        Self::open_with(path, OpenOptions::new().write(true))
+    }
+
+    /// Opens with explicit [`OpenOptions`] (e.g. without the data pass, or
+    /// with [`Durability::NoSync`]).
     pub fn open_with(path: impl AsRef<Path>, options: OpenOptions) -> Result<ItemMemory> {
-        Self::open_impl(path.as_ref(), options)
-    }
-
-    pub(crate) fn open_impl(path: &Path, options: OpenOptions) -> Result<ItemMemory> {
+        let path = path.as_ref();
         let writable = options.is_write();
-        let store = options.open(path)?;
+        let store = HvStore::open_with(path, options)?;
         let np = names_path(path);
         let mut f = std::fs::OpenOptions::new()
             .read(true)
@@ -144,40 +126,46 @@ impl ItemMemory {
             .map_err(io_err("open", &np))?;
         let mut raw = Vec::new();
         f.read_to_end(&mut raw).map_err(io_err("read", &np))?;
-        let corrupt = |offset: usize, reason: String| HvError::CorruptNames {
+        let corrupt = |offset: usize, problem: NamesProblem| HvError::CorruptNames {
             path: np.clone(),
             offset: offset as u64,
-            reason,
+            problem,
         };
         let names_v2 = match raw.get(..8) {
             Some(m) if m == NAMES_MAGIC_V2 => true,
             Some(m) if m == NAMES_MAGIC => false,
-            _ => return Err(corrupt(0, "bad magic (not a zc-hv16 names sidecar)".to_string())),
+            _ => return Err(corrupt(0, NamesProblem::BadMagic)),
         };
         let head = if names_v2 { 8 } else { 4 };
         let want = store.len();
         let mut names = Vec::new();
         names
             .try_reserve(want.min(raw.len() / head))
-            .map_err(|_| HvError::TooLarge { count: want as u64 })?;
+            .map_err(|_| alloc_err::<String>(want))?;
         let mut by_name = HashMap::new();
         let mut pos = 8usize;
         while names.len() < want {
             let index = names.len();
             let Some(rec_head) = raw.get(pos..).and_then(|r| r.get(..head)) else {
-                return Err(corrupt(pos, format!("{index} names for {want} vectors")));
+                return Err(corrupt(
+                    pos,
+                    NamesProblem::TooFewNames {
+                        found: index,
+                        expected: want,
+                    },
+                ));
             };
             let len = u32::from_le_bytes([rec_head[0], rec_head[1], rec_head[2], rec_head[3]]) as usize;
             if len > MAX_NAME_LEN {
-                return Err(corrupt(pos, format!("name length {len} exceeds {MAX_NAME_LEN}")));
+                return Err(corrupt(pos, NamesProblem::NameTooLong { len, max: MAX_NAME_LEN }));
             }
             let body_at = pos + head; // ok: pos + head <= raw.len()
             let Some(body) = raw.get(body_at..).and_then(|r| r.get(..len)) else {
-                return Err(corrupt(pos, "record runs past the end of the file".to_string()));
+                return Err(corrupt(pos, NamesProblem::RecordPastEnd));
             };
             if names_v2 {
                 let stored = u32::from_le_bytes([rec_head[4], rec_head[5], rec_head[6], rec_head[7]]);
-                let computed = record_crc(index, body);
+                let computed = names_record_crc(index, body);
                 if stored != computed {
                     return Err(HvError::NamesChecksum {
                         path: np.clone(),
@@ -189,13 +177,10 @@ impl ItemMemory {
                 }
             }
             let name = std::str::from_utf8(body)
-                .map_err(|_| corrupt(body_at, "name is not UTF-8".to_string()))?
+                .map_err(|_| corrupt(body_at, NamesProblem::NotUtf8))?
                 .to_string();
             if let Some(first) = by_name.insert(name.clone(), index) {
-                return Err(corrupt(
-                    pos,
-                    format!("duplicate name `{name}` (first at index {first})"),
-                ));
+                return Err(corrupt(pos, NamesProblem::DuplicateName { name, first }));
             }
             names.push(name);
             pos = body_at + len; // ok: within raw.len()
@@ -212,57 +197,128 @@ impl ItemMemory {
             names_file: writable.then_some(f),
             names_v2,
             names_end: pos as u64,
+            hamming: Hamming::detect(),
         })
     }
 
-    /// Inserts `name` with vector `v`; returns its index.
+    /// Sets when inserts reach stable storage, for the store and the sidecar
+    /// (see [`Durability`]; default [`Durability::Sync`]).
+    pub fn set_durability(&mut self, durability: Durability) {
+        self.store.set_durability(durability);
+    }
+
+    /// The current [`Durability`].
+    pub fn durability(&self) -> Durability {
+        self.store.durability()
+    }
+
+    /// Flushes the sidecar and the store to the device (what
+    /// [`Durability::Sync`] does after every batch). Errors on a read-only
+    /// handle.
+    pub fn flush(&self) -> Result<()> {
+        let f = self.names_file.as_ref().ok_or_else(|| HvError::ReadOnly {
+            path: self.names_path.clone(),
+        })?;
+        f.sync_all().map_err(io_err("fsync", &self.names_path))?;
+        self.store.flush()
+    }
+
+    /// Inserts `name` with vector `v`; returns its index. A batch of one
+    /// (see [`ItemMemory::extend`]).
     pub fn insert(&mut self, name: &str, v: &HV16) -> Result<usize> {
-        if let Some(&index) = self.by_name.get(name) {
-            return Err(HvError::DuplicateName {
-                name: name.to_string(),
-                index,
-            });
-        }
-        if name.len() > MAX_NAME_LEN {
-            return Err(HvError::NameTooLong {
-                len: name.len(),
-                max: MAX_NAME_LEN,
-            });
-        }
+        let r = self.extend([(name, v)])?;
+        Ok(r.start)
+    }
+
+    /// Inserts a batch of `(name, vector)` pairs with one write and (with
+    /// [`Durability::Sync`]) one flush per file, and returns the indices
+    /// they got. All or nothing: a duplicate name (against the memory or
+    /// earlier in the batch, [`HvError::DuplicateName`]), a name over
+    /// [`MAX_NAME_LEN`](crate::format::MAX_NAME_LEN) bytes or a failed write
+    /// inserts none of the batch. The batch is gathered in memory first
+    /// (about 256 bytes per vector plus its name), with allocation failures
+    /// reported as errors.
+    pub fn extend<I, S, V>(&mut self, items: I) -> Result<Range<usize>>
+    where
+        I: IntoIterator<Item = (S, V)>,
+        S: AsRef<str>,
+        V: Borrow<HV16>,
+    {
         if !self.store.is_writable() {
             return Err(HvError::ReadOnly {
                 path: self.store.path().to_path_buf(),
             });
         }
+        let first = self.names.len();
+        let r = self.extend_inner(items);
+        if r.is_err() {
+            for name in self.names.drain(first..) {
+                self.by_name.remove(&name);
+            }
+        }
+        r.map(|()| first..self.names.len())
+    }
+
+    /// Stages the batch in `names`/`by_name` (undone by the caller on error)
+    /// and writes it.
+    fn extend_inner<I, S, V>(&mut self, items: I) -> Result<()>
+    where
+        I: IntoIterator<Item = (S, V)>,
+        S: AsRef<str>,
+        V: Borrow<HV16>,
+    {
         let np = &self.names_path;
+        let mut rec: Vec<u8> = Vec::new();
+        let mut vecs: Vec<HV16> = Vec::new();
+        for (name, v) in items {
+            let name = name.as_ref();
+            if let Some(&index) = self.by_name.get(name) {
+                return Err(HvError::DuplicateName {
+                    name: name.to_string(),
+                    index,
+                });
+            }
+            if name.len() > MAX_NAME_LEN {
+                return Err(HvError::NameTooLong {
+                    len: name.len(),
+                    max: MAX_NAME_LEN,
+                });
+            }
+            let index = self.names.len();
+            rec.try_reserve(8 + name.len())
+                .map_err(|_| alloc_err::<u8>(rec.len().saturating_add(8 + name.len())))?;
+            vecs.try_reserve(1).map_err(|_| alloc_err::<HV16>(vecs.len() + 1))?;
+            self.names.try_reserve(1).map_err(|_| alloc_err::<String>(index + 1))?;
+            self.by_name
+                .try_reserve(1)
+                .map_err(|_| alloc_err::<(String, usize)>(index + 1))?;
+            rec.extend_from_slice(&(name.len() as u32).to_le_bytes()); // ok: <= MAX_NAME_LEN
+            if self.names_v2 {
+                rec.extend_from_slice(&names_record_crc(index, name.as_bytes()).to_le_bytes());
+            }
+            rec.extend_from_slice(name.as_bytes());
+            vecs.push(*v.borrow());
+            self.names.push(name.to_string());
+            self.by_name.insert(name.to_string(), index);
+        }
+        if vecs.is_empty() {
+            return Ok(());
+        }
         let mut f = self
             .names_file
             .as_ref()
             .ok_or_else(|| HvError::ReadOnly { path: np.clone() })?;
-        let index = self.names.len();
-        let mut rec = Vec::new();
-        rec.try_reserve(8 + name.len()).map_err(|_| HvError::NameTooLong {
-            len: name.len(),
-            max: MAX_NAME_LEN,
-        })?;
-        rec.extend_from_slice(&(name.len() as u32).to_le_bytes()); // ok: <= MAX_NAME_LEN
-        if self.names_v2 {
-            rec.extend_from_slice(&record_crc(index, name.as_bytes()).to_le_bytes());
-        }
-        rec.extend_from_slice(name.as_bytes());
         // Append at the end (drop a torn tail from an earlier failed write first).
         let end = self.names_end;
         f.set_len(end).map_err(io_err("set_len", np))?;
-        std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(end)).map_err(io_err("seek", np))?;
+        f.seek(SeekFrom::Start(end)).map_err(io_err("seek", np))?;
         f.write_all(&rec).map_err(io_err("write", np))?;
-        if self.store.is_durable() {
+        if self.store.durability().is_sync() {
             f.sync_data().map_err(io_err("fsync", np))?;
         }
-        let index = self.store.push(v)?;
+        self.store.append(&vecs)?;
         self.names_end = end.saturating_add(rec.len() as u64);
-        self.names.push(name.to_string());
-        self.by_name.insert(name.to_string(), index);
-        Ok(index)
+        Ok(())
     }
 
     /// The index of `name`, inserting `HV16::from_key(name)` if it is new.
@@ -298,6 +354,17 @@ impl ItemMemory {
         &self.store
     }
 
+    /// The underlying store, consuming the item memory (the names are dropped;
+    /// a writable store keeps its lock).
+    pub fn into_store(self) -> HvStore {
+        self.store
+    }
+
+    /// The search handle (the level [`Hamming::detect`] picked at open).
+    pub fn hamming(&self) -> Hamming {
+        self.hamming
+    }
+
     /// Number of symbols.
     pub fn len(&self) -> usize {
         self.names.len()
@@ -310,13 +377,29 @@ impl ItemMemory {
 
     /// The nearest symbol to `query` (errors with [`HvError::Empty`] when empty).
     pub fn cleanup(&self, query: &HV16) -> Result<Cleaned<'_>> {
-        let hit = Kernel::active().cleanup(self.vectors(), query)?;
+        let hit = self.hamming.cleanup(query, self.vectors())?;
         self.resolve(hit)
     }
 
-    /// The `out.len()` nearest symbols into `out` (see [`Kernel::top_k_into`]).
-    pub fn top_k_into(&self, query: &HV16, out: &mut [Hit]) -> Result<()> {
-        Kernel::active().top_k_into(self.vectors(), query, out)
+    /// The `k` nearest symbols into `out[..k]`, nearest first; returns `k`
+    /// (see [`Hamming::top_k_into_slice`]).
+    pub fn top_k_into_slice(&self, query: &HV16, k: usize, out: &mut [Hit]) -> Result<usize> {
+        self.hamming.top_k_into_slice(query, self.vectors(), k, out)
+    }
+
+    /// [`ItemMemory::top_k_into_slice`] into a host buffer viewed as `[Hit]`.
+    pub fn top_k_into<B: HostBufferMut>(&self, query: &HV16, k: usize, out: &mut B) -> Result<usize> {
+        self.top_k_into_slice(query, k, out.into_output()?)
+    }
+
+    /// [`ItemMemory::top_k_into_slice`] into a standard-layout array view.
+    pub fn top_k_into_view<D: Dimension>(
+        &self,
+        query: &HV16,
+        k: usize,
+        out: ArrayViewMut<'_, Hit, D>,
+    ) -> Result<usize> {
+        self.top_k_into_slice(query, k, out.into_output()?)
     }
 
     /// A hit with its name.

@@ -3,7 +3,7 @@
 use crate::error::{HvError, Result};
 use crate::hv::HV16;
 
-/// Maps a scalar range `[lo, hi]` onto `n_levels` level vectors
+/// Maps a scalar range `[lo, hi]` onto `n_levels` level hypervectors
 /// ([`HV16::level`]`(i, n_levels, seed)`), built once at construction. Nearby
 /// values get similar vectors; `lo` and `hi` get vectors 1024 bits apart.
 ///
@@ -22,11 +22,15 @@ impl LevelEncoder {
         if !(lo.is_finite() && hi.is_finite() && lo < hi) {
             return Err(HvError::InvalidRange { lo, hi });
         }
-        let levels = (0..n_levels)
-            .map(|i| HV16::level(i, n_levels, seed))
-            .collect::<Result<Vec<_>>>()?;
-        if levels.len() < 2 {
+        if n_levels < 2 {
             return Err(HvError::LevelOutOfRange { index: 0, n_levels });
+        }
+        let mut levels = Vec::new();
+        levels
+            .try_reserve_exact(n_levels)
+            .map_err(|_| crate::error::alloc_err::<HV16>(n_levels))?;
+        for i in 0..n_levels {
+            levels.push(HV16::level(i, n_levels, seed)?);
         }
         Ok(LevelEncoder { lo, hi, levels })
     }

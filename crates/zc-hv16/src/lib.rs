@@ -7,7 +7,7 @@
 //! into caller buffers, and an item memory of named symbols.
 //!
 //! ```
-//! use zc_hv16::{HV16, Bundler, Hit, search};
+//! use zc_hv16::{Bundler, HV16, Hamming, Hit};
 //! let (a, b, c) = (HV16::random(1), HV16::random(2), HV16::random(3));
 //! let bound = a.bind(&b);
 //! assert_eq!(bound.unbind(&b), a);
@@ -18,30 +18,39 @@
 //!
 //! let db: Vec<HV16> = (0..100).map(HV16::random).collect();
 //! let mut hits = [Hit::default(); 3];
-//! search::top_k_into(&db, &db[42].flip(0.1, 7), &mut hits)?;
+//! Hamming::detect().top_k_into_slice(&db[42].flip(0.1, 7), &db, 3, &mut hits)?;
 //! assert_eq!(hits[0].index, 42);
 //! assert_eq!(hits[0].distance, 205);
 //! # Ok::<(), zc_hv16::HvError>(())
 //! ```
 //!
-//! Modules: [`hv`] (the vector type), [`bundle`](mod@bundle), [`level`] (scalar
-//! encoders), [`kernels`] (SIMD levels), [`search`], [`store`] ([`HvStore`]),
-//! [`item_memory`] ([`ItemMemory`]).
+//! Every item lives at the crate root, except the on-disk format details in
+//! [`format`](mod@format). The main types: [`HV16`] (the vector), [`Bundler`],
+//! [`LevelEncoder`] (scalars as level hypervectors), [`Hamming`] (distances
+//! and search at one SIMD level, a [`zc_buffers::SimdLevel`]), [`HvStore`],
+//! [`ItemMemory`], [`HvError`].
 
-pub mod bundle;
-pub mod error;
-pub mod hv;
-pub mod item_memory;
-pub mod kernels;
-pub mod level;
-pub mod search;
-pub mod store;
+mod bundle;
+mod error;
+pub mod format;
+mod hamming;
+mod hv;
+mod item_memory;
+mod kernels;
+mod level;
+mod search;
+mod store;
 
-pub use bundle::{Bundler, bundle};
-pub use error::{HvError, Result};
-pub use hv::{BYTES, DIM, GENERATOR_SPLITMIX64_V1, HV16, WORDS};
-pub use item_memory::ItemMemory;
-pub use kernels::{Kernel, Level};
+pub use bundle::{Bundler, TIE_BREAK_SEED, bundle, bundle_with_tiebreak};
+pub use error::{HvError, NamesProblem, Result};
+pub use hamming::Hamming;
+pub use hv::{BYTES, DIM, GENERATOR_SPLITMIX64_V1, HV16, WORDS, fnv1a64, splitmix64};
+pub use item_memory::{Cleaned, ItemMemory};
+pub use kernels::MAX_TILE;
 pub use level::LevelEncoder;
-pub use search::Hit;
-pub use store::{HvStore, OpenOptions};
+pub use search::{CHUNK, Hit};
+pub use store::{Durability, HvStore, OpenOptions};
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

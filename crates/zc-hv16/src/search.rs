@@ -1,33 +1,63 @@
-//! Exact search over any `&[HV16]` — a store mapping, a `Vec`, a pool buffer.
+//! Exact top-k, range and cleanup selection over distances computed by a
+//! kernel the caller passes in (a closure over a
+//! [`Hamming`](crate::Hamming) handle, so this module does not depend on
+//! it); the public entry points are methods of `Hamming`.
 //!
-//! Results go into caller buffers; after the caller has its buffers, a
-//! single-threaded search allocates nothing (the tests prove it with a
-//! counting allocator). Distances are computed [`CHUNK`] vectors at a time
-//! into a stack buffer by the active [`Kernel`], then selected.
+//! Distances are computed [`CHUNK`] vectors at a time into a stack buffer,
+//! then selected, so a single-threaded search allocates nothing.
 //!
 //! Ordering: hits are sorted by `(distance, index)`; among equal distances
 //! the lower index wins, so results are deterministic and equal a full sort.
-//! Every function here is also a method of [`Kernel`] to pin a kernel level.
+
+use bytemuck::{Pod, Zeroable};
 
 use crate::error::{HvError, Result};
 use crate::hv::HV16;
-use crate::kernels::{Kernel, MAX_TILE};
+use crate::kernels::MAX_TILE;
 
 /// Vectors per distance block (the stack buffer holds `CHUNK` × 8 `u32`).
 pub const CHUNK: usize = 256;
 
 /// One search result. Orders by distance, then index.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+///
+/// `Pod` (16 bytes on 64-bit targets, no padding), so a hit array can live in
+/// any zc host buffer: the `…_into` search forms write into one.
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Pod, Zeroable)]
+#[repr(C)]
 pub struct Hit {
     /// Hamming distance to the query (0..=2048).
     pub distance: u32,
+    /// Always 0 in hits this crate writes; makes the layout padding-free.
+    reserved: u32,
     /// Position of the vector in the searched slice.
     pub index: usize,
 }
 
+const _: () = assert!(std::mem::size_of::<Hit>() == 8 + std::mem::size_of::<usize>());
+
+impl Hit {
+    /// A hit on vector `index` at `distance`.
+    pub const fn new(distance: u32, index: usize) -> Hit {
+        Hit {
+            distance,
+            reserved: 0,
+            index,
+        }
+    }
+}
+
+impl std::fmt::Debug for Hit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hit")
+            .field("distance", &self.distance)
+            .field("index", &self.index)
+            .finish()
+    }
+}
+
 /// Inserts `h` into the sorted prefix `buf[..*len]` keeping the best `buf.len()`.
 #[inline]
-fn push(buf: &mut [Hit], len: &mut usize, h: Hit) {
+pub(crate) fn push(buf: &mut [Hit], len: &mut usize, h: Hit) {
     let k = buf.len();
     if *len < k {
         let p = buf[..*len].partition_point(|x| *x < h);
@@ -51,7 +81,8 @@ fn threshold(buf: &[Hit], len: usize) -> u32 {
     }
 }
 
-fn check_k(n: usize, k: usize) -> Result<()> {
+/// `n` vectors searched for `k` hits: [`HvError::Empty`] or [`HvError::InvalidK`].
+pub(crate) fn check_k(n: usize, k: usize) -> Result<()> {
     if n == 0 {
         return Err(HvError::Empty);
     }
@@ -61,194 +92,149 @@ fn check_k(n: usize, k: usize) -> Result<()> {
     Ok(())
 }
 
-impl Kernel {
-    /// The `out.len()` nearest vectors to `query`, nearest first.
-    /// Errors: empty `db` ([`HvError::Empty`]); `out.len()` 0 or above `db.len()` ([`HvError::InvalidK`]).
-    pub fn top_k_into(self, db: &[HV16], query: &HV16, out: &mut [Hit]) -> Result<()> {
-        check_k(db.len(), out.len())?;
-        self.scan_top_k(db, query, out, 0);
-        Ok(())
-    }
+/// The first `needed` elements of `out`, or [`BufferError::OutputTooSmall`].
+pub(crate) fn prefix<T: Pod>(out: &mut [T], needed: usize) -> Result<&mut [T]> {
+    Ok(zc_buffers::output_prefix(out, needed)?)
+}
 
-    /// Selects into `out` (assumed empty, `1 <= out.len() <= db.len()`); indices offset by `base`.
-    fn scan_top_k(self, db: &[HV16], query: &HV16, out: &mut [Hit], base: usize) {
-        let mut dist = [0u32; CHUNK];
-        let mut len = 0;
-        let mut thr = threshold(out, len);
-        for (ci, chunk) in db.chunks(CHUNK).enumerate() {
-            let d = &mut dist[..chunk.len()];
-            self.distances_raw(query, chunk, d);
-            let start = base + ci * CHUNK;
-            for (j, &dj) in d.iter().enumerate() {
-                if dj < thr {
-                    push(
-                        out,
-                        &mut len,
-                        Hit {
-                            distance: dj,
-                            index: start + j,
-                        },
-                    );
-                    thr = threshold(out, len);
-                }
+/// Selects the `out.len()` nearest of `db` into `out` (`1 <= out.len() <= db.len()`);
+/// indices are offset by `base`.
+pub(crate) fn scan_top_k(
+    distances: impl Fn(&HV16, &[HV16], &mut [u32]),
+    query: &HV16,
+    db: &[HV16],
+    out: &mut [Hit],
+    base: usize,
+) {
+    let mut dist = [0u32; CHUNK];
+    let mut len = 0;
+    let mut thr = threshold(out, len);
+    for (ci, chunk) in db.chunks(CHUNK).enumerate() {
+        let d = &mut dist[..chunk.len()];
+        distances(query, chunk, d);
+        let start = base + ci * CHUNK;
+        for (j, &dj) in d.iter().enumerate() {
+            if dj < thr {
+                push(out, &mut len, Hit::new(dj, start + j));
+                thr = threshold(out, len);
             }
         }
     }
+}
 
-    /// Top-k for many queries in one pass per tile of 8: `db` is read once per
-    /// tile and each vector is compared with all the tile's queries while it is
-    /// in registers. `out.len()` must be `queries.len() * k`; the hits of query
-    /// `q` are `out[q*k..(q+1)*k]`, nearest first.
-    pub fn top_k_batch_into(self, db: &[HV16], queries: &[HV16], k: usize, out: &mut [Hit]) -> Result<()> {
-        check_k(db.len(), k)?;
-        let expected = queries.len().saturating_mul(k);
-        if out.len() != expected {
-            return Err(HvError::OutputLength {
-                expected,
-                actual: out.len(),
-            });
-        }
-        let mut dist = [0u32; CHUNK * MAX_TILE];
-        for (tile, tile_out) in queries.chunks(MAX_TILE).zip(out.chunks_mut(MAX_TILE * k)) {
-            let nq = tile.len();
-            let mut lens = [0usize; MAX_TILE];
-            let mut thrs = [u32::MAX; MAX_TILE];
-            for (ci, chunk) in db.chunks(CHUNK).enumerate() {
-                let d = &mut dist[..chunk.len() * nq];
-                self.tile_raw(tile, chunk, d, nq, 0);
-                let start = ci * CHUNK;
-                for (qi, buf) in tile_out.chunks_mut(k).enumerate() {
-                    let (len, thr) = (&mut lens[qi], &mut thrs[qi]);
-                    for (j, row) in d.chunks_exact(nq).enumerate() {
-                        let dj = row[qi];
-                        if dj < *thr {
-                            push(
-                                buf,
-                                len,
-                                Hit {
-                                    distance: dj,
-                                    index: start + j,
-                                },
-                            );
-                            *thr = threshold(buf, *len);
-                        }
+/// Top-k of every query, one pass over `db` per tile of [`MAX_TILE`] queries;
+/// `out.len() == queries.len() * k`.
+pub(crate) fn scan_top_k_batch(
+    tile_distances: impl Fn(&[HV16], &[HV16], &mut [u32], usize, usize),
+    queries: &[HV16],
+    db: &[HV16],
+    k: usize,
+    out: &mut [Hit],
+) {
+    let mut dist = [0u32; CHUNK * MAX_TILE];
+    for (tile, tile_out) in queries.chunks(MAX_TILE).zip(out.chunks_mut(MAX_TILE * k)) {
+        let nq = tile.len();
+        let mut lens = [0usize; MAX_TILE];
+        let mut thrs = [u32::MAX; MAX_TILE];
+        for (ci, chunk) in db.chunks(CHUNK).enumerate() {
+            let d = &mut dist[..chunk.len() * nq];
+            tile_distances(tile, chunk, d, nq, 0);
+            let start = ci * CHUNK;
+            for (qi, buf) in tile_out.chunks_mut(k).enumerate() {
+                let (len, thr) = (&mut lens[qi], &mut thrs[qi]);
+                for (j, row) in d.chunks_exact(nq).enumerate() {
+                    let dj = row[qi];
+                    if dj < *thr {
+                        push(buf, len, Hit::new(dj, start + j));
+                        *thr = threshold(buf, *len);
                     }
                 }
             }
         }
-        Ok(())
     }
+}
 
-    /// Top-k with the database split over `threads` threads (scoped threads,
-    /// one per part). Allocates one `k`-hit buffer per thread per call; use it
-    /// for single large scans, [`Kernel::top_k_into`] in allocation-free loops.
-    pub fn top_k_par_into(self, db: &[HV16], query: &HV16, out: &mut [Hit], threads: usize) -> Result<()> {
-        check_k(db.len(), out.len())?;
-        if threads == 0 {
-            return Err(HvError::ZeroThreads);
-        }
-        let k = out.len();
-        let part = db.len().div_ceil(threads).max(CHUNK);
-        if part >= db.len() {
-            self.scan_top_k(db, query, out, 0);
-            return Ok(());
-        }
-        let parts: Vec<Vec<Hit>> = std::thread::scope(|s| {
-            let handles: Vec<_> = db
-                .chunks(part)
-                .enumerate()
-                .map(|(p, slice)| {
-                    s.spawn(move || {
-                        let mut buf = vec![Hit::default(); k.min(slice.len())];
-                        self.scan_top_k(slice, query, &mut buf, p * part);
-                        buf
-                    })
-                })
-                .collect();
-            // A worker can only fail by panicking, which the kernels never do;
-            // a failed join drops that part rather than re-panicking.
-            handles.into_iter().filter_map(|h| h.join().ok()).collect()
-        });
-        let mut len = 0;
-        for h in parts.iter().flatten() {
-            push(out, &mut len, *h);
-        }
-        Ok(())
+/// Top-k with `db` split over `threads` workers ([`zc_buffers::parallel`]
+/// policy: 0 = every core), merged into `out` only when every worker
+/// succeeded. Parts are at least [`CHUNK`] vectors.
+pub(crate) fn par_top_k(
+    distances: impl Fn(&HV16, &[HV16], &mut [u32]) + Sync,
+    query: &HV16,
+    db: &[HV16],
+    threads: usize,
+    out: &mut [Hit],
+) -> Result<()> {
+    let k = out.len();
+    let workers = zc_buffers::parallel::resolve_threads(threads).min(db.len().div_ceil(CHUNK).max(1));
+    if workers <= 1 {
+        scan_top_k(&distances, query, db, out, 0);
+        return Ok(());
     }
-
-    /// Every vector within `radius` of `query`, in index order. Writes the
-    /// first `out.len()` matches and returns the total number of matches
-    /// (which may exceed `out.len()`).
-    pub fn range_into(self, db: &[HV16], query: &HV16, radius: u32, out: &mut [Hit]) -> Result<usize> {
-        if db.is_empty() {
-            return Err(HvError::Empty);
+    let parts = zc_buffers::parallel::map_ranges(workers, db.len(), |_worker, range| {
+        let part = db.get(range.clone()).unwrap_or(&[]); // ok: split_even ranges lie in 0..db.len()
+        #[cfg(test)]
+        tests::maybe_panic(query, _worker);
+        let mut buf = hit_vec(k.min(part.len()))?;
+        if !buf.is_empty() {
+            scan_top_k(&distances, query, part, &mut buf, range.start);
         }
-        let mut dist = [0u32; CHUNK];
-        let mut total = 0usize;
-        for (ci, chunk) in db.chunks(CHUNK).enumerate() {
-            let d = &mut dist[..chunk.len()];
-            self.distances_raw(query, chunk, d);
-            for (j, &dj) in d.iter().enumerate() {
-                if dj <= radius {
-                    if let Some(slot) = out.get_mut(total) {
-                        *slot = Hit {
-                            distance: dj,
-                            index: ci * CHUNK + j,
-                        };
-                    }
-                    total += 1;
+        Ok::<_, HvError>(buf)
+    })?;
+    let mut len = 0;
+    for hit in parts.iter().flatten() {
+        push(out, &mut len, *hit);
+    }
+    Ok(())
+}
+
+/// Every vector within `radius` of `query`, in index order: writes the first
+/// `out.len()` and returns how many there are.
+pub(crate) fn scan_range(
+    distances: impl Fn(&HV16, &[HV16], &mut [u32]),
+    query: &HV16,
+    db: &[HV16],
+    radius: u32,
+    out: &mut [Hit],
+) -> usize {
+    let mut dist = [0u32; CHUNK];
+    let mut total = 0usize;
+    for (ci, chunk) in db.chunks(CHUNK).enumerate() {
+        let d = &mut dist[..chunk.len()];
+        distances(query, chunk, d);
+        for (j, &dj) in d.iter().enumerate() {
+            if dj <= radius {
+                if let Some(slot) = out.get_mut(total) {
+                    *slot = Hit::new(dj, ci * CHUNK + j);
                 }
+                total += 1;
             }
         }
-        Ok(total)
     }
+    total
+}
 
-    /// The nearest vector (lowest index among equals).
-    pub fn cleanup(self, db: &[HV16], query: &HV16) -> Result<Hit> {
-        let mut out = [Hit::default()];
-        self.top_k_into(db, query, &mut out)?;
-        Ok(out[0])
+/// Allocation for a result of `n` hits, refused with an error rather than an abort.
+pub(crate) fn hit_vec(n: usize) -> Result<Vec<Hit>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| crate::error::alloc_err::<Hit>(n))?;
+    v.resize(n, Hit::default());
+    Ok(v)
+}
+
+/// Test builds only: a query that makes worker 1 of a parallel search panic,
+/// so a test can check that the panic becomes an error (see `hamming.rs`).
+#[cfg(test)]
+pub(crate) mod tests {
+    use crate::hv::{HV16, WORDS};
+
+    /// The query that triggers the panic.
+    pub(crate) const PANIC_QUERY: HV16 = HV16 {
+        words: [0x0BAD_F00D_DEAD_BEEF; WORDS],
+    };
+
+    pub(crate) fn maybe_panic(query: &HV16, worker: usize) {
+        if *query == PANIC_QUERY && worker == 1 {
+            panic!("injected worker failure");
+        }
     }
-}
-
-/// [`Kernel::top_k_into`] with the active kernel.
-pub fn top_k_into(db: &[HV16], query: &HV16, out: &mut [Hit]) -> Result<()> {
-    Kernel::active().top_k_into(db, query, out)
-}
-
-/// The `k` nearest vectors in a new `Vec` (convenience; allocates the result).
-pub fn top_k(db: &[HV16], query: &HV16, k: usize) -> Result<Vec<Hit>> {
-    check_k(db.len(), k)?;
-    let mut out = vec![Hit::default(); k];
-    Kernel::active().top_k_into(db, query, &mut out)?;
-    Ok(out)
-}
-
-/// [`Kernel::top_k_batch_into`] with the active kernel.
-pub fn top_k_batch_into(db: &[HV16], queries: &[HV16], k: usize, out: &mut [Hit]) -> Result<()> {
-    Kernel::active().top_k_batch_into(db, queries, k, out)
-}
-
-/// [`Kernel::top_k_par_into`] with the active kernel.
-pub fn top_k_par_into(db: &[HV16], query: &HV16, out: &mut [Hit], threads: usize) -> Result<()> {
-    Kernel::active().top_k_par_into(db, query, out, threads)
-}
-
-/// [`Kernel::range_into`] with the active kernel.
-pub fn range_into(db: &[HV16], query: &HV16, radius: u32, out: &mut [Hit]) -> Result<usize> {
-    Kernel::active().range_into(db, query, radius, out)
-}
-
-/// Every vector within `radius`, in index order, in a new `Vec`.
-pub fn range(db: &[HV16], query: &HV16, radius: u32) -> Result<Vec<Hit>> {
-    let kernel = Kernel::active();
-    let total = kernel.range_into(db, query, radius, &mut [])?;
-    let mut out = vec![Hit::default(); total];
-    kernel.range_into(db, query, radius, &mut out)?;
-    Ok(out)
-}
-
-/// [`Kernel::cleanup`] with the active kernel.
-pub fn cleanup(db: &[HV16], query: &HV16) -> Result<Hit> {
-    Kernel::active().cleanup(db, query)
 }

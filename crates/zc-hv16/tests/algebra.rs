@@ -1,8 +1,8 @@
 //! Algebra laws, golden vectors and constructors of `HV16`.
 
 use proptest::prelude::*;
-use zc_hv16::hv::{fnv1a64, splitmix64};
 use zc_hv16::{Bundler, DIM, HV16, HvError, LevelEncoder, bundle};
+use zc_hv16::{fnv1a64, splitmix64};
 
 fn hv() -> impl Strategy<Value = HV16> {
     any::<u64>().prop_map(HV16::random)

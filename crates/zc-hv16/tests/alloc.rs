@@ -1,9 +1,7 @@
 //! Searches allocate nothing per query once the caller holds its buffers.
 
 use zc_buffers::testing::{CountingAllocator, count_allocs};
-use zc_hv16::kernels::{Kernel, Level};
-use zc_hv16::search::Hit;
-use zc_hv16::{Bundler, HV16, HvStore};
+use zc_hv16::{Bundler, Durability, HV16, Hamming, Hit, HvStore, ItemMemory};
 
 #[global_allocator]
 static A: CountingAllocator = CountingAllocator::new();
@@ -13,7 +11,7 @@ fn search_hot_path_allocates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.hv16");
     let mut st = HvStore::create(&path).unwrap();
-    st.set_durable(false);
+    st.set_durability(Durability::NoSync);
     st.append(&(0..700).map(HV16::random).collect::<Vec<_>>()).unwrap();
     drop(st);
     let store = HvStore::open(&path).unwrap();
@@ -23,17 +21,19 @@ fn search_hot_path_allocates_nothing() {
     let mut batch = vec![Hit::default(); 11 * 10];
     let mut range = vec![Hit::default(); 64];
     let mut dists = vec![0u32; db.len()];
-    let _ = zc_hv16::kernels::active_level(); // first call reads the environment
-    for level in Level::available() {
-        let k = Kernel::new(level).unwrap();
+    let _ = Hamming::detect(); // the first call reads ZC_SIMD
+    for k in Hamming::available() {
+        let level = k.simd_level();
         let ((), stats) = count_allocs(|| {
             for q in &queries {
-                k.top_k_into(db, q, &mut hits).unwrap();
-                k.range_into(db, q, 200, &mut range).unwrap();
-                k.cleanup(db, q).unwrap();
-                k.distances(q, db, &mut dists).unwrap();
+                k.top_k_into_slice(q, db, 10, &mut hits).unwrap();
+                k.range_into_slice(q, db, 200, &mut range).unwrap();
+                k.cleanup(q, db).unwrap();
+                k.distances_into_slice(q, db, &mut dists).unwrap();
+                // one thread runs inline: no spawn, no allocation
+                k.top_k_par_into_slice(q, db, 10, 1, &mut hits).unwrap();
             }
-            k.top_k_batch_into(db, &queries, 10, &mut batch).unwrap();
+            k.top_k_batch_into_slice(&queries, db, 10, &mut batch).unwrap();
             let mut b = Bundler::new();
             b.add(&queries[0]);
             b.finish();
@@ -44,10 +44,18 @@ fn search_hot_path_allocates_nothing() {
         assert_eq!(hits[0].index, 30, "level {level}");
         assert_eq!(batch[0].index, 0);
     }
-    // the free functions (active kernel) too
+    // item memory lookups and cleanup
+    let im_path = dir.path().join("im.hv16");
+    let mut im = ItemMemory::create(&im_path).unwrap();
+    im.set_durability(Durability::NoSync);
+    im.extend((0..50u64).map(|i| (format!("s{i}"), HV16::random(i))))
+        .unwrap();
     let ((), stats) = count_allocs(|| {
-        zc_hv16::search::top_k_into(db, &queries[1], &mut hits).unwrap();
+        let c = im.cleanup(&HV16::random(7).flip(0.1, 1)).unwrap();
+        assert_eq!(c.name, "s7");
+        im.top_k_into_slice(&queries[1], 10, &mut hits).unwrap();
+        assert_eq!(im.index_of("s9"), Some(9));
     })
     .unwrap();
-    assert_eq!(stats.heap_calls(), 0);
+    assert_eq!(stats.heap_calls(), 0, "{stats:?}");
 }

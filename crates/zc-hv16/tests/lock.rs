@@ -51,20 +51,20 @@ fn second_item_memory_writer_is_refused() {
     let mut im = ItemMemory::create(&p).unwrap();
     im.intern("a").unwrap();
     drop(im);
-    let mut first = ItemMemory::open(&p).unwrap();
-    assert_locked(ItemMemory::open(&p), &p);
+    let mut first = ItemMemory::open_rw(&p).unwrap();
+    assert_locked(ItemMemory::open_rw(&p), &p);
     assert_locked(ItemMemory::create(&p), &p);
     assert_eq!(first.intern("b").unwrap(), 1);
-    let reader = ItemMemory::open_read_only(&p).unwrap();
+    let reader = ItemMemory::open(&p).unwrap();
     assert_eq!(reader.index_of("b"), Some(1));
     drop(first);
-    let mut second = ItemMemory::open(&p).unwrap();
+    let mut second = ItemMemory::open_rw(&p).unwrap();
     assert_eq!(second.intern("c").unwrap(), 2);
     drop(second);
-    let im = ItemMemory::open_read_only(&p).unwrap();
+    let im = ItemMemory::open(&p).unwrap();
     assert_eq!((im.len(), im.index_of("b"), im.index_of("c")), (3, Some(1), Some(2)));
-    let e = ItemMemory::open(&p)
-        .and_then(|_a| ItemMemory::open(&p))
+    let e = ItemMemory::open_rw(&p)
+        .and_then(|_a| ItemMemory::open_rw(&p))
         .unwrap_err()
         .to_string();
     assert!(e.contains("im.hv16") && e.contains("open for writing"), "{e}");

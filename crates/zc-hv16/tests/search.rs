@@ -1,19 +1,16 @@
 //! Search results against a brute-force reference, for every kernel level.
 
 use proptest::prelude::*;
-use zc_hv16::kernels::{Kernel, Level};
-use zc_hv16::search::{self, Hit};
-use zc_hv16::{HV16, HvError};
+use zc_buffers::ndarray::Array2;
+use zc_buffers::{AlignedBuf, BufferError, HostBufferExt};
+use zc_hv16::{HV16, Hamming, Hit, HvError};
 
 /// All hits sorted by (distance, index).
 fn brute(db: &[HV16], q: &HV16) -> Vec<Hit> {
     let mut all: Vec<Hit> = db
         .iter()
         .enumerate()
-        .map(|(index, v)| Hit {
-            distance: q.bind(v).count_ones(),
-            index,
-        })
+        .map(|(index, v)| Hit::new(q.bind(v).count_ones(), index))
         .collect();
     all.sort();
     all
@@ -39,42 +36,49 @@ fn db_strategy() -> impl Strategy<Value = (Vec<HV16>, u64)> {
 fn errors_for_bad_k_and_empty_input() {
     let db: Vec<HV16> = (0..10).map(HV16::random).collect();
     let q = HV16::random(1);
+    let h = Hamming::detect();
     assert!(matches!(
-        search::top_k_into(&[], &q, &mut [Hit::default()]),
+        h.top_k_into_slice(&q, &[], 1, &mut [Hit::default()]),
         Err(HvError::Empty)
     ));
     assert!(matches!(
-        search::top_k_into(&db, &q, &mut []),
+        h.top_k_into_slice(&q, &db, 0, &mut []),
         Err(HvError::InvalidK { k: 0, n: 10 })
     ));
+    assert!(matches!(h.top_k(&q, &db, 11), Err(HvError::InvalidK { k: 11, n: 10 })));
+    assert!(matches!(h.cleanup(&q, &[]), Err(HvError::Empty)));
+    assert!(matches!(h.range(&q, &[], 3), Err(HvError::Empty)));
+    let mut out = vec![Hit::new(9, 9); 3];
     assert!(matches!(
-        search::top_k(&db, &q, 11),
-        Err(HvError::InvalidK { k: 11, n: 10 })
+        h.top_k_batch_into_slice(&[q, q], &db, 2, &mut out),
+        Err(HvError::Buffer(BufferError::OutputTooSmall {
+            needed: 4,
+            actual: 3,
+            ..
+        }))
     ));
-    assert!(matches!(search::cleanup(&[], &q), Err(HvError::Empty)));
-    assert!(matches!(search::range(&[], &q, 3), Err(HvError::Empty)));
-    let mut out = vec![Hit::default(); 3];
     assert!(matches!(
-        search::top_k_batch_into(&db, &[q, q], 2, &mut out),
-        Err(HvError::OutputLength { expected: 4, actual: 3 })
+        h.top_k_into_slice(&q, &db, 4, &mut out),
+        Err(HvError::Buffer(BufferError::OutputTooSmall { needed: 4, .. }))
     ));
     assert!(matches!(
-        search::top_k_batch_into(&db, &[q], 0, &mut []),
+        h.top_k_par_into_slice(&q, &db, 4, 2, &mut out),
+        Err(HvError::Buffer(BufferError::OutputTooSmall { needed: 4, .. }))
+    ));
+    assert_eq!(out, [Hit::new(9, 9); 3], "nothing written");
+    assert!(matches!(
+        h.top_k_batch_into_slice(&[q], &db, 0, &mut []),
         Err(HvError::InvalidK { .. })
     ));
-    assert!(matches!(
-        search::top_k_par_into(&db, &q, &mut out, 0),
-        Err(HvError::ZeroThreads)
-    ));
     // no queries: nothing to do
-    search::top_k_batch_into(&db, &[], 2, &mut []).unwrap();
+    assert_eq!(h.top_k_batch_into_slice(&[], &db, 2, &mut []).unwrap(), 0);
 }
 
 #[test]
 fn cleanup_finds_noisy_member_at_the_exact_distance() {
     let db: Vec<HV16> = (0..1000).map(HV16::random).collect();
     for (i, p) in [(0usize, 0.0), (17, 0.1), (999, 0.3)] {
-        let hit = search::cleanup(&db, &db[i].flip(p, 5)).unwrap();
+        let hit = Hamming::detect().cleanup(&db[i].flip(p, 5), &db).unwrap();
         assert_eq!(hit.index, i);
         assert_eq!(hit.distance, (p * 2048.0_f64).round() as u32);
     }
@@ -85,10 +89,52 @@ fn parallel_scan_over_many_parts_matches_serial() {
     let db: Vec<HV16> = (0..3000).map(|i| HV16::random(i % 700)).collect(); // many ties
     let q = HV16::random(3);
     let want = brute(&db, &q);
-    for threads in [1, 2, 3, 7] {
+    for threads in [0, 1, 2, 3, 7] {
         let mut out = vec![Hit::default(); 25];
-        search::top_k_par_into(&db, &q, &mut out, threads).unwrap();
+        let n = Hamming::detect()
+            .top_k_par_into_slice(&q, &db, 25, threads, &mut out)
+            .unwrap();
+        assert_eq!(n, 25);
         assert_eq!(&out[..], &want[..25], "threads {threads}");
+    }
+}
+
+#[test]
+fn top_k_output_forms_agree_and_larger_outputs_get_a_prefix() {
+    let db: Vec<HV16> = (0..500).map(|i| HV16::random(i % 97)).collect();
+    let qs: Vec<HV16> = (0..3).map(|i| HV16::random(i).flip_bits(40, i)).collect();
+    let want: Vec<Vec<Hit>> = qs.iter().map(|q| brute(&db, q)).collect();
+    for h in Hamming::available() {
+        // slice larger than k: prefix written, the rest untouched
+        let mut big = vec![Hit::new(1, 1); 12];
+        assert_eq!(h.top_k_into_slice(&qs[0], &db, 10, &mut big).unwrap(), 10);
+        assert_eq!(&big[..10], &want[0][..10]);
+        assert_eq!(&big[10..], &[Hit::new(1, 1); 2]);
+        // host buffer
+        let mut buf = AlignedBuf::zeroed(16 * std::mem::size_of::<Hit>()).unwrap();
+        assert_eq!(h.top_k_into(&qs[0], &db, 10, &mut buf).unwrap(), 10);
+        assert_eq!(&buf.as_slice::<Hit>().unwrap()[..10], &want[0][..10]);
+        assert_eq!(h.top_k_par_into(&qs[0], &db, 10, 2, &mut buf).unwrap(), 10);
+        assert_eq!(&buf.as_slice::<Hit>().unwrap()[..10], &want[0][..10]);
+        // array view, queries × k
+        let mut a = Array2::<Hit>::default((3, 5));
+        assert_eq!(h.top_k_batch_into_view(&qs, &db, 5, a.view_mut()).unwrap(), 15);
+        for (qi, row) in a.rows().into_iter().enumerate() {
+            assert_eq!(row.to_vec(), want[qi][..5].to_vec(), "query {qi}");
+        }
+        let mut one = Array2::<Hit>::default((1, 5));
+        assert_eq!(h.top_k_into_view(&qs[2], &db, 5, one.view_mut()).unwrap(), 5);
+        assert_eq!(one.as_slice().unwrap(), &want[2][..5]);
+        let mut buf = AlignedBuf::zeroed(15 * std::mem::size_of::<Hit>()).unwrap();
+        assert_eq!(h.top_k_batch_into(&qs, &db, 5, &mut buf).unwrap(), 15);
+        assert_eq!(buf.as_slice::<Hit>().unwrap(), a.as_slice().unwrap());
+        // range forms
+        let mut r = Array2::<Hit>::default((1, 400));
+        let total = h.range_into_view(&qs[1], &db, 1000, r.view_mut()).unwrap();
+        assert_eq!(
+            r.as_slice().unwrap()[..total.min(400)],
+            h.range(&qs[1], &db, 1000).unwrap()[..total.min(400)]
+        );
     }
 }
 
@@ -100,14 +146,15 @@ proptest! {
         let q = HV16::random(seed).flip_bits(3, seed);
         let want = brute(&db, &q);
         let k = 1 + ((db.len() - 1) as f64 * k_frac * k_frac) as usize;
-        for l in Level::available() {
-            let kern = Kernel::new(l).unwrap();
+        for h in Hamming::available() {
+            let l = h.simd_level();
             let mut out = vec![Hit::default(); k];
-            kern.top_k_into(&db, &q, &mut out).unwrap();
+            h.top_k_into_slice(&q, &db, k, &mut out).unwrap();
             prop_assert_eq!(&out[..], &want[..k], "level {}", l);
-            prop_assert_eq!(kern.cleanup(&db, &q).unwrap(), want[0]);
+            prop_assert_eq!(h.top_k(&q, &db, k).unwrap(), out.clone());
+            prop_assert_eq!(h.cleanup(&q, &db).unwrap(), want[0]);
             let mut par = vec![Hit::default(); k];
-            kern.top_k_par_into(&db, &q, &mut par, 2).unwrap();
+            h.top_k_par_into_slice(&q, &db, k, 2, &mut par).unwrap();
             prop_assert_eq!(&par[..], &want[..k]);
         }
     }
@@ -116,10 +163,10 @@ proptest! {
     fn batch_matches_single_queries((db, seed) in db_strategy(), nq in 1usize..20, k in 1usize..8) {
         let k = k.min(db.len());
         let qs: Vec<HV16> = (0..nq as u64).map(|i| HV16::random(seed).flip_bits(i as usize * 3, i)).collect();
-        for l in Level::available() {
-            let kern = Kernel::new(l).unwrap();
+        for h in Hamming::available() {
+            let l = h.simd_level();
             let mut out = vec![Hit::default(); nq * k];
-            kern.top_k_batch_into(&db, &qs, k, &mut out).unwrap();
+            h.top_k_batch_into_slice(&qs, &db, k, &mut out).unwrap();
             for (qi, q) in qs.iter().enumerate() {
                 let want = brute(&db, q);
                 prop_assert_eq!(&out[qi * k..(qi + 1) * k], &want[..k], "level {} query {}", l, qi);
@@ -132,14 +179,13 @@ proptest! {
         let q = HV16::random(seed);
         let mut want: Vec<Hit> = brute(&db, &q).into_iter().filter(|h| h.distance <= radius).collect();
         want.sort_by_key(|h| h.index);
-        for l in Level::available() {
-            let kern = Kernel::new(l).unwrap();
+        for h in Hamming::available() {
             let mut out = vec![Hit::default(); cap];
-            let total = kern.range_into(&db, &q, radius, &mut out).unwrap();
+            let total = h.range_into_slice(&q, &db, radius, &mut out).unwrap();
             prop_assert_eq!(total, want.len());
             let shown = cap.min(total);
             prop_assert_eq!(&out[..shown], &want[..shown]);
         }
-        prop_assert_eq!(search::range(&db, &q, radius).unwrap(), want);
+        prop_assert_eq!(Hamming::detect().range(&q, &db, radius).unwrap(), want);
     }
 }

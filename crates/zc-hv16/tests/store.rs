@@ -4,9 +4,9 @@ use std::fs;
 use std::path::Path;
 
 use proptest::prelude::*;
-use zc_hv16::item_memory::names_path;
-use zc_hv16::store::{DATA_OFFSET, HEADER_USED};
-use zc_hv16::{GENERATOR_SPLITMIX64_V1, HV16, HvError, HvStore, ItemMemory, search};
+use zc_hv16::format::names_path;
+use zc_hv16::format::{DATA_OFFSET, HEADER_USED};
+use zc_hv16::{GENERATOR_SPLITMIX64_V1, HV16, Hamming, HvError, HvStore, ItemMemory};
 
 fn vecs(range: std::ops::Range<u64>) -> Vec<HV16> {
     range.map(HV16::random).collect()
@@ -36,7 +36,10 @@ fn round_trip_append_reopen_verify() {
     let mut ro = ro;
     assert!(matches!(ro.push(&HV16::zero()), Err(HvError::ReadOnly { .. })));
     // search runs straight on the mapping
-    assert_eq!(search::cleanup(ro.vectors(), &HV16::random(7)).unwrap().index, 7);
+    assert_eq!(
+        Hamming::detect().cleanup(&HV16::random(7), ro.vectors()).unwrap().index,
+        7
+    );
 
     let mut rw = HvStore::open_rw(&path).unwrap();
     rw.append(&vecs(11..300)).unwrap();
@@ -53,7 +56,7 @@ fn appends_are_zero_copy_reads_but_ledgered_writes() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("l.hv16");
     let mut st = HvStore::create(&path).unwrap();
-    st.set_durable(false);
+    st.set_durability(zc_hv16::Durability::NoSync);
     let vs = vecs(0..4);
     let (_, report) = zc_buffers::ledger::scope(|| st.append(&vs).unwrap());
     assert_eq!(report.bytes_copied, 4 * 256);
@@ -71,7 +74,7 @@ fn empty_store_opens_and_searches_fail_cleanly() {
     let st = HvStore::open(&path).unwrap();
     assert!(st.is_empty());
     assert!(matches!(
-        search::top_k(st.vectors(), &HV16::zero(), 1),
+        Hamming::detect().top_k(&HV16::zero(), st.vectors(), 1),
         Err(HvError::Empty)
     ));
     st.verify().unwrap();
@@ -127,7 +130,7 @@ fn write_header_field(path: &Path, offset: usize, bytes: &[u8], fix_checksum: bo
     let mut raw = fs::read(path).unwrap();
     raw[offset..offset + bytes.len()].copy_from_slice(bytes);
     if fix_checksum {
-        let sum = zc_hv16::hv::fnv1a64(&raw[..72]);
+        let sum = zc_hv16::fnv1a64(&raw[..72]);
         raw[72..80].copy_from_slice(&sum.to_le_bytes());
     }
     fs::write(path, raw).unwrap();
@@ -145,7 +148,7 @@ fn bad_files_give_typed_errors() {
 
     assert!(matches!(
         HvStore::open(dir.path().join("missing")),
-        Err(HvError::Io { .. })
+        Err(HvError::Buffer(zc_buffers::BufferError::Io { .. }))
     ));
     fs::write(&p, b"").unwrap();
     assert!(matches!(
@@ -212,7 +215,7 @@ fn bad_files_give_typed_errors() {
             ..
         })
     ));
-    let st = zc_hv16::OpenOptions::new().verify(false).open(&p).unwrap();
+    let st = HvStore::open_with(&p, zc_hv16::OpenOptions::new().verify(false)).unwrap();
     assert!(matches!(st.verify(), Err(HvError::DataChecksum { .. })));
     // message mentions the path
     let e = HvStore::open(dir.path().join("missing")).unwrap_err().to_string();
@@ -237,7 +240,7 @@ proptest! {
             random
         } else {
             let mut st = HvStore::create(&p).unwrap();
-            st.set_durable(false);
+            st.set_durability(zc_hv16::Durability::NoSync);
             st.append(&vecs(0..3)).unwrap();
             st.shrink_to_fit().unwrap();
             drop(st);
@@ -275,7 +278,7 @@ fn item_memory_insert_reopen_cleanup() {
     ));
     drop(im);
 
-    let im = ItemMemory::open_read_only(&path).unwrap();
+    let im = ItemMemory::open(&path).unwrap();
     assert_eq!(im.len(), 5);
     assert_eq!(im.name(3), Some("ünïcode"));
     assert_eq!(im.get("seven"), Some(&HV16::random(7)));
@@ -291,18 +294,90 @@ fn item_memory_insert_reopen_cleanup() {
     raw.extend_from_slice(b"orphan");
     raw.extend_from_slice(&[9, 0]);
     fs::write(&np, &raw).unwrap();
-    let mut im = ItemMemory::open(&path).unwrap();
+    let mut im = ItemMemory::open_rw(&path).unwrap();
     assert_eq!(im.len(), 5);
     assert_eq!(im.insert("orphan", &HV16::random(1)).unwrap(), 5);
     drop(im);
-    let im = ItemMemory::open(&path).unwrap();
+    let im = ItemMemory::open_rw(&path).unwrap();
     assert_eq!(im.index_of("orphan"), Some(5));
 
     // fewer names than vectors is corruption
     drop(im);
     let raw = fs::read(&np).unwrap();
     fs::write(&np, &raw[..raw.len() - 3]).unwrap();
-    assert!(matches!(ItemMemory::open(&path), Err(HvError::CorruptNames { .. })));
+    assert!(matches!(ItemMemory::open_rw(&path), Err(HvError::CorruptNames { .. })));
     fs::write(&np, b"garbage!").unwrap();
-    assert!(matches!(ItemMemory::open(&path), Err(HvError::CorruptNames { .. })));
+    assert!(matches!(ItemMemory::open_rw(&path), Err(HvError::CorruptNames { .. })));
+}
+
+/// 100 000 named inserts in one batch: every name and vector is there after
+/// reopening, read-only and writable. (The time is measured by
+/// `examples/batch_insert.rs`, not asserted here.)
+#[test]
+fn item_memory_batch_of_100k_reopens_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("batch.hv16");
+    let mut im = ItemMemory::create(&path).unwrap();
+    im.intern("first").unwrap();
+    let n = 100_000u64;
+    let range = im
+        .extend((0..n).map(|i| (format!("sym-{i}"), HV16::random(i))))
+        .unwrap();
+    assert_eq!(range, 1..1 + n as usize);
+    assert_eq!(im.len(), 1 + n as usize);
+    drop(im);
+    let im = ItemMemory::open(&path).unwrap();
+    assert_eq!(im.len(), 1 + n as usize);
+    for i in [0u64, 1, 4242, n - 1] {
+        let name = format!("sym-{i}");
+        assert_eq!(im.index_of(&name), Some(1 + i as usize));
+        assert_eq!(im.get(&name), Some(&HV16::random(i)));
+    }
+    let c = im.cleanup(&HV16::random(777).flip(0.2, 3)).unwrap();
+    assert_eq!((c.name, c.distance), ("sym-777", 410));
+    drop(im);
+    let mut im = ItemMemory::open_rw(&path).unwrap();
+    assert_eq!(im.insert("last", &HV16::zero()).unwrap(), 1 + n as usize);
+}
+
+#[test]
+fn item_memory_batches_are_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("atomic.hv16");
+    let mut im = ItemMemory::create(&path).unwrap();
+    im.set_durability(zc_hv16::Durability::NoSync);
+    assert_eq!(im.durability(), zc_hv16::Durability::NoSync);
+    assert_eq!(
+        im.extend([("a", HV16::random(1)), ("b", HV16::random(2))]).unwrap(),
+        0..2
+    );
+    // a duplicate inside the batch, or against the memory, inserts nothing
+    assert!(matches!(
+        im.extend([("c", HV16::random(3)), ("d", HV16::random(4)), ("c", HV16::random(5))]),
+        Err(HvError::DuplicateName { index: 2, .. })
+    ));
+    assert!(matches!(
+        im.extend([("e", HV16::random(3)), ("a", HV16::random(4))]),
+        Err(HvError::DuplicateName { index: 0, .. })
+    ));
+    let long = "x".repeat(zc_hv16::format::MAX_NAME_LEN + 1);
+    assert!(matches!(
+        im.extend([("f", HV16::zero()), (long.as_str(), HV16::zero())]),
+        Err(HvError::NameTooLong { .. })
+    ));
+    assert_eq!(im.len(), 2);
+    assert_eq!(im.index_of("c"), None);
+    assert_eq!(im.index_of("e"), None);
+    assert_eq!(im.extend(std::iter::empty::<(&str, HV16)>()).unwrap(), 2..2);
+    assert_eq!(im.extend([("c", HV16::random(3))]).unwrap(), 2..3);
+    im.flush().unwrap();
+    drop(im);
+    let im = ItemMemory::open(&path).unwrap();
+    assert_eq!((im.len(), im.index_of("c")), (3, Some(2)));
+    assert!(matches!(im.flush(), Err(HvError::ReadOnly { .. })));
+    let mut im = im;
+    assert!(matches!(
+        im.extend([("z", HV16::zero())]),
+        Err(HvError::ReadOnly { .. })
+    ));
 }

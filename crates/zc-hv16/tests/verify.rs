@@ -6,8 +6,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use zc_hv16::item_memory::{NAMES_MAGIC, NAMES_MAGIC_V2, names_path};
-use zc_hv16::store::{DATA_OFFSET, VERSION, VERSION_1};
+use zc_hv16::format::{DATA_OFFSET, NAMES_MAGIC, NAMES_MAGIC_V2, VERSION, VERSION_1, names_path};
 use zc_hv16::{HV16, HvError, HvStore, ItemMemory, OpenOptions};
 
 fn vecs(range: std::ops::Range<u64>) -> Vec<HV16> {
@@ -52,7 +51,7 @@ fn every_flipped_data_byte_fails_to_open_and_names_file_and_offset() {
             }
         }
         // the explicit opt-out opens it; verify() still finds it
-        let st = OpenOptions::new().verify(false).open(&p).unwrap();
+        let st = HvStore::open_with(&p, OpenOptions::new().verify(false)).unwrap();
         assert_eq!(st.len(), 3);
         assert!(matches!(st.verify(), Err(HvError::DataChecksum { .. })));
     }
@@ -75,10 +74,7 @@ fn header_over_never_written_data_fails_to_open() {
         HvStore::open(&three),
         Err(HvError::DataChecksum { len: 1280, .. })
     ));
-    assert!(matches!(
-        ItemMemory::open_read_only(&three),
-        Err(HvError::DataChecksum { .. })
-    ));
+    assert!(matches!(ItemMemory::open(&three), Err(HvError::DataChecksum { .. })));
 }
 
 #[test]
@@ -87,7 +83,7 @@ fn created_stores_are_version_2_and_verify_on_open() {
     let p = store_with(dir.path(), "v2.hv16", 4);
     let st = HvStore::open(&p).unwrap();
     assert_eq!(st.header().version, VERSION);
-    assert_eq!(st.header().data_crc32c, zc_hv16::store::data_crc32c(0, &vecs(0..4)));
+    assert_eq!(st.header().data_crc32c, zc_hv16::format::data_crc32c(0, &vecs(0..4)));
     assert_eq!(st.vectors(), &vecs(0..4)[..]);
     let mut rw = HvStore::open_rw(&p).unwrap();
     rw.append(&vecs(4..9)).unwrap();
@@ -122,7 +118,7 @@ fn version_1_files_open_verify_and_append_as_version_1() {
 
 #[test]
 fn version_1_item_memory_opens_and_appends_version_1_names() {
-    let im = ItemMemory::open_read_only(data("v1-items.hv16")).unwrap();
+    let im = ItemMemory::open(data("v1-items.hv16")).unwrap();
     let names: Vec<_> = (0..im.len()).map(|i| im.name(i).unwrap()).collect();
     assert_eq!(names, ["red", "green", "blue"]);
     assert_eq!(im.get("green"), Some(&HV16::from_key(b"green")));
@@ -132,10 +128,10 @@ fn version_1_item_memory_opens_and_appends_version_1_names() {
     let p = dir.path().join("v1.hv16");
     fs::copy(data("v1-items.hv16"), &p).unwrap();
     fs::copy(data("v1-items.hv16.names"), names_path(&p)).unwrap();
-    let mut im = ItemMemory::open(&p).unwrap();
+    let mut im = ItemMemory::open_rw(&p).unwrap();
     assert_eq!(im.intern("cyan").unwrap(), 3);
     drop(im);
-    let im = ItemMemory::open(&p).unwrap();
+    let im = ItemMemory::open_rw(&p).unwrap();
     assert_eq!(im.index_of("cyan"), Some(3));
     assert_eq!(im.store().header().version, VERSION_1);
     assert_eq!(fs::read(names_path(&p)).unwrap()[..8], NAMES_MAGIC);
@@ -160,7 +156,7 @@ fn every_flipped_names_byte_is_an_error() {
             let mut b = raw.clone();
             b[o] ^= x;
             fs::write(&np, &b).unwrap();
-            match ItemMemory::open_read_only(&p) {
+            match ItemMemory::open(&p) {
                 Err(HvError::NamesChecksum { path, offset, .. }) => {
                     assert_eq!(path, np);
                     assert!(offset <= o as u64, "record at {offset}, flip at {o}");
@@ -172,7 +168,7 @@ fn every_flipped_names_byte_is_an_error() {
     }
     // swapped records fail too (the checksum covers the index)
     fs::write(&np, &raw).unwrap();
-    let mut im = ItemMemory::open(&p).unwrap();
+    let mut im = ItemMemory::open_rw(&p).unwrap();
     assert_eq!(im.len(), 5);
     im.insert("ab", &HV16::random(1)).unwrap();
     im.insert("cd", &HV16::random(2)).unwrap();
@@ -185,7 +181,7 @@ fn every_flipped_names_byte_is_an_error() {
     b[second].copy_from_slice(&r1);
     fs::write(&np, &b).unwrap();
     assert!(matches!(
-        ItemMemory::open_read_only(&p),
+        ItemMemory::open(&p),
         Err(HvError::NamesChecksum { index: 5, .. })
     ));
 }
@@ -203,12 +199,12 @@ fn torn_names_tail_is_dropped_and_not_trusted() {
     let mut b = committed.clone();
     b.extend_from_slice(&[1, 0, 0, 0, 1, 2, 3, 4, b'z', 7, 0]);
     fs::write(&np, &b).unwrap();
-    let mut im = ItemMemory::open(&p).unwrap();
+    let mut im = ItemMemory::open_rw(&p).unwrap();
     assert_eq!(im.len(), 1);
     assert_eq!(fs::read(&np).unwrap(), committed);
     assert_eq!(im.insert("b", &HV16::random(9)).unwrap(), 1);
     drop(im);
-    let im = ItemMemory::open_read_only(&p).unwrap();
+    let im = ItemMemory::open(&p).unwrap();
     assert_eq!((im.name(0), im.name(1)), (Some("a"), Some("b")));
 }
 
@@ -226,7 +222,7 @@ fn opt_out_still_checks_header_and_names() {
     fs::write(&np, &b).unwrap();
     let no_verify = OpenOptions::new().verify(false);
     assert!(matches!(
-        no_verify.open_item_memory(&p),
+        ItemMemory::open_with(&p, no_verify),
         Err(HvError::NamesChecksum {
             offset: 8,
             index: 0,
@@ -236,7 +232,10 @@ fn opt_out_still_checks_header_and_names() {
     let mut h = fs::read(&p).unwrap();
     h[16] ^= 1;
     fs::write(&p, &h).unwrap();
-    assert!(matches!(no_verify.open(&p), Err(HvError::HeaderChecksum { .. })));
+    assert!(matches!(
+        HvStore::open_with(&p, no_verify),
+        Err(HvError::HeaderChecksum { .. })
+    ));
 }
 
 /// Version 1 compares all four checksum lanes, not their 64-bit fold: a
@@ -252,7 +251,7 @@ fn version_1_lanes_that_only_fold_alike_fail_to_open() {
     let x = 0x0123_4567_89AB_CDEFu64;
     b[40..48].copy_from_slice(&(l0 ^ x).to_le_bytes());
     b[48..56].copy_from_slice(&(l1 ^ x.rotate_right(16)).to_le_bytes());
-    let sum = zc_hv16::hv::fnv1a64(&b[..72]);
+    let sum = zc_hv16::fnv1a64(&b[..72]);
     b[72..80].copy_from_slice(&sum.to_le_bytes());
     fs::write(&p, &b).unwrap();
     match HvStore::open(&p) {

@@ -1,73 +1,6 @@
-//! [`HvStore`]: a file of 2048-bit vectors, memory-mapped read-only and read
-//! as `&[HV16]` with zero copies.
-//!
-//! ## File format (version 2, little-endian)
-//!
-//! | offset | size | field                                                     |
-//! |-------:|-----:|-----------------------------------------------------------|
-//! | 0      | 8    | magic `b"ZCHV16ST"`                                       |
-//! | 8      | 4    | format version, `2` (version `1` files are still read)    |
-//! | 12     | 4    | dimension in bits, `2048`                                 |
-//! | 16     | 8    | vector count `n`                                          |
-//! | 24     | 8    | generator id: `0` unspecified, `1` SplitMix64 v1 ([`HV16::random`]) |
-//! | 32     | 8    | data offset, `4096`                                       |
-//! | 40     | 4    | CRC-32C of bytes `4096 .. 4096 + 256·n` ([`data_crc32c`]) |
-//! | 44     | 28   | zero (reserved; a non-zero byte is an error)              |
-//! | 72     | 8    | header checksum: FNV-1a 64 of bytes 0..72                 |
-//! | 80     | 4016 | zero (reserved)                                           |
-//! | 4096   | 256·n | the vectors, word 0 first, each word little-endian       |
-//!
-//! Version 1 differs only at bytes 40..72: four 64-bit lane states of a slower
-//! checksum ([`data_checksum`]). A version-1 file opens, verifies and appends
-//! in place as version 1 (older builds keep reading it); [`HvStore::create`]
-//! writes version 2.
-//!
-//! The file may be longer than `4096 + 256·n` (reserved capacity for appends);
-//! bytes past the count are ignored. Only little-endian hosts are supported.
-//!
-//! ## Verification on open
-//!
-//! [`HvStore::open`] and [`HvStore::open_rw`] check the header *and* the data
-//! checksum over the committed vectors before they return: a flipped byte,
-//! a torn append or a header that reached the disk before its data (a machine
-//! crash with durability off) is an [`HvError::DataChecksum`] naming the file
-//! and the byte range, never a store that searches wrong vectors. This reads
-//! the whole committed region once (CRC-32C with the CPU's CRC instruction;
-//! the README gives the measured cost). A caller who accepts the risk skips it
-//! with [`OpenOptions::verify`]`(false)`; [`HvStore::verify`] runs it later.
-//! Verification covers the bytes as they are at open: the mapping is shared,
-//! so a process that rewrites vectors in place afterwards (this crate only
-//! appends) changes what [`HvStore::vectors`] returns.
-//!
-//! ## One writer, many readers
-//!
-//! Every writable open ([`HvStore::create`], [`HvStore::open_rw`],
-//! [`crate::ItemMemory::create`], [`crate::ItemMemory::open`]) takes an
-//! exclusive advisory lock (`flock` on Unix, `LockFileEx` on Windows) on the
-//! store file for the life of the handle. A second writable open, from this
-//! process or another, fails at once with [`HvError::Locked`] naming the file.
-//! Read-only opens take no lock and are never blocked; they see the count of
-//! the header they read at open (appends after that are invisible to them,
-//! never half-visible). The lock is advisory: a program that writes the file
-//! without this crate is not stopped. [`HvStore::create`] over a store that
-//! readers have mapped truncates it under them (the lock excludes writers
-//! only); a reader that then touches a vector past the new end gets `SIGBUS`,
-//! the risk every shared file mapping carries. Create a new file and rename it
-//! over the old one to replace a store that is being read. On Windows the lock
-//! is `LockFileEx` over the whole file, which also blocks other handles' reads
-//! while a writer is open; the rule above is tested on Linux.
-//!
-//! ## Crash consistency
-//!
-//! An append writes the new vectors past the current count, syncs them, and
-//! only then rewrites the header (count, data checksum, header checksum) and
-//! syncs again. A crash before the header write leaves the old header, which
-//! opens with the old count; a torn header fails its checksum; a file cut short
-//! fails with [`HvError::CountExceedsFile`]. With durability off
-//! ([`HvStore::set_durable`]) the OS may write the header before the data; the
-//! data checksum then fails on open. No state opens with garbage.
+//! [`HvStore`]: a memory-mapped file of vectors (see the type's docs).
 
-mod format;
+mod durability;
 mod lock;
 mod options;
 
@@ -79,18 +12,64 @@ use zc_buffers::ledger::{self, CopyKind};
 use zc_buffers::{Advice, HostBufferExt, MmapBuf, MmapOptions};
 
 use crate::error::{HvError, Result, io_err};
+use crate::format::{DATA_OFFSET, GENERATOR_UNSPECIFIED, HEADER_USED, Header};
 use crate::hv::{BYTES, GENERATOR_SPLITMIX64_V1, HV16};
 
-pub use format::{
-    DATA_OFFSET, GENERATOR_UNSPECIFIED, HEADER_CHECKSUM_OFFSET, HEADER_USED, Header, MAGIC, VERSION, VERSION_1,
-    data_checksum, data_crc32c, fold_lanes,
-};
+pub use durability::Durability;
 pub use options::OpenOptions;
 
-/// A memory-mapped store of [`HV16`] vectors. See the [module docs](self) for
-/// the format, verification on open and the single-writer rule.
-/// [`HvStore::vectors`] is a `&[HV16]` straight over the page cache; every
-/// search in [`crate::search`] runs on it directly.
+/// A file of 2048-bit vectors, memory-mapped read-only and read as `&[HV16]`
+/// with zero copies: [`HvStore::vectors`] is a slice straight over the page
+/// cache, and every [`Hamming`](crate::Hamming) search runs on it directly.
+/// The file layout is in [`format`](mod@crate::format).
+///
+/// Names: [`HvStore::open`] reads, [`HvStore::open_rw`] reads and appends to
+/// an existing store, [`HvStore::create`] makes a new one (the same three in
+/// [`ItemMemory`](crate::ItemMemory)).
+///
+/// # Verification on open
+///
+/// [`HvStore::open`] and [`HvStore::open_rw`] check the header *and* the data
+/// checksum over the committed vectors before they return: a flipped byte,
+/// a torn append or a header that reached the disk before its data (a machine
+/// crash with [`Durability::NoSync`]) is an [`HvError::DataChecksum`] naming
+/// the file and the byte range, never a store that searches wrong vectors.
+/// This reads the whole committed region once (CRC-32C with the CPU's CRC
+/// instruction; the README gives the measured cost). A caller who accepts the
+/// risk skips it with [`OpenOptions::verify`]`(false)`; [`HvStore::verify`]
+/// runs it later. Verification covers the bytes as they are at open: the
+/// mapping is shared, so a process that rewrites vectors in place afterwards
+/// (this crate only appends) changes what [`HvStore::vectors`] returns.
+///
+/// # One writer, many readers
+///
+/// Every writable open ([`HvStore::create`], [`HvStore::open_rw`],
+/// [`ItemMemory::create`](crate::ItemMemory::create),
+/// [`ItemMemory::open_rw`](crate::ItemMemory::open_rw)) takes an exclusive
+/// advisory lock (`flock` on Unix, `LockFileEx` on Windows, through
+/// [`File::try_lock`]) on the store file for the life of the handle. A second
+/// writable open, from this process or another, fails at once with
+/// [`HvError::Locked`] naming the file. Read-only opens take no lock and are
+/// never blocked; they see the count of the header they read at open
+/// (appends after that are invisible to them, never half-visible). The lock
+/// is advisory: a program that writes the file without this crate is not
+/// stopped. [`HvStore::create`] over a store that readers have mapped
+/// truncates it under them (the lock excludes writers only); a reader that
+/// then touches a vector past the new end gets `SIGBUS`, the risk every
+/// shared file mapping carries. Create a new file and rename it over the old
+/// one to replace a store that is being read. On Windows the lock is
+/// `LockFileEx` over the whole file, which also blocks other handles' reads
+/// while a writer is open; the rule above is tested on Linux.
+///
+/// # Crash consistency
+///
+/// An append writes the new vectors past the current count, syncs them, and
+/// only then rewrites the header (count, data checksum, header checksum) and
+/// syncs again. A crash before the header write leaves the old header, which
+/// opens with the old count; a torn header fails its checksum; a file cut
+/// short fails with [`HvError::CountExceedsFile`]. With
+/// [`Durability::NoSync`] the OS may write the header before the data; the
+/// data checksum then fails on open. No state opens with garbage.
 #[derive(Debug)]
 pub struct HvStore {
     path: PathBuf,
@@ -100,12 +79,14 @@ pub struct HvStore {
     map: Option<MmapBuf>,
     header: Header,
     capacity: usize,
-    durable: bool,
+    durability: Durability,
 }
 
 impl HvStore {
     /// Creates (or truncates) a version-2 store at `path` with generator id 0
-    /// (unspecified), locked for writing (see the [module docs](self)).
+    /// (unspecified), locked for writing (see the
+    /// [single-writer rule](HvStore#one-writer-many-readers)). Writes are
+    /// [`Durability::Sync`] until [`HvStore::set_durability`] says otherwise.
     pub fn create(path: impl AsRef<Path>) -> Result<HvStore> {
         Self::create_with_generator(path, GENERATOR_UNSPECIFIED)
     }
@@ -140,18 +121,18 @@ impl HvStore {
             map: None,
             header: Header::new_v2(generator),
             capacity: 0,
-            durable: true,
+            durability: Durability::Sync,
         };
         store.write_header()?;
         Ok(store)
     }
 
     /// Opens a store read-only, checks its header and its data checksum (see
-    /// [Verification on open](self#verification-on-open)), and maps its
+    /// [Verification on open](HvStore#verification-on-open)), and maps its
     /// vectors (no copy). Takes no lock. To skip the data pass, use
     /// [`OpenOptions::verify`]`(false)`.
     pub fn open(path: impl AsRef<Path>) -> Result<HvStore> {
-        OpenOptions::new().open(path)
+        Self::open_with(path, OpenOptions::new())
     }
 
     /// Opens a store for reading and appending, verified like
@@ -159,16 +140,16 @@ impl HvStore {
     /// [`HvError::Locked`] while another handle (in any process) has it open
     /// for writing.
     pub fn open_rw(path: impl AsRef<Path>) -> Result<HvStore> {
-        OpenOptions::new().write(true).open(path)
+        Self::open_with(path, OpenOptions::new().write(true))
     }
 
     /// Opens with explicit [`OpenOptions`] (read-only or writable, verified or
-    /// not).
+    /// not, durability).
     pub fn open_with(path: impl AsRef<Path>, options: OpenOptions) -> Result<HvStore> {
         Self::open_impl(path.as_ref(), options)
     }
 
-    pub(crate) fn open_impl(path: &Path, opts: OpenOptions) -> Result<HvStore> {
+    fn open_impl(path: &Path, opts: OpenOptions) -> Result<HvStore> {
         check_endian(path)?;
         let writable = opts.is_write();
         let mut file = std::fs::OpenOptions::new()
@@ -192,10 +173,15 @@ impl HvStore {
         let mut raw = [0u8; HEADER_USED];
         file.read_exact(&mut raw).map_err(io_err("read header", path))?;
         let header = Header::decode(&raw, file_len, path)?;
-        let count = usize::try_from(header.count).map_err(|_| HvError::TooLarge { count: header.count })?;
+        let count = usize::try_from(header.count).map_err(|_| HvError::TooLarge {
+            path: path.to_path_buf(),
+            count: header.count,
+        })?;
         let capacity = if writable {
-            usize::try_from((file_len - DATA_OFFSET) / BYTES as u64)
-                .map_err(|_| HvError::TooLarge { count: header.count })?
+            usize::try_from((file_len - DATA_OFFSET) / BYTES as u64).map_err(|_| HvError::TooLarge {
+                path: path.to_path_buf(),
+                count: header.count,
+            })?
         } else {
             count
         };
@@ -205,7 +191,7 @@ impl HvStore {
             map: None,
             header,
             capacity,
-            durable: true,
+            durability: opts.durability_of(),
         };
         store.remap()?;
         if opts.is_verify() {
@@ -219,7 +205,8 @@ impl HvStore {
         if self.capacity == 0 {
             return Ok(());
         }
-        let len = self.capacity.checked_mul(BYTES).ok_or(HvError::TooLarge {
+        let len = self.capacity.checked_mul(BYTES).ok_or_else(|| HvError::TooLarge {
+            path: self.path.clone(),
             count: self.capacity as u64,
         })?;
         let map = MmapOptions::new()
@@ -280,18 +267,15 @@ impl HvStore {
         self.capacity
     }
 
-    /// With `false`, appends skip `fsync`. The data-then-header order still
-    /// protects against a crash of this process, not of the machine: after a
-    /// power loss the header may be on disk without its data, and the next
-    /// open fails with [`HvError::DataChecksum`] (unless verification is
-    /// skipped). Default `true`.
-    pub fn set_durable(&mut self, durable: bool) {
-        self.durable = durable;
+    /// Sets when appends reach stable storage (see [`Durability`]; default
+    /// [`Durability::Sync`]).
+    pub fn set_durability(&mut self, durability: Durability) {
+        self.durability = durability;
     }
 
-    /// Whether appends sync to disk (see [`HvStore::set_durable`]).
-    pub fn is_durable(&self) -> bool {
-        self.durable
+    /// The current [`Durability`].
+    pub fn durability(&self) -> Durability {
+        self.durability
     }
 
     /// Reads all committed vectors and checks them against the header's data
@@ -318,10 +302,10 @@ impl HvStore {
 
     /// Grows the file so that `additional` more vectors fit without remapping.
     pub fn reserve(&mut self, additional: usize) -> Result<()> {
-        let need = self
-            .len()
-            .checked_add(additional)
-            .ok_or(HvError::TooLarge { count: u64::MAX })?;
+        let need = self.len().checked_add(additional).ok_or_else(|| HvError::TooLarge {
+            path: self.path.clone(),
+            count: u64::MAX,
+        })?;
         self.grow_to(need)
     }
 
@@ -333,7 +317,10 @@ impl HvStore {
             .checked_mul(BYTES as u64)
             .and_then(|b| b.checked_add(DATA_OFFSET))
             .filter(|_| capacity.checked_mul(BYTES).is_some())
-            .ok_or(HvError::TooLarge { count: capacity as u64 })?;
+            .ok_or_else(|| HvError::TooLarge {
+                path: self.path.clone(),
+                count: capacity as u64,
+            })?;
         let file = self.writable_file()?;
         file.set_len(bytes).map_err(io_err("set_len", &self.path))?;
         self.capacity = capacity;
@@ -350,7 +337,9 @@ impl HvStore {
         self.remap()
     }
 
-    /// Appends vectors: data first, then the header (see the module docs).
+    /// Appends vectors: data first, then the header (see
+    /// [crash consistency](HvStore#crash-consistency)); with
+    /// [`Durability::Sync`] two `fdatasync` calls per append, whatever its size.
     /// The file grows by at least half its capacity when full, so repeated
     /// small appends remap rarely. Returns the index of the first new vector.
     /// The bytes written are recorded in the copy ledger as `CopyKind::Other`.
@@ -363,7 +352,10 @@ impl HvStore {
         let new_count = first
             .checked_add(vs.len())
             .filter(|n| n.checked_mul(BYTES).is_some())
-            .ok_or(HvError::TooLarge { count: u64::MAX })?;
+            .ok_or_else(|| HvError::TooLarge {
+                path: self.path.clone(),
+                count: u64::MAX,
+            })?;
         if new_count > self.capacity {
             let grown = self.capacity.saturating_add(self.capacity / 2).max(new_count).max(16);
             self.grow_to(grown)?;
@@ -375,7 +367,7 @@ impl HvStore {
             .map_err(io_err("seek", &self.path))?;
         f.write_all(bytes).map_err(io_err("write", &self.path))?;
         ledger::record_copy(CopyKind::Other, bytes.len());
-        if self.durable {
+        if self.durability.is_sync() {
             file.sync_data().map_err(io_err("fsync", &self.path))?;
         }
         self.header.extend_checksum(vs);
@@ -389,14 +381,16 @@ impl HvStore {
         self.append(std::slice::from_ref(v))
     }
 
-    /// Syncs the file to disk.
+    /// Syncs the file to disk (what [`Durability::Sync`] does after every
+    /// append; with [`Durability::NoSync`], call it where a crash must not
+    /// lose what was appended). Errors on a read-only handle.
     pub fn flush(&self) -> Result<()> {
         self.writable_file()?.sync_all().map_err(io_err("fsync", &self.path))
     }
 
     fn write_header(&mut self) -> Result<()> {
         let raw = self.header.encode();
-        let durable = self.durable;
+        let durable = self.durability.is_sync();
         let path = self.path.clone();
         let mut f = self.writable_file()?;
         f.seek(SeekFrom::Start(0)).map_err(io_err("seek", &path))?;
@@ -410,11 +404,11 @@ impl HvStore {
 
 fn check_endian(path: &Path) -> Result<()> {
     if cfg!(target_endian = "big") {
-        return Err(HvError::Io {
-            op: "open (big-endian hosts are not supported)",
-            path: path.to_path_buf(),
-            source: std::io::Error::from(std::io::ErrorKind::Unsupported),
-        });
+        return Err(crate::error::io_error(
+            "open (big-endian hosts are not supported)",
+            path,
+            std::io::Error::from(std::io::ErrorKind::Unsupported),
+        ));
     }
     Ok(())
 }

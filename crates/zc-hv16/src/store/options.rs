@@ -1,29 +1,31 @@
 //! [`OpenOptions`]: how to open an existing store or item memory.
 
-use std::path::Path;
+use super::durability::Durability;
 
-use crate::error::Result;
-use crate::item_memory::ItemMemory;
-use crate::store::HvStore;
-
-/// How to open an existing [`HvStore`] or [`ItemMemory`]: read-only or for
-/// writing, with or without the data verification pass.
+/// How to open an existing [`HvStore`](crate::HvStore) or
+/// [`ItemMemory`](crate::ItemMemory): read-only or for writing, with or
+/// without the data verification pass, and with which [`Durability`].
+/// Pass it to [`HvStore::open_with`](crate::HvStore::open_with) or
+/// [`ItemMemory::open_with`](crate::ItemMemory::open_with).
 ///
-/// The defaults are the safe ones: read-only, verified.
+/// The defaults are the safe ones: read-only, verified, [`Durability::Sync`].
 ///
 /// ```no_run
-/// use zc_hv16::OpenOptions;
+/// use zc_hv16::{Durability, HvStore, ItemMemory, OpenOptions};
 /// // Accept the risk of silently corrupt vectors for a faster open of a
 /// // large store (the header and the names are still checked):
-/// let store = OpenOptions::new().verify(false).open("big.hv16")?;
-/// // Append to a store (takes the single-writer lock), verified first:
-/// let mut rw = OpenOptions::new().write(true).open("items.hv16")?;
+/// let store = HvStore::open_with("big.hv16", OpenOptions::new().verify(false))?;
+/// // Append to an item memory (takes the single-writer lock), without a
+/// // flush per insert:
+/// let opts = OpenOptions::new().write(true).durability(Durability::NoSync);
+/// let mut items = ItemMemory::open_with("items.hv16", opts)?;
 /// # Ok::<(), zc_hv16::HvError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OpenOptions {
     verify: bool,
     write: bool,
+    durability: Durability,
 }
 
 impl Default for OpenOptions {
@@ -33,20 +35,22 @@ impl Default for OpenOptions {
 }
 
 impl OpenOptions {
-    /// Read-only, verified.
+    /// Read-only, verified, [`Durability::Sync`].
     pub fn new() -> Self {
         OpenOptions {
             verify: true,
             write: false,
+            durability: Durability::Sync,
         }
     }
 
     /// Whether opening reads every committed vector and checks the data
     /// checksum (default `true`). With `false` the open costs one header
     /// read and a mapping, whatever the store's size, and a corrupt data
-    /// region is found only by [`HvStore::verify`] — or not at all: searches
-    /// return wrong neighbours without an error. The header checksum and the
-    /// names sidecar's record checksums are checked either way.
+    /// region is found only by [`HvStore::verify`](crate::HvStore::verify) —
+    /// or not at all: searches return wrong neighbours without an error. The
+    /// header checksum and the names sidecar's record checksums are checked
+    /// either way.
     pub fn verify(mut self, verify: bool) -> Self {
         self.verify = verify;
         self
@@ -54,9 +58,16 @@ impl OpenOptions {
 
     /// Whether to open for appending (default `false`). A writable open takes
     /// the store's exclusive writer lock (see the
-    /// [single-writer rule](crate::store#one-writer-many-readers)).
+    /// [single-writer rule](crate::HvStore#one-writer-many-readers)).
     pub fn write(mut self, write: bool) -> Self {
         self.write = write;
+        self
+    }
+
+    /// The [`Durability`] of writes through the opened handle (default
+    /// [`Durability::Sync`]; it matters only with `write(true)`).
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
         self
     }
 
@@ -70,14 +81,8 @@ impl OpenOptions {
         self.write
     }
 
-    /// Opens the store at `path` with these options.
-    pub fn open(&self, path: impl AsRef<Path>) -> Result<HvStore> {
-        HvStore::open_impl(path.as_ref(), *self)
-    }
-
-    /// Opens the item memory at `path` (store and names sidecar) with these
-    /// options.
-    pub fn open_item_memory(&self, path: impl AsRef<Path>) -> Result<ItemMemory> {
-        ItemMemory::open_impl(path.as_ref(), *self)
+    /// The durability the opened handle starts with.
+    pub(crate) fn durability_of(&self) -> Durability {
+        self.durability
     }
 }

@@ -1,6 +1,50 @@
-//! The store header (versions 1 and 2) and the data checksums.
+//! The on-disk formats: the [`HvStore`](crate::HvStore) file (header versions
+//! 1 and 2, data checksums) and the [`ItemMemory`](crate::ItemMemory) names
+//! sidecar, for tools that read, write or repair them.
+//!
+//! ## Store file format (version 2, little-endian)
+//!
+//! | offset | size | field                                                     |
+//! |-------:|-----:|-----------------------------------------------------------|
+//! | 0      | 8    | magic `b"ZCHV16ST"`                                       |
+//! | 8      | 4    | format version, `2` (version `1` files are still read)    |
+//! | 12     | 4    | dimension in bits, `2048`                                 |
+//! | 16     | 8    | vector count `n`                                          |
+//! | 24     | 8    | generator id: `0` unspecified, `1` SplitMix64 v1 ([`HV16::random`](crate::HV16::random)) |
+//! | 32     | 8    | data offset, `4096`                                       |
+//! | 40     | 4    | CRC-32C of bytes `4096 .. 4096 + 256·n` ([`data_crc32c`]) |
+//! | 44     | 28   | zero (reserved; a non-zero byte is an error)              |
+//! | 72     | 8    | header checksum: FNV-1a 64 of bytes 0..72                 |
+//! | 80     | 4016 | zero (reserved)                                           |
+//! | 4096   | 256·n | the vectors, word 0 first, each word little-endian       |
+//!
+//! Version 1 differs only at bytes 40..72: four 64-bit lane states of a slower
+//! checksum ([`data_checksum`]). A version-1 file opens, verifies and appends
+//! in place as version 1 (older builds keep reading it); [`HvStore::create`](crate::HvStore::create)
+//! writes version 2.
+//!
+//! The file may be longer than `4096 + 256·n` (reserved capacity for appends);
+//! bytes past the count are ignored. Only little-endian hosts are supported.
+//!
+//! ## Names sidecar format
+//!
+//! An [`ItemMemory`](crate::ItemMemory) keeps its names in `<store path>.names`
+//! ([`names_path`]).
+//!
+//! Version 2 (written by [`ItemMemory::create`](crate::ItemMemory::create)):
+//! the magic [`NAMES_MAGIC_V2`], then one record per vector, in store order:
+//! a `u32` byte length, a `u32` CRC-32C ([`names_record_crc`]), and that many
+//! bytes of UTF-8 (integers little-endian). The CRC covers the record's index
+//! (`u64`), its length (`u32`) and its bytes, so a flipped, swapped or
+//! truncated record is an [`HvError::NamesChecksum`] or
+//! [`HvError::CorruptNames`] naming the sidecar and the record's byte offset,
+//! never a wrong name.
+//!
+//! Version 1 ([`NAMES_MAGIC`]): the same records without the CRC. It is still
+//! opened, and appended to as version 1; its names are not protected against
+//! corruption (recreate the item memory to upgrade).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{HvError, Result};
 use crate::hv::{BYTES, DIM, GENERATOR_SPLITMIX64_V1, HV16, fnv1a64};
@@ -244,4 +288,29 @@ impl Header {
             data_crc32c,
         })
     }
+}
+
+/// First 8 bytes of a version-1 names sidecar (records without checksums).
+pub const NAMES_MAGIC: [u8; 8] = *b"ZCHVNAME";
+/// First 8 bytes of a version-2 names sidecar (checksummed records).
+pub const NAMES_MAGIC_V2: [u8; 8] = *b"ZCHVNAM2";
+/// Longest symbol name, in bytes.
+pub const MAX_NAME_LEN: usize = 1 << 16;
+
+/// The checksum a version-2 names record `index` holding `name` carries:
+/// CRC-32C of `index` as a little-endian `u64`, the length as a
+/// little-endian `u32`, then the bytes (names longer than [`MAX_NAME_LEN`]
+/// are never valid).
+pub fn names_record_crc(index: usize, name: &[u8]) -> u32 {
+    let len = name.len() as u32; // ok: truncation only for names never valid
+    let crc = crc32c::crc32c_append(0, &(index as u64).to_le_bytes());
+    let crc = crc32c::crc32c_append(crc, &len.to_le_bytes());
+    crc32c::crc32c_append(crc, name)
+}
+
+/// The names sidecar path for a store path: `<store>.names`.
+pub fn names_path(store: &Path) -> PathBuf {
+    let mut s = store.as_os_str().to_os_string();
+    s.push(".names");
+    PathBuf::from(s)
 }
