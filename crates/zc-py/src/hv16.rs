@@ -17,14 +17,14 @@ use pyo3::prelude::*;
 use pyo3::sync::{MutexExt, RwLockExt};
 use zc_buffers::ledger::{self, CopyKind};
 use zc_buffers::{AlignedBuf, HostBufferExt, HostBufferMutExt};
-use zc_hv16::{BYTES, HV16, HvError, search::Hit};
+use zc_hv16::{BYTES, HV16, Hamming, Hit, HvError};
 
 use crate::buffers::{Elem, Owner, PyBuffer};
 use crate::common::{self, Kind, buffer_err, buffer_kind, chain, err};
 
 fn hv_err(e: HvError) -> PyErr {
     let kind = match &e {
-        HvError::Io { .. } | HvError::Locked { .. } => Kind::Os,
+        HvError::Locked { .. } => Kind::Os,
         HvError::Buffer(b) => buffer_kind(b),
         HvError::TruncatedHeader { .. }
         | HvError::BadMagic { .. }
@@ -37,7 +37,7 @@ fn hv_err(e: HvError) -> PyErr {
         | HvError::ReservedNotZero { .. }
         | HvError::CorruptNames { .. }
         | HvError::NamesChecksum { .. } => Kind::FileFormat,
-        HvError::OutputLength { .. } | HvError::Empty => Kind::Shape,
+        HvError::Empty => Kind::Shape,
         _ => Kind::Value,
     };
     err(kind, chain(&e))
@@ -143,7 +143,7 @@ impl PyHvStore {
     #[pyo3(signature = (path, *, verify=true))]
     fn open(py: Python<'_>, path: std::path::PathBuf, verify: bool) -> PyResult<Self> {
         let s = py
-            .detach(|| zc_hv16::OpenOptions::new().verify(verify).open(&path))
+            .detach(|| zc_hv16::HvStore::open_with(&path, zc_hv16::OpenOptions::new().verify(verify)))
             .map_err(hv_err)?;
         Ok(Self::wrap(s))
     }
@@ -240,7 +240,9 @@ impl PyHvStore {
             }
             let hv = Hvs::new(qbytes)?;
             let hits = &mut hits[..need];
-            zc_hv16::search::top_k_batch_into(store.vectors(), hv.get(m), k, hits).map_err(hv_err)?;
+            Hamming::detect()
+                .top_k_batch_into_slice(hv.get(m), store.vectors(), k, hits)
+                .map_err(hv_err)?;
             // FAISS layout: two arrays instead of (u32, usize) pairs.
             for ((h, dst_d), dst_i) in hits.iter().zip(dd.iter_mut()).zip(ii.iter_mut()) {
                 *dst_d = h.distance as i32;
@@ -416,8 +418,9 @@ fn hamming<'py>(py: Python<'py>, a: &Bound<'py, PyAny>, b: &Bound<'py, PyAny>) -
         common::kernel(py, || -> PyResult<()> {
             let (av, bv) = (Hvs::new(ab)?, Hvs::new(bb)?);
             let (av, bv) = (av.get(n), bv.get(nb));
+            let h = Hamming::detect();
             for (r, d) in dst.iter_mut().enumerate() {
-                *d = zc_hv16::kernels::hamming(&av[r], &bv[if nb == 1 { 0 } else { r }]) as i32;
+                *d = h.hamming(&av[r], &bv[if nb == 1 { 0 } else { r }]) as i32;
             }
             Ok(())
         })?;

@@ -13,15 +13,15 @@ use crate::common::{self, Kind, buffer_kind, chain, err};
 /// A `MelError` as a `zc` exception with the Rust message.
 fn mel_err(e: MelError) -> PyErr {
     let kind = match &e {
-        MelError::OutputSize { .. } | MelError::ShapeMismatch { .. } | MelError::TooShort { .. } => Kind::Shape,
-        MelError::BatchSize { .. } | MelError::StreamOutput { .. } => Kind::Shape,
+        MelError::ShapeMismatch { .. } | MelError::TooShort { .. } => Kind::Shape,
+        MelError::BatchSize { .. } => Kind::Shape,
         MelError::Buffer(b) => buffer_kind(b),
         MelError::Io { .. } => Kind::Os,
         MelError::InvalidWav { .. }
         | MelError::UnsupportedFormat { .. }
         | MelError::Truncated { .. }
         | MelError::RaggedData { .. } => Kind::FileFormat,
-        MelError::WorkerPanicked | MelError::Fft { .. } | MelError::Resample { .. } => Kind::Runtime,
+        MelError::Fft { .. } | MelError::Resample { .. } => Kind::Runtime,
         _ => Kind::Value,
     };
     err(kind, chain(&e))

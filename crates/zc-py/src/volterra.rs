@@ -14,13 +14,11 @@ use crate::common::{self, Kind, buffer_kind, chain, err};
 
 fn vol_err(e: VolterraError) -> PyErr {
     let kind = match &e {
-        VolterraError::H2Shape { .. } | VolterraError::BlockTooLarge { .. } | VolterraError::LengthMismatch { .. } => {
-            Kind::Shape
-        }
-        VolterraError::Io(_) => Kind::Os,
-        VolterraError::Npz(_) => Kind::FileFormat,
+        VolterraError::H2Shape { .. } => Kind::Shape,
+        VolterraError::Io { .. } => Kind::Os,
+        VolterraError::Npz { .. } => Kind::FileFormat,
         VolterraError::Buffer(b) => buffer_kind(b),
-        VolterraError::Fft(_) => Kind::Runtime,
+        VolterraError::Fft { .. } => Kind::Runtime,
         _ => Kind::Value,
     };
     err(kind, chain(&e))
@@ -161,13 +159,8 @@ fn process_typed<'py, T: numpy::Element + zc_volterra::Sample>(
         ));
     }
     let os = common::slice_mut(&mut oa, "out")?;
-    let max = p.max_block();
-    common::kernel(py, || -> Result<(), VolterraError> {
-        for (xi, oi) in xs.chunks(max).zip(os.chunks_mut(max)) {
-            p.process(xi, oi)?;
-        }
-        Ok(())
-    })
+    // Any length: the processor runs blocks of `max_block` itself.
+    common::kernel(py, || -> Result<usize, VolterraError> { p.process_into_slice(xs, os) })
     .map_err(vol_err)?;
     drop(oa);
     Ok(out_obj)
