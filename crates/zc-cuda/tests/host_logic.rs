@@ -160,8 +160,11 @@ fn registration_checks_run_before_any_driver_call() {
         Err(CudaError::Buffer(BufferError::Misaligned {
             addr, required, actual, ..
         })) => {
-            assert_eq!((required, actual), (4096, 64));
+            assert_eq!(required, 4096);
             assert_eq!(addr, big.as_ptr() as usize + 64);
+            // whatever the allocator gave: the address's own alignment, below a page
+            assert_eq!(actual, zc_buffers::addr_alignment(addr));
+            assert!((64..4096).contains(&actual), "{actual}");
         }
         other => panic!("expected Misaligned, got {other:?}"),
     }
