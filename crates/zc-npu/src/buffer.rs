@@ -110,7 +110,7 @@ impl NpuBuffer<XrtOwned> {
     /// (`as_bytes_mut`, `as_slice_mut::<f32>()`, `view2_mut`), then
     /// `sync(ToDevice, range)` the bytes you wrote.
     ///
-    /// Errors: [`NpuError::ZeroSize`], [`NpuError::TooLarge`],
+    /// Errors: `BufferError::EmptyBuffer` (zero bytes), [`NpuError::TooLarge`],
     /// [`NpuError::Xrt`] when `xrtBOAlloc` or `xrtBOMap` fails.
     pub fn alloc(device: &NpuDevice, len: usize) -> Result<NpuBuffer> {
         Self::alloc_with(device, len, BoFlags::HOST_ONLY, 0)
@@ -273,7 +273,7 @@ impl<H> NpuBuffer<H> {
     /// ([`SyncDirection::ToDevice`]) or NPU writes visible to the host
     /// ([`SyncDirection::FromDevice`]): `xrtBOSync(bo, dir, range.len(),
     /// range.start)`. An empty range calls nothing. Errors:
-    /// [`NpuError::RangeOutOfBounds`] (nothing is called),
+    /// `BufferError::RangeOutOfBounds` (nothing is called),
     /// [`NpuError::Xrt`] with XRT's return code.
     pub fn sync_range(&mut self, direction: SyncDirection, range: Range<usize>) -> Result<()> {
         check_range(&range, self.bo.len)?;
