@@ -71,24 +71,6 @@ fn parse() -> Result<Args, Box<dyn Error>> {
     Ok(a)
 }
 
-/// The `.npy` v1.0 header for a little-endian `f32` C-order array.
-fn npy_header(shape: (usize, usize)) -> Vec<u8> {
-    let dict = format!(
-        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}",
-        shape.0, shape.1
-    );
-    // magic (6) + version (2) + header length (2) + dict + padding + '\n', a multiple of 64
-    let unpadded = 10 + dict.len() + 1;
-    let total = unpadded.div_ceil(64) * 64;
-    let mut h = Vec::with_capacity(total);
-    h.extend_from_slice(b"\x93NUMPY\x01\x00");
-    h.extend_from_slice(&((total - 10) as u16).to_le_bytes());
-    h.extend_from_slice(dict.as_bytes());
-    h.resize(total - 1, b' ');
-    h.push(b'\n');
-    h
-}
-
 fn main() -> Result<(), Box<dyn Error>> {
     let args = parse()?;
     let wav = WavFile::open(&args.input)?.expect_sample_rate(SAMPLE_RATE)?;
@@ -99,7 +81,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let shape = mel.compute_into(&samples, &mut out, args.layout)?;
     let ms = t.elapsed().as_secs_f64() * 1e3;
     let mut file = std::io::BufWriter::new(std::fs::File::create(&args.output)?);
-    file.write_all(&npy_header(shape))?;
+    file.write_all(&zc_buffers::interop::npy::header("<f4", &[shape.0, shape.1]))?;
     // the buffer holds native-endian f32; .npy says little-endian
     if cfg!(target_endian = "little") {
         file.write_all(out.as_bytes())?;

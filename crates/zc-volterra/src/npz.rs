@@ -133,21 +133,10 @@ fn parse_npy(bytes: &[u8], member: &'static str) -> std::result::Result<Npy, Npz
     Ok(Npy { shape, data })
 }
 
+/// One `.npy` member: the workspace's one header writer
+/// (`zc_buffers::interop::npy`), then the little-endian body.
 fn write_npy(descr: &str, shape: &[usize], body: &[u8]) -> Vec<u8> {
-    let shape_s = match shape {
-        [] => "()".to_string(),
-        [n] => format!("({n},)"),
-        s => format!("({})", s.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")),
-    };
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_s}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = Vec::with_capacity(10 + header.len() + body.len());
-    out.extend_from_slice(b"\x93NUMPY\x01\x00");
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
+    let mut out = zc_buffers::interop::npy::header(descr, shape);
     out.extend_from_slice(body);
     out
 }
