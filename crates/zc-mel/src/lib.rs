@@ -24,7 +24,8 @@
 //! * [`MelConfig`], [`Padding`], [`Layout`]: Whisper's definition
 //!   (`MelConfig::whisper(80)` / `(128)`), `pad_or_trim` to 30 s, output
 //!   shape and byte size for sizing a pool buffer.
-//! * [`wav`]: WAV files mapped in place (mono 32-bit float: zero copy) or
+//! * [`wav`]: WAV files mapped in place (mono 32-bit float at a 4-byte
+//!   aligned offset: zero copy) or
 //!   decoded once into a caller buffer (any PCM / float, downmixed),
 //!   every copy recorded in the [`zc_buffers::ledger`].
 //! * [`resample`] (feature `resample`, default on): a `Resampler` plan from
@@ -46,19 +47,19 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod config;
-pub mod error;
-pub mod filters;
+mod config;
+mod error;
+mod filters;
 mod kernels;
 #[cfg(feature = "resample")]
 pub mod resample;
-pub mod spectrogram;
-pub mod stream;
+mod spectrogram;
+mod stream;
 pub mod wav;
 
 pub use config::{HOP_LENGTH, Layout, MelConfig, N_FFT, N_FRAMES, N_SAMPLES, Normalization, Padding, SAMPLE_RATE};
 pub use error::{MelError, Result};
-pub use filters::MelFilterbank;
+pub use filters::{MelFilterbank, hz_to_mel, mel_to_hz};
 pub use kernels::{LANES, SIMD_LEVELS};
 #[cfg(feature = "resample")]
 pub use resample::{MAX_INPUT_RATE, MIN_INPUT_RATE, Resampler, resampled_len};
