@@ -233,8 +233,13 @@ unsafe impl StableBytes for crate::AlignedBuf {}
 // SAFETY: the Vec's heap allocation; while the value is owned elsewhere
 // nobody holds `&mut` to it, so it cannot reallocate.
 unsafe impl StableBytes for Vec<u8> {}
-// SAFETY: a Box never moves its contents.
-unsafe impl<B: Buffer + ?Sized> StableBytes for Box<B> {}
+// SAFETY: a Box never moves its contents, and the bytes of a `StableBytes`
+// owner live behind its own pointer, so moving the Box (which asserts unique
+// access to the owner value, not to those bytes) leaves pointers into them
+// valid. A `Box<[u8]>` is deliberately not covered: there the Box's own
+// allocation holds the bytes, and moving it would invalidate pointers a
+// device runtime keeps into them.
+unsafe impl<B: StableBytes + ?Sized> StableBytes for Box<B> {}
 // SAFETY: a read-only file mapping; the mapping address is fixed for its life.
 unsafe impl StableBytes for crate::MmapBuf {}
 // SAFETY: a writable file mapping owned by the value; the address is fixed.
