@@ -422,20 +422,23 @@ const MIN_FRAMES_PER_THREAD: usize = 64;
 ///
 /// let plan = Arc::new(MelPlan::new(MelConfig::whisper(80))?);
 /// let clip: Vec<f32> = (0..16_000).map(|i| (i as f32 * 0.01).sin()).collect();
-/// let results: Vec<Vec<f32>> = std::thread::scope(|s| {
+/// let n = 80 * plan.n_frames(clip.len())?;
+/// let results = std::thread::scope(|s| {
 ///     let handles: Vec<_> = (0..2)
 ///         .map(|_| {
 ///             let (plan, clip) = (Arc::clone(&plan), &clip);
-///             s.spawn(move || {
+///             s.spawn(move || -> zc_mel::Result<Vec<f32>> {
 ///                 let mut scratch = plan.make_scratch();              // per thread, once
-///                 let mut out = vec![0f32; 80 * plan.n_frames(clip.len()).unwrap()];
-///                 plan.compute_into_slice_with_scratch(clip, &mut out, Layout::MelMajor, &mut scratch).unwrap();
-///                 out
+///                 let mut out = vec![0f32; n];
+///                 plan.compute_into_slice_with_scratch(clip, &mut out, Layout::MelMajor, &mut scratch)?;
+///                 Ok(out)
 ///             })
 ///         })
 ///         .collect();
-///     handles.into_iter().map(|h| h.join().unwrap()).collect()
+///     // a panicked thread counts as a failed result here
+///     handles.into_iter().map(|h| h.join().ok().and_then(Result::ok)).collect::<Vec<_>>()
 /// });
+/// assert!(results[0].is_some());
 /// assert_eq!(results[0], results[1]);
 /// # Ok::<(), zc_mel::MelError>(())
 /// ```
