@@ -19,19 +19,6 @@ from .errors import (
 from ._zc import __version__
 from . import buffers, hv16, mel, volterra
 
-__all__ = [
-    "__version__",
-    "buffers",
-    "mel",
-    "hv16",
-    "volterra",
-    "ZcError",
-    "ZcValueError",
-    "ShapeError",
-    "DTypeError",
-    "CopyRequiredError",
-    "ReadOnlyError",
-    "ZcOSError",
-    "FileFormatError",
-    "ZcRuntimeError",
-]
+from . import errors as _errors
+
+__all__ = ["__version__", "buffers", "mel", "hv16", "volterra", *_errors.__all__]
