@@ -4,12 +4,15 @@
 //! (AVX2, portable), `padding=480000`,
 //! and `pad_or_trim` of a 5 s clip (silent frames skip the FFT). Only
 //! ratios measured in one run are meaningful on a shared machine.
+//!
+//! Needs the `bench-peers` feature (it builds the peer crate):
+//! `cargo bench -p zc-mel --features bench-peers --bench mel`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mel_spec::prelude::{BatchLogMelConfig, BatchLogMelSpectrogram, Spectrogram};
 use std::hint::black_box;
 use zc_buffers::AlignedBuf;
-use zc_mel::{KernelLevel, Layout, MelConfig, MelSpectrogram, MelStream, Normalization, Padding, WavFile};
+use zc_mel::{Layout, MelConfig, MelSpectrogram, MelStream, Normalization, Padding, SimdLevel, WavFile};
 
 fn chirp() -> Vec<f32> {
     let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/chirp_30s.f32")).unwrap();
@@ -23,12 +26,17 @@ fn zc(
     c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     name: &str,
     x: &[f32],
-    mut mel: MelSpectrogram,
+    mel: MelSpectrogram,
     layout: Layout,
 ) {
+    let mel = mel.to_builder().layout(layout).build().unwrap();
+    let mut scratch = mel.make_scratch();
     let mut out = AlignedBuf::zeroed(mel.output_bytes(x.len()).unwrap()).unwrap();
     c.bench_function(name, |b| {
-        b.iter(|| mel.compute_into(black_box(x), &mut out, layout).unwrap())
+        b.iter(|| {
+            mel.compute_into_with_scratch(black_box(x), &mut out, &mut scratch)
+                .unwrap()
+        })
     });
 }
 
@@ -44,18 +52,17 @@ fn bench(c: &mut Criterion) {
             &mut g,
             &format!("zc-mel {all} threads mel-major"),
             &x,
-            plan().with_threads(all),
+            plan().to_builder().threads(all).build().unwrap(),
             Layout::MelMajor,
         );
         // the levels below the detected one, side by side
-        for level in [KernelLevel::Avx2Fma, KernelLevel::Scalar] {
-            if level != KernelLevel::detect() && level.is_available() && (n_mels == 80 || level != KernelLevel::Scalar)
-            {
-                let mut p = plan();
-                p.set_kernel_level(level).unwrap();
+        let best = plan().simd_level();
+        for level in [SimdLevel::Avx2, SimdLevel::Portable] {
+            if level != best && level.is_available() && (n_mels == 80 || level != SimdLevel::Portable) {
+                let p = plan().to_builder().simd(level).build().unwrap();
                 zc(
                     &mut g,
-                    &format!("zc-mel 1 thread {level:?} kernels"),
+                    &format!("zc-mel 1 thread {level} kernels"),
                     &x,
                     p,
                     Layout::MelMajor,
@@ -63,7 +70,7 @@ fn bench(c: &mut Criterion) {
             }
         }
         if n_mels == 80 {
-            let pad = MelSpectrogram::new(MelConfig::whisper(80).with_padding(Padding::Append(480_000))).unwrap();
+            let pad = MelSpectrogram::new(MelConfig::whisper(80).padding(Padding::Append(480_000))).unwrap();
             zc(
                 &mut g,
                 "zc-mel padding=480000 (60 s, half silent)",
@@ -72,7 +79,7 @@ fn bench(c: &mut Criterion) {
                 Layout::MelMajor,
             );
             let five = &x[..80_000];
-            let pot = MelSpectrogram::new(MelConfig::whisper(80).with_padding(Padding::WHISPER_30S)).unwrap();
+            let pot = MelSpectrogram::new(MelConfig::whisper(80).padding(Padding::WHISPER_30S)).unwrap();
             zc(
                 &mut g,
                 "zc-mel pad_or_trim of 5 s to 30 s (FFT skipping)",
@@ -80,16 +87,18 @@ fn bench(c: &mut Criterion) {
                 pot,
                 Layout::MelMajor,
             );
-            let mut stream =
-                MelStream::new(MelConfig::whisper(80).with_normalization(Normalization::Fixed(1.0))).unwrap();
+            let mut stream = MelStream::new(MelConfig::whisper(80).normalization(Normalization::Fixed(1.0))).unwrap();
             let mut frames = vec![0f32; 3000 * 80];
             g.bench_function("zc-mel MelStream, 1600-sample chunks", |b| {
                 b.iter(|| {
                     let mut at = 0;
                     for chunk in x.chunks(1600) {
-                        at += stream.push(black_box(chunk), &mut frames[at * 80..]).unwrap();
+                        at += stream
+                            .push_into_slice(black_box(chunk), &mut frames[at * 80..])
+                            .unwrap()
+                            .n_frames;
                     }
-                    stream.finish(&mut frames[at * 80..]).unwrap()
+                    stream.finish_into_slice(&mut frames[at * 80..]).unwrap()
                 })
             });
         }
@@ -116,18 +125,20 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("batch_8x5s_80");
     let clips: Vec<&[f32]> = x.chunks(80_000).take(6).chain(x.chunks(40_000).take(2)).collect();
     for threads in [1, all] {
-        let mut mel = MelSpectrogram::new(
+        let mel = MelSpectrogram::builder(
             MelConfig::whisper(80)
-                .with_padding(Padding::WHISPER_30S)
-                .with_normalization(Normalization::PerItem),
+                .padding(Padding::WHISPER_30S)
+                .normalization(Normalization::PerItem),
         )
-        .unwrap()
-        .with_threads(threads);
+        .threads(threads)
+        .build()
+        .unwrap();
+        let mut scratch = mel.make_scratch();
         let mut outs: Vec<Vec<f32>> = clips.iter().map(|_| vec![0f32; 80 * 3000]).collect();
         g.bench_function(format!("zc-mel batch, per-item max, {threads} threads"), |b| {
             b.iter(|| {
                 let mut o: Vec<&mut [f32]> = outs.iter_mut().map(|v| v.as_mut_slice()).collect();
-                mel.compute_batch_into_slices(&clips, &mut o, Layout::MelMajor).unwrap()
+                mel.compute_batch_into_slices(&clips, &mut o, &mut scratch).unwrap()
             })
         });
     }

@@ -152,11 +152,11 @@ fn load_wav_into_checks_rate_and_size() {
     let mut small = AlignedBuf::zeroed(196).unwrap();
     assert!(matches!(
         load_wav_into(&p16, &mut small),
-        Err(MelError::OutputSize {
-            expected: 50,
+        Err(MelError::Buffer(zc_buffers::BufferError::OutputTooSmall {
+            needed: 50,
             actual: 49,
             ..
-        })
+        }))
     ));
     assert!(small.iter().all(|&b| b == 0), "output touched on error");
     assert_eq!(load_wav_into(&p16, &mut out).unwrap(), 50);

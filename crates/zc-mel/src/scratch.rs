@@ -1,0 +1,110 @@
+//! Per-thread working memory of the engine, owned by the caller.
+
+use rustfft::num_complex::Complex32;
+
+use crate::engine::Engine;
+use crate::kernels::LANES;
+
+/// Working memory for one thread running a [`MelSpectrogram`](crate::MelSpectrogram)
+/// plan: made by [`MelSpectrogram::make_scratch`](crate::MelSpectrogram::make_scratch)
+/// (which allocates [`MelSpectrogram::scratch_bytes`](crate::MelSpectrogram::scratch_bytes)
+/// bytes once) and lent to the `…_with_scratch` calls, which then allocate
+/// nothing. A scratch fits every plan with the same geometry (`n_fft`,
+/// `n_mels` and filterbank span) whatever its layout, threads or SIMD
+/// level; another plan's scratch is refused with
+/// [`MelError::ScratchMismatch`](crate::MelError::ScratchMismatch).
+/// Its contents between calls are meaningless.
+#[derive(Clone)]
+pub struct MelScratch {
+    pub(crate) geometry: Geometry,
+    /// One frame assembled from reflect / zero padding; on the lane-FFT
+    /// path one per lane plus an all-zero one read by silent lanes.
+    pub(crate) frame: Vec<f32>,
+    /// `LANES` packed half-length complex frames (the rustfft path's FFT
+    /// input; empty on the lane-FFT path, which windows straight into `zr`, `zi`).
+    pub(crate) fft: Vec<Complex32>,
+    /// Their spectra, plus an all-zero chunk read by silent lanes (rustfft
+    /// path; empty on the lane-FFT path).
+    pub(crate) spec: Vec<Complex32>,
+    pub(crate) fft_scratch: Vec<Complex32>,
+    /// Transposed spectra, `(n_fft/2 + 1, LANES)`.
+    pub(crate) zr: Vec<f32>,
+    pub(crate) zi: Vec<f32>,
+    /// The lane FFT's other ping-pong buffers, `(n_fft/2 + 1, LANES)`
+    /// (empty on the rustfft path).
+    pub(crate) yr: Vec<f32>,
+    pub(crate) yi: Vec<f32>,
+    /// Power rows `(k1 - k0, LANES)`.
+    pub(crate) pow: Vec<f32>,
+    /// Log-mel `(n_mels, LANES)`.
+    pub(crate) mel: Vec<f32>,
+}
+
+/// What a scratch's sizes depend on: a scratch fits an engine with the same one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Geometry {
+    pub(crate) n_fft: usize,
+    pub(crate) n_mels: usize,
+    pub(crate) bins: usize,
+    pub(crate) lane: bool,
+}
+
+impl Geometry {
+    pub(crate) fn of(e: &Engine) -> Self {
+        Self {
+            n_fft: e.n_fft,
+            n_mels: e.n_mels,
+            bins: e.k1 - e.k0,
+            lane: e.lane.is_some(),
+        }
+    }
+}
+
+impl MelScratch {
+    pub(crate) fn new(e: &Engine) -> Self {
+        let m = e.n_fft / 2;
+        let zero = Complex32::new(0.0, 0.0);
+        let lane = e.lane.is_some();
+        let (fft_len, spec_len, scratch_len, y_len) = if lane {
+            (0, 0, 0, (m + 1) * LANES)
+        } else {
+            (m * LANES, m * (LANES + 1), e.fft.get_outofplace_scratch_len(), 0)
+        };
+        Self {
+            geometry: Geometry::of(e),
+            frame: vec![0.0; if lane { e.n_fft * (LANES + 1) } else { e.n_fft }],
+            fft: vec![zero; fft_len],
+            spec: vec![zero; spec_len],
+            fft_scratch: vec![zero; scratch_len],
+            zr: vec![0.0; (m + 1) * LANES],
+            zi: vec![0.0; (m + 1) * LANES],
+            yr: vec![0.0; y_len],
+            yi: vec![0.0; y_len],
+            pow: vec![0.0; (e.k1 - e.k0) * LANES],
+            mel: vec![0.0; e.n_mels * LANES],
+        }
+    }
+
+    /// Bytes of working memory this scratch holds.
+    pub fn bytes(&self) -> usize {
+        (self.frame.len()
+            + self.zr.len()
+            + self.zi.len()
+            + self.yr.len()
+            + self.yi.len()
+            + self.pow.len()
+            + self.mel.len())
+            * 4
+            + (self.fft.len() + self.spec.len() + self.fft_scratch.len()) * 8
+    }
+}
+
+impl std::fmt::Debug for MelScratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MelScratch")
+            .field("n_fft", &self.geometry.n_fft)
+            .field("n_mels", &self.geometry.n_mels)
+            .field("bytes", &self.bytes())
+            .finish()
+    }
+}
