@@ -78,5 +78,10 @@ pub use resample::{MAX_INPUT_RATE, MIN_INPUT_RATE, Resampler, resampled_len};
 pub use scratch::MelScratch;
 pub use stream::MelStream;
 pub use wav::{SampleFormat, Samples, WavFile, WavInfo, load_wav_into};
+/// The README's Rust snippets, compiled (and, where they need no file, run) as doc-tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 /// The SIMD levels (re-exported from the core): see [`MelSpectrogramBuilder::simd`].
 pub use zc_buffers::SimdLevel;
