@@ -339,8 +339,25 @@ fn emit(
     if n == 0 {
         return;
     }
-    plan.engine()
-        .frames(plan.simd_level(), scratch, sig, *next, n, |t, nb, block| {
+    let (engine, level) = (plan.engine(), plan.simd_level());
+    let n_mels = out.ncols();
+    // a block of `nb` frames: frame `t + l` is lane `l` of every row
+    let fill = |dst: &mut [f32], block: &[f32], l: usize| {
+        for (d, src) in dst.iter_mut().zip(block.chunks_exact(LANES)) {
+            *d = normalise_one(src[l], floor);
+        }
+    };
+    match out.as_slice_mut() {
+        // contiguous rows (slices, buffers, standard-layout views): index directly
+        Some(flat) => engine.frames(level, scratch, sig, *next, n, |t, nb, block| {
+            for l in 0..nb {
+                let r = t + l - first;
+                if let Some(dst) = flat.get_mut(r * n_mels..(r + 1) * n_mels) {
+                    fill(dst, block, l);
+                }
+            }
+        }),
+        None => engine.frames(level, scratch, sig, *next, n, |t, nb, block| {
             for l in 0..nb {
                 let r = t + l - first;
                 if r >= out.nrows() {
@@ -348,11 +365,7 @@ fn emit(
                 }
                 let mut row = out.row_mut(r);
                 match row.as_slice_mut() {
-                    Some(dst) => {
-                        for (d, src) in dst.iter_mut().zip(block.chunks_exact(LANES)) {
-                            *d = normalise_one(src[l], floor);
-                        }
-                    }
+                    Some(dst) => fill(dst, block, l),
                     None => {
                         for (d, src) in row.iter_mut().zip(block.chunks_exact(LANES)) {
                             *d = normalise_one(src[l], floor);
@@ -360,6 +373,7 @@ fn emit(
                     }
                 }
             }
-        });
+        }),
+    };
     *next += n;
 }
