@@ -246,7 +246,7 @@ impl MelSpectrogram {
 
     /// Bytes of working memory one [`MelScratch`] for this plan holds.
     pub fn scratch_bytes(&self) -> usize {
-        MelScratch::new(&self.engine).bytes()
+        MelScratch::bytes_for(&self.engine)
     }
 
     /// Working memory for one thread running this plan (allocates

@@ -60,29 +60,69 @@ impl Geometry {
     }
 }
 
-impl MelScratch {
-    pub(crate) fn new(e: &Engine) -> Self {
+/// Lengths of a scratch's buffers for an engine (`f32` ones, then `Complex32` ones).
+struct Sizes {
+    frame: usize,
+    zr: usize,
+    y: usize,
+    pow: usize,
+    mel: usize,
+    fft: usize,
+    spec: usize,
+    fft_scratch: usize,
+}
+
+impl Sizes {
+    /// The sizes for `e` (bounded: `n_fft <= 2^20` and `n_mels <= 4096` are
+    /// validated before an engine exists).
+    fn of(e: &Engine) -> Self {
         let m = e.n_fft / 2;
-        let zero = Complex32::new(0.0, 0.0);
         let lane = e.lane.is_some();
-        let (fft_len, spec_len, scratch_len, y_len) = if lane {
+        let (fft, spec, fft_scratch, y) = if lane {
             (0, 0, 0, (m + 1) * LANES)
         } else {
             (m * LANES, m * (LANES + 1), e.fft.get_outofplace_scratch_len(), 0)
         };
         Self {
-            geometry: Geometry::of(e),
-            frame: vec![0.0; if lane { e.n_fft * (LANES + 1) } else { e.n_fft }],
-            fft: vec![zero; fft_len],
-            spec: vec![zero; spec_len],
-            fft_scratch: vec![zero; scratch_len],
-            zr: vec![0.0; (m + 1) * LANES],
-            zi: vec![0.0; (m + 1) * LANES],
-            yr: vec![0.0; y_len],
-            yi: vec![0.0; y_len],
-            pow: vec![0.0; (e.k1 - e.k0) * LANES],
-            mel: vec![0.0; e.n_mels * LANES],
+            frame: if lane { e.n_fft * (LANES + 1) } else { e.n_fft },
+            zr: (m + 1) * LANES,
+            y,
+            pow: (e.k1 - e.k0) * LANES,
+            mel: e.n_mels * LANES,
+            fft,
+            spec,
+            fft_scratch,
         }
+    }
+
+    fn bytes(&self) -> usize {
+        (self.frame + 2 * self.zr + 2 * self.y + self.pow + self.mel) * 4
+            + (self.fft + self.spec + self.fft_scratch) * 8
+    }
+}
+
+impl MelScratch {
+    pub(crate) fn new(e: &Engine) -> Self {
+        let n = Sizes::of(e);
+        let zero = Complex32::new(0.0, 0.0);
+        Self {
+            geometry: Geometry::of(e),
+            frame: vec![0.0; n.frame],
+            fft: vec![zero; n.fft],
+            spec: vec![zero; n.spec],
+            fft_scratch: vec![zero; n.fft_scratch],
+            zr: vec![0.0; n.zr],
+            zi: vec![0.0; n.zr],
+            yr: vec![0.0; n.y],
+            yi: vec![0.0; n.y],
+            pow: vec![0.0; n.pow],
+            mel: vec![0.0; n.mel],
+        }
+    }
+
+    /// Bytes a scratch for `e` holds, without making one.
+    pub(crate) fn bytes_for(e: &Engine) -> usize {
+        Sizes::of(e).bytes()
     }
 
     /// Bytes of working memory this scratch holds.

@@ -357,6 +357,8 @@ fn a_scratch_from_another_geometry_is_refused() {
     let mel80 = plan(80, Padding::None);
     let mel128 = plan(128, Padding::None);
     let mut wrong = mel128.make_scratch();
+    assert_eq!(wrong.bytes(), mel128.scratch_bytes());
+    assert!(mel80.scratch_bytes() < mel128.scratch_bytes());
     let mut out = vec![2.0f32; mel80.output_len(x.len()).unwrap()];
     assert!(matches!(
         mel80.compute_into_slice_with_scratch(&x, &mut out, &mut wrong),
