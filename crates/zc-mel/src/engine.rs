@@ -11,7 +11,7 @@ use crate::config::MelConfig;
 use crate::error::{MelError, Result};
 use crate::filters::MelFilterbank;
 use crate::kernels::{self, LANES, LaneFft, POWER_FLOOR};
-use crate::scratch::MelScratch;
+use crate::scratch::{Geometry, MelScratch};
 use crate::signal::Signal;
 
 /// The immutable part of a plan, shared by clones and worker threads.
@@ -73,6 +73,21 @@ impl Engine {
             twc,
             tws,
         })
+    }
+
+    /// The sizes a [`MelScratch`] for this engine has.
+    pub(crate) fn geometry(&self) -> Geometry {
+        Geometry {
+            n_fft: self.n_fft,
+            n_mels: self.n_mels,
+            bins: self.k1 - self.k0,
+            lane: self.lane.is_some(),
+            fft_scratch: if self.lane.is_some() {
+                0
+            } else {
+                self.fft.get_outofplace_scratch_len()
+            },
+        }
     }
 
     /// Raw `log10` mel values of frames `t0..t0 + n` of `sig`, handed to

@@ -13,7 +13,7 @@ use crate::config::{Layout, MelConfig, Normalization};
 use crate::engine::{Engine, check_finite};
 use crate::error::{MelError, Result};
 use crate::kernels::LANES;
-use crate::scratch::{Geometry, MelScratch};
+use crate::scratch::MelScratch;
 use crate::signal::Signal;
 use crate::write::{clamp_floor, normalise_view, slice_view, write_block};
 
@@ -58,7 +58,7 @@ impl<'s> Lender<'s> {
                 r
             }
             None => {
-                let mut own = MelScratch::new(engine);
+                let mut own = MelScratch::new(engine.geometry());
                 ledger::record_alloc(own.bytes());
                 f(&mut own)
             }
@@ -85,7 +85,7 @@ struct Part<'v> {
 impl Exec<'_> {
     /// Refuse a scratch made for a plan of another geometry.
     pub(crate) fn check_scratch(&self, scratch: &MelScratch) -> Result<()> {
-        let want = Geometry::of(self.engine);
+        let want = self.engine.geometry();
         if scratch.geometry != want {
             return Err(MelError::ScratchMismatch {
                 expected: (want.n_fft, want.n_mels),

@@ -246,13 +246,13 @@ impl MelSpectrogram {
 
     /// Bytes of working memory one [`MelScratch`] for this plan holds.
     pub fn scratch_bytes(&self) -> usize {
-        MelScratch::bytes_for(&self.engine)
+        MelScratch::bytes_for(self.engine.geometry())
     }
 
     /// Working memory for one thread running this plan (allocates
     /// [`scratch_bytes`](Self::scratch_bytes), recorded in the ledger).
     pub fn make_scratch(&self) -> MelScratch {
-        let s = MelScratch::new(&self.engine);
+        let s = MelScratch::new(self.engine.geometry());
         ledger::record_alloc(s.bytes());
         s
     }

@@ -2,7 +2,6 @@
 
 use rustfft::num_complex::Complex32;
 
-use crate::engine::Engine;
 use crate::kernels::LANES;
 
 /// Working memory for one thread running a [`MelSpectrogram`](crate::MelSpectrogram)
@@ -40,24 +39,19 @@ pub struct MelScratch {
     pub(crate) mel: Vec<f32>,
 }
 
-/// What a scratch's sizes depend on: a scratch fits an engine with the same one.
+/// What a scratch's sizes depend on (the engine reports its own,
+/// [`Engine::geometry`](crate::engine::Engine::geometry)): a scratch fits an
+/// engine with the same one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Geometry {
     pub(crate) n_fft: usize,
     pub(crate) n_mels: usize,
+    /// FFT bins any mel band uses (`k1 - k0`).
     pub(crate) bins: usize,
+    /// Whether the lane-parallel FFT runs (else rustfft).
     pub(crate) lane: bool,
-}
-
-impl Geometry {
-    pub(crate) fn of(e: &Engine) -> Self {
-        Self {
-            n_fft: e.n_fft,
-            n_mels: e.n_mels,
-            bins: e.k1 - e.k0,
-            lane: e.lane.is_some(),
-        }
-    }
+    /// rustfft's out-of-place scratch length (rustfft path).
+    pub(crate) fft_scratch: usize,
 }
 
 /// Lengths of a scratch's buffers for an engine (`f32` ones, then `Complex32` ones).
@@ -73,22 +67,21 @@ struct Sizes {
 }
 
 impl Sizes {
-    /// The sizes for `e` (bounded: `n_fft <= 2^20` and `n_mels <= 4096` are
+    /// The sizes for `g` (bounded: `n_fft <= 2^20` and `n_mels <= 4096` are
     /// validated before an engine exists).
-    fn of(e: &Engine) -> Self {
-        let m = e.n_fft / 2;
-        let lane = e.lane.is_some();
-        let (fft, spec, fft_scratch, y) = if lane {
+    fn of(g: &Geometry) -> Self {
+        let m = g.n_fft / 2;
+        let (fft, spec, fft_scratch, y) = if g.lane {
             (0, 0, 0, (m + 1) * LANES)
         } else {
-            (m * LANES, m * (LANES + 1), e.fft.get_outofplace_scratch_len(), 0)
+            (m * LANES, m * (LANES + 1), g.fft_scratch, 0)
         };
         Self {
-            frame: if lane { e.n_fft * (LANES + 1) } else { e.n_fft },
+            frame: if g.lane { g.n_fft * (LANES + 1) } else { g.n_fft },
             zr: (m + 1) * LANES,
             y,
-            pow: (e.k1 - e.k0) * LANES,
-            mel: e.n_mels * LANES,
+            pow: g.bins * LANES,
+            mel: g.n_mels * LANES,
             fft,
             spec,
             fft_scratch,
@@ -102,11 +95,11 @@ impl Sizes {
 }
 
 impl MelScratch {
-    pub(crate) fn new(e: &Engine) -> Self {
-        let n = Sizes::of(e);
+    pub(crate) fn new(geometry: Geometry) -> Self {
+        let n = Sizes::of(&geometry);
         let zero = Complex32::new(0.0, 0.0);
         Self {
-            geometry: Geometry::of(e),
+            geometry,
             frame: vec![0.0; n.frame],
             fft: vec![zero; n.fft],
             spec: vec![zero; n.spec],
@@ -120,9 +113,9 @@ impl MelScratch {
         }
     }
 
-    /// Bytes a scratch for `e` holds, without making one.
-    pub(crate) fn bytes_for(e: &Engine) -> usize {
-        Sizes::of(e).bytes()
+    /// Bytes a scratch of `geometry` holds, without making one.
+    pub(crate) fn bytes_for(geometry: Geometry) -> usize {
+        Sizes::of(&geometry).bytes()
     }
 
     /// Bytes of working memory this scratch holds.
