@@ -9,13 +9,13 @@ use zc_buffers::SimdLevel;
 use zc_buffers::ledger::{self, Ledger};
 use zc_buffers::parallel;
 
-use crate::config::{Layout, MelConfig, Normalization};
+use crate::config::{Layout, MelConfig, MelShape, Normalization};
 use crate::engine::{Engine, check_finite};
 use crate::error::{MelError, Result};
 use crate::kernels::LANES;
 use crate::scratch::MelScratch;
 use crate::signal::Signal;
-use crate::write::{clamp_floor, normalise_view, slice_view, write_block};
+use crate::write::{clamp_floor, normalise_view, write_block};
 
 /// Test hooks: a worker panics on the part starting at this frame / on
 /// this batch chunk (never in non-test builds).
@@ -199,13 +199,14 @@ impl Exec<'_> {
         })
     }
 
-    /// A batch: `clips[i]` into the slice `get(&mut outs[i])` gives, sized
-    /// as for one clip. Everything is validated before anything is written.
+    /// A batch: `clips[i]` into the `(n_mels, n_frames)` mel-major view
+    /// `get(&mut outs[i], shape)` gives for the clip's shape (it checks the
+    /// output's size). Everything is validated before anything is written.
     pub(crate) fn batch<O: Send>(
         &self,
         clips: &[&[f32]],
         outs: &mut [O],
-        get: impl Fn(&mut O) -> Result<&mut [f32]> + Sync,
+        get: impl Fn(&mut O, MelShape) -> Result<ArrayViewMut2<'_, f32>> + Sync,
         scratch: &mut MelScratch,
     ) -> Result<()> {
         if clips.len() != outs.len() {
@@ -221,20 +222,17 @@ impl Exec<'_> {
                 source: Box::new(e),
             }
         };
-        let (n_mels, layout, level) = (self.config.n_mels, self.layout, self.level);
+        let (layout, level) = (self.layout, self.level);
+        let shape = |clip: &[f32]| self.config.output_shape(clip.len(), layout);
         for (i, (clip, out)) in clips.iter().zip(outs.iter_mut()).enumerate() {
-            let needed = self.config.output_len(clip.len()).map_err(item(i))?;
-            zc_buffers::output_prefix(get(out).map_err(item(i))?, needed).map_err(|e| item(i)(e.into()))?;
+            self.config.output_len(clip.len()).map_err(item(i))?;
+            get(out, shape(clip).map_err(item(i))?).map_err(item(i))?;
             self.checked_real(clip).map_err(item(i))?;
         }
         let (norm, top_db) = (self.config.normalization, self.config.top_db);
         // one clip: raw values, normalised now unless the batch shares a maximum
         let per_clip = |s: &mut MelScratch, clip: &[f32], out: &mut O| -> f32 {
-            let n_frames = self.config.n_frames(clip.len()).unwrap_or(0); // ok: validated above
-            let Ok(out) = get(out) else {
-                return f32::NEG_INFINITY; // ok: validated above
-            };
-            let Ok(mut view) = slice_view(out, n_mels, n_frames, layout) else {
+            let Ok(mut view) = shape(clip).and_then(|sh| get(out, sh)) else {
                 return f32::NEG_INFINITY; // ok: validated above
             };
             let max = self.raw_single(s, self.real_part(clip), clip.len(), &mut view);
@@ -280,10 +278,7 @@ impl Exec<'_> {
         if norm == Normalization::Global {
             let floor = clamp_floor(norm, max, top_db);
             for (clip, out) in clips.iter().zip(outs.iter_mut()) {
-                let n_frames = self.config.n_frames(clip.len()).unwrap_or(0); // ok: validated above
-                if let Ok(out) = get(out)
-                    && let Ok(mut view) = slice_view(out, n_mels, n_frames, layout)
-                {
+                if let Ok(mut view) = shape(clip).and_then(|sh| get(out, sh)) {
                     normalise_view(level, &mut view, floor);
                 }
             }

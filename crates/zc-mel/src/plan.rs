@@ -2,19 +2,21 @@
 
 use std::sync::Arc;
 
-use ndarray::{Array2, ArrayViewMut2, s};
+use ndarray::{Array2, ArrayViewMut2, ArrayViewMut3};
 use zc_buffers::ledger;
 use zc_buffers::parallel::resolve_threads;
 use zc_buffers::{HostBufferMut, HostBufferMutExt, SimdLevel};
 
 use crate::config::{Layout, MelConfig, MelShape};
 use crate::engine::Engine;
-use crate::error::{MelError, Result};
+#[cfg(doc)]
+use crate::error::MelError;
+use crate::error::Result;
 use crate::exec::Exec;
 use crate::filters::MelFilterbank;
 use crate::kernels;
 use crate::scratch::MelScratch;
-use crate::write::slice_view;
+use crate::write::{slice_view, view_corner};
 
 /// A Whisper log-mel spectrogram plan.
 ///
@@ -320,21 +322,10 @@ impl MelSpectrogram {
         scratch: &mut MelScratch,
     ) -> Result<MelShape> {
         let shape = self.output_shape(audio.len())?;
-        let (rows, cols) = shape.dims();
-        if out.nrows() < rows || out.ncols() < cols {
-            return Err(MelError::ViewTooSmall {
-                needed: (rows, cols),
-                actual: out.dim(),
-            });
-        }
+        let mel_major = view_corner(out, shape)?;
         let exec = self.exec();
         exec.check_scratch(scratch)?;
         let real = exec.checked_real(audio)?;
-        let out = out.slice_move(s![..rows, ..cols]);
-        let mel_major = match self.layout {
-            Layout::MelMajor => out,
-            Layout::FrameMajor => out.reversed_axes(),
-        };
         exec.clip(real, audio.len(), mel_major, scratch)?;
         Ok(shape)
     }
@@ -383,7 +374,12 @@ impl MelSpectrogram {
         outs: &mut [&mut [f32]],
         scratch: &mut MelScratch,
     ) -> Result<()> {
-        self.exec().batch(clips, outs, |o| Ok(&mut **o), scratch)
+        self.exec().batch(
+            clips,
+            outs,
+            |o, sh| slice_view(o, sh.n_mels, sh.n_frames, sh.layout),
+            scratch,
+        )
     }
 
     /// [`compute_batch_into_slices`](Self::compute_batch_into_slices) into
@@ -394,7 +390,30 @@ impl MelSpectrogram {
         outs: &mut [B],
         scratch: &mut MelScratch,
     ) -> Result<()> {
+        self.exec().batch(
+            clips,
+            outs,
+            |o, sh| slice_view(o.as_slice_mut::<f32>()?, sh.n_mels, sh.n_frames, sh.layout),
+            scratch,
+        )
+    }
+
+    /// [`compute_batch_into_slices`](Self::compute_batch_into_slices) into
+    /// a 3-D view `(batch, rows, cols)` of any strides: clip `i` goes to
+    /// `out[i]`, indexed in the plan's layout, which may be larger than the
+    /// clip's shape in either dimension (the result fills its top-left
+    /// corner, as for [`compute_into_view`](Self::compute_into_view)) — so
+    /// one `(batch, 80, 3000)` tensor takes clips of any length up to 30 s.
+    /// `out` must hold exactly `clips.len()` items ([`MelError::BatchSize`]).
+    /// Allocates one view handle per clip.
+    pub fn compute_batch_into_view(
+        &self,
+        clips: &[&[f32]],
+        mut out: ArrayViewMut3<'_, f32>,
+        scratch: &mut MelScratch,
+    ) -> Result<()> {
+        let mut items: Vec<ArrayViewMut2<'_, f32>> = out.outer_iter_mut().collect();
         self.exec()
-            .batch(clips, outs, |o| Ok(o.as_slice_mut::<f32>()?), scratch)
+            .batch(clips, &mut items, |o, sh| view_corner(o.view_mut(), sh), scratch)
     }
 }

@@ -1,6 +1,6 @@
 //! A plan with its own scratch, for one thread.
 
-use ndarray::{Array2, ArrayViewMut2};
+use ndarray::{Array2, ArrayViewMut2, ArrayViewMut3};
 use zc_buffers::HostBufferMut;
 
 use crate::config::{MelConfig, MelShape};
@@ -80,6 +80,11 @@ impl MelProcessor {
     /// [`MelSpectrogram::compute_batch_into_slices`] with the own scratch.
     pub fn compute_batch_into_slices(&mut self, clips: &[&[f32]], outs: &mut [&mut [f32]]) -> Result<()> {
         self.plan.compute_batch_into_slices(clips, outs, &mut self.scratch)
+    }
+
+    /// [`MelSpectrogram::compute_batch_into_view`] with the own scratch.
+    pub fn compute_batch_into_view(&mut self, clips: &[&[f32]], out: ArrayViewMut3<'_, f32>) -> Result<()> {
+        self.plan.compute_batch_into_view(clips, out, &mut self.scratch)
     }
 
     /// [`MelSpectrogram::compute_batch_into`] with the own scratch.

@@ -1,10 +1,10 @@
 //! Writing engine blocks into the caller's output, and Whisper's
 //! normalisation of what was written.
 
-use ndarray::{ArrayViewMut2, Axis, ShapeBuilder};
+use ndarray::{ArrayViewMut2, Axis, ShapeBuilder, s};
 use zc_buffers::SimdLevel;
 
-use crate::config::{Layout, Normalization};
+use crate::config::{Layout, MelShape, Normalization};
 use crate::error::{MelError, Result};
 use crate::kernels::{self, LANES};
 
@@ -80,4 +80,22 @@ pub(crate) fn slice_view(
         Layout::FrameMajor => (1, n_mels),
     };
     ArrayViewMut2::from_shape((n_mels, n_frames).strides(strides), out).map_err(|_| overflow())
+}
+
+/// The `(n_mels, n_frames)` mel-major view of the top-left `shape.dims()`
+/// corner of a view indexed in `shape.layout` (any strides), or
+/// [`MelError::ViewTooSmall`].
+pub(crate) fn view_corner(out: ArrayViewMut2<'_, f32>, shape: MelShape) -> Result<ArrayViewMut2<'_, f32>> {
+    let (rows, cols) = shape.dims();
+    if out.nrows() < rows || out.ncols() < cols {
+        return Err(MelError::ViewTooSmall {
+            needed: (rows, cols),
+            actual: out.dim(),
+        });
+    }
+    let out = out.slice_move(s![..rows, ..cols]);
+    Ok(match shape.layout {
+        Layout::MelMajor => out,
+        Layout::FrameMajor => out.reversed_axes(),
+    })
 }

@@ -425,3 +425,60 @@ fn zero_threads_means_every_core_and_threads_do_not_change_the_result() {
     let mut p = MelProcessor::new(four.lay(Layout::FrameMajor));
     assert_eq!(p.compute(&x).unwrap(), one.compute(&x).unwrap().t());
 }
+
+#[test]
+fn batches_take_slices_buffers_and_one_larger_3d_view_alike() {
+    let clips = [noise(20_000, 1, 0.5), noise(7_000, 2, 0.01), noise(33_000, 3, 0.05)];
+    let refs: Vec<&[f32]> = clips.iter().map(|c| c.as_slice()).collect();
+    for layout in [Layout::MelMajor, Layout::FrameMajor] {
+        for threads in [1, 2] {
+            let mel = MelSpectrogram::builder(MelConfig::whisper(80))
+                .layout(layout)
+                .threads(threads)
+                .build()
+                .unwrap();
+            let mut scratch = mel.make_scratch();
+            let mut slices: Vec<Vec<f32>> = clips
+                .iter()
+                .map(|c| vec![0f32; mel.output_len(c.len()).unwrap()])
+                .collect();
+            let mut o: Vec<&mut [f32]> = slices.iter_mut().map(|v| v.as_mut_slice()).collect();
+            mel.compute_batch_into_slices(&refs, &mut o, &mut scratch).unwrap();
+
+            let mut bufs: Vec<AlignedBuf> = clips
+                .iter()
+                .map(|c| AlignedBuf::zeroed(mel.output_bytes(c.len()).unwrap() + 64).unwrap())
+                .collect();
+            mel.compute_batch_into(&refs, &mut bufs, &mut scratch).unwrap();
+
+            // one tensor, larger than every clip in both dimensions
+            let longest = mel.output_shape(33_000).unwrap().dims();
+            let mut tensor = ndarray::Array3::<f32>::from_elem((3, longest.0 + 2, longest.1 + 2), 9.0);
+            mel.compute_batch_into_view(&refs, tensor.view_mut(), &mut scratch)
+                .unwrap();
+
+            for (i, (c, want)) in clips.iter().zip(&slices).enumerate() {
+                let shape = mel.output_shape(c.len()).unwrap();
+                assert_eq!(&bufs[i].as_slice::<f32>().unwrap()[..shape.len()], &want[..]);
+                let (r, k) = shape.dims();
+                let item = tensor.index_axis(ndarray::Axis(0), i);
+                let corner = item.slice(ndarray::s![..r, ..k]).to_owned();
+                assert_eq!(corner.as_slice().unwrap(), &want[..]);
+                assert!(item.slice(ndarray::s![r.., ..]).iter().all(|&v| v == 9.0));
+                assert!(item.slice(ndarray::s![.., k..]).iter().all(|&v| v == 9.0));
+            }
+            // a tensor with the wrong item count, or items too small: refused, untouched
+            let mut two = ndarray::Array3::<f32>::zeros((2, longest.0, longest.1));
+            assert!(matches!(
+                mel.compute_batch_into_view(&refs, two.view_mut(), &mut scratch),
+                Err(MelError::BatchSize { clips: 3, outputs: 2 })
+            ));
+            let mut small = ndarray::Array3::<f32>::from_elem((3, 10, 10), 1.0);
+            assert!(matches!(
+                mel.compute_batch_into_view(&refs, small.view_mut(), &mut scratch),
+                Err(MelError::BatchItem { item: 0, .. })
+            ));
+            assert!(small.iter().all(|&v| v == 1.0));
+        }
+    }
+}
