@@ -56,11 +56,13 @@ fn claim1_transpose(c: &mut Criterion) {
     });
     // the whole front end: mel-major then a transposing copy, vs frame-major written directly
     let audio = chirp(480_000);
-    let mut plan = MelSpectrogram::new(MelConfig::whisper(80)).unwrap();
+    let plan = MelSpectrogram::new(MelConfig::whisper(80)).unwrap();
+    let frame_major = plan.to_builder().layout(Layout::FrameMajor).build().unwrap();
+    let mut scratch = plan.make_scratch();
     let mut mel_major = pool.acquire(plan.output_bytes(audio.len()).unwrap()).unwrap();
     g.bench_function("mel_major_then_transpose_copy", |b| {
         b.iter(|| {
-            plan.compute_into(black_box(&audio), &mut mel_major, Layout::MelMajor)
+            plan.compute_into_with_scratch(black_box(&audio), &mut mel_major, &mut scratch)
                 .unwrap();
             let src = mel_major.view2::<f32>(80, 3000).unwrap();
             black_box(src.t().as_standard_layout().into_owned());
@@ -68,7 +70,8 @@ fn claim1_transpose(c: &mut Criterion) {
     });
     g.bench_function("frame_major_direct", |b| {
         b.iter(|| {
-            plan.compute_into(black_box(&audio), &mut out, Layout::FrameMajor)
+            frame_major
+                .compute_into_with_scratch(black_box(&audio), &mut out, &mut scratch)
                 .unwrap();
             black_box(out.as_slice::<f32>().unwrap()[0]);
         })
@@ -116,11 +119,12 @@ fn claim2_alloc(c: &mut Criterion) {
 fn claim3_mel(c: &mut Criterion) {
     let mut g = c.benchmark_group("claim3_mel_30s");
     let audio = chirp(480_000);
-    let mut plan = MelSpectrogram::new(MelConfig::whisper(80)).unwrap();
+    let plan = MelSpectrogram::new(MelConfig::whisper(80)).unwrap();
+    let mut scratch = plan.make_scratch();
     let mut out = vec![0f32; 80 * 3000];
     g.bench_function("zc_mel_80_single_thread", |b| {
         b.iter(|| {
-            plan.compute_into_slice(black_box(&audio), &mut out, Layout::MelMajor)
+            plan.compute_into_slice_with_scratch(black_box(&audio), &mut out, &mut scratch)
                 .unwrap()
         })
     });

@@ -148,9 +148,11 @@ fn main() -> Result<()> {
     });
     // the bytes the direct layout saves, measured with the ledger
     let audio: Vec<f32> = (0..480_000).map(|i| ((i % 160) as f32 / 160.0) - 0.5).collect();
-    let mut plan = MelSpectrogram::new(MelConfig::whisper(80))?;
+    let plan = MelSpectrogram::builder(MelConfig::whisper(80))
+        .layout(Layout::FrameMajor)
+        .build()?;
     let mut out = vec![0f32; 80 * 3000];
-    let (r, direct) = ledger::scope(|| plan.compute_into_slice(&audio, &mut out, Layout::FrameMajor));
+    let (r, direct) = ledger::scope(|| plan.compute_into_slice(&audio, &mut out));
     r?;
     let (slow, fast) = (
         ns("claim1_transpose", "mel_major_then_transpose_copy"),

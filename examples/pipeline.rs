@@ -21,7 +21,7 @@ use zc::buffers::ledger::{self, LedgerReport};
 use zc::buffers::testing::{self, AllocStats, CountingAllocator};
 use zc::buffers::{Buffer, HostBufferExt, HostBufferMutExt, Pool, Pooled, SyncDirection};
 use zc::hv16::{Bundler, HV16, ItemMemory, LevelEncoder};
-use zc::mel::{Layout, MelConfig, MelSpectrogram, Padding, WavFile};
+use zc::mel::{Layout, MelConfig, MelProcessor, MelSpectrogram, Padding, WavFile};
 use zc::volterra::{Kernel, Processor};
 
 #[global_allocator]
@@ -176,7 +176,7 @@ struct Pipeline {
     mel_pool: Pool,
     hv_pool: Pool,
     volterra: Processor<f32>,
-    mel: MelSpectrogram,
+    mel: MelProcessor,
     bands: Vec<HV16>,
     levels: LevelEncoder,
     tie: HV16,
@@ -206,7 +206,11 @@ impl Pipeline {
         let mel_pool = Pool::builder().name("mel").align(4096).cap_bytes(64 << 20).build()?;
         let hv_pool = Pool::builder().name("encoder_output").cap_bytes(16 << 20).build()?;
         let volterra = Processor::<f32>::prepare(&microphone_kernel()?, BLOCK)?;
-        let mel = MelSpectrogram::new(MelConfig::whisper(N_MELS).with_padding(Padding::WHISPER_30S))?;
+        let mel = MelProcessor::new(
+            MelSpectrogram::builder(MelConfig::whisper(N_MELS).padding(Padding::WHISPER_30S))
+                .layout(Layout::FrameMajor)
+                .build()?,
+        );
         let bands = (0..N_MELS as u64).map(|m| HV16::random(0xBA5E_0000 + m)).collect();
         let levels = LevelEncoder::new(N_LEVELS, -1.0, 1.5, 0x1E7E_1000)?;
         let (cuda, cuda_note) = if zc::cuda::available() {
@@ -266,9 +270,8 @@ impl Pipeline {
                 for block in audio.as_slice_mut::<f32>()?.chunks_mut(BLOCK) {
                     self.volterra.process_in_place(block)?;
                 }
-                let mut mel = self.mel_pool.acquire(self.mel.output_bytes(n)?)?;
-                self.mel
-                    .compute_into(audio.as_slice::<f32>()?, &mut mel, Layout::FrameMajor)?;
+                let mut mel = self.mel_pool.acquire(self.mel.plan().output_bytes(n)?)?;
+                self.mel.compute_into(audio.as_slice::<f32>()?, &mut mel)?;
                 proto.add(&self.encode(&mel, n / 160)?);
             }
             memory.insert(voice.name(), &proto.finish_with_tiebreak(&self.tie))?;
@@ -369,10 +372,8 @@ impl Pipeline {
             "3 log-mel 80×3000",
             n * 4,
             || {
-                let mut mel = self.mel_pool.acquire(self.mel.output_bytes(n)?)?;
-                let shape = self
-                    .mel
-                    .compute_into(audio.as_slice::<f32>()?, &mut mel, Layout::FrameMajor)?;
+                let mut mel = self.mel_pool.acquire(self.mel.plan().output_bytes(n)?)?;
+                let shape = self.mel.compute_into(audio.as_slice::<f32>()?, &mut mel)?.dims();
                 Ok((mel, shape))
             },
             |(_, (r, c))| format!("frame-major ({r}, {c}) written directly"),

@@ -27,12 +27,14 @@
 //! use zc::buffers::{Pool, HostBufferExt, ledger};
 //! use zc::mel::{Layout, MelConfig, MelSpectrogram, Padding};
 //!
-//! let mut mel = MelSpectrogram::new(MelConfig::whisper(80).with_padding(Padding::WHISPER_30S))?;
+//! let mel = MelSpectrogram::builder(MelConfig::whisper(80).padding(Padding::WHISPER_30S))
+//!     .layout(Layout::FrameMajor)
+//!     .build()?;
 //! let pool = Pool::builder().name("mel").build()?;
 //! let audio: Vec<f32> = (0..16_000).map(|i| (i as f32 * 0.05).sin() * 0.1).collect();
 //! let (frames, report) = ledger::scope(|| -> Result<_, Box<dyn std::error::Error>> {
 //!     let mut out = pool.acquire(mel.output_bytes(audio.len())?)?;   // pool buffer
-//!     mel.compute_into(&audio, &mut out, Layout::FrameMajor)?;         // written in place, frame-major
+//!     mel.compute_into(&audio, &mut out)?;                             // written in place, frame-major
 //!     Ok(out)
 //! });
 //! let frames = frames?;
@@ -44,6 +46,11 @@
 //! ```
 
 pub use zc_buffers as buffers;
+
+/// The root README's Rust snippet, compiled and run as a doc-test.
+#[cfg(all(doctest, feature = "mel"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 #[cfg(feature = "cuda")]
 pub use zc_cuda as cuda;
 #[cfg(feature = "hv16")]

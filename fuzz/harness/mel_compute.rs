@@ -47,29 +47,30 @@ pub fn run(data: &[u8]) {
             samples.extend_from_slice(&base);
         }
     }
-    let config = MelConfig::whisper(n_mels)
-        .with_padding(padding)
-        .with_normalization(normalization);
-    let mut plan = MelSpectrogram::new(config.clone()).expect("whisper configurations are valid");
-    let offline = offline(&mut plan, &samples, layout);
+    let config = MelConfig::whisper(n_mels).padding(padding).normalization(normalization);
+    let plan = MelSpectrogram::builder(config.clone())
+        .layout(layout)
+        .build()
+        .expect("whisper configurations are valid");
+    let offline = offline(&plan, &samples);
     if let Normalization::Fixed(_) = normalization {
         stream(config, &samples, head[3], offline.as_ref(), layout);
     }
 }
 
 /// The offline result (frame-major or mel-major as asked), if it succeeded.
-fn offline(plan: &mut MelSpectrogram, samples: &[f32], layout: Layout) -> Option<Vec<f32>> {
-    let shape = match plan.output_shape(samples.len(), layout) {
+fn offline(plan: &MelSpectrogram, samples: &[f32]) -> Option<Vec<f32>> {
+    let shape = match plan.output_shape(samples.len()) {
         Ok(s) => s,
         Err(e) => {
             assert!(matches!(e, MelError::TooShort { .. }), "sizing: {e}");
             let mut out = vec![7.0f32; 16];
-            assert!(plan.compute_into_slice(samples, &mut out, layout).is_err());
+            assert!(plan.compute_into_slice(samples, &mut out).is_err());
             return None;
         }
     };
-    let mut out = vec![7.0f32; shape.0 * shape.1];
-    match plan.compute_into_slice(samples, &mut out, layout) {
+    let mut out = vec![7.0f32; shape.len()];
+    match plan.compute_into_slice(samples, &mut out) {
         Ok(got) => {
             assert_eq!(got, shape);
             assert!(out.iter().all(|v| v.is_finite()), "finite output");
@@ -102,10 +103,10 @@ fn stream(config: MelConfig, samples: &[f32], seed: u8, offline: Option<&Vec<f32
         let len = (1 + (k >> 16) as usize % 700).min(samples.len() - at);
         let chunk = &samples[at..at + len];
         let mut out = vec![7.0f32; s.frames_for_push(len) * n_mels];
-        match s.push_into_slice(chunk, &mut out) {
+        match s.push_into_slice(chunk, &mut out).map(|f| f.n_frames) {
             Ok(frames) => got.extend_from_slice(&out[..frames * n_mels]),
             Err(MelError::NonFiniteSample { index, .. }) => {
-                assert!(!samples[index].is_finite(), "stream index counts from the start");
+                assert!(!chunk[index].is_finite(), "the index counts from the chunk's start");
                 assert!(out.iter().all(|&v| v == 7.0));
                 failed = true;
                 break;
@@ -121,7 +122,10 @@ fn stream(config: MelConfig, samples: &[f32], seed: u8, offline: Option<&Vec<f32
     match s.frames_for_finish() {
         Ok(n) => {
             let mut out = vec![7.0f32; n * n_mels];
-            let frames = s.finish_into_slice(&mut out).expect("finish after frames_for_finish");
+            let frames = s
+                .finish_into_slice(&mut out)
+                .map(|f| f.n_frames)
+                .expect("finish after frames_for_finish");
             got.extend_from_slice(&out[..frames * n_mels]);
         }
         Err(e) => {

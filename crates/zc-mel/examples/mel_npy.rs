@@ -75,10 +75,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     let args = parse()?;
     let wav = WavFile::open(&args.input)?.expect_sample_rate(SAMPLE_RATE)?;
     let samples = wav.samples()?;
-    let mut mel = MelSpectrogram::new(MelConfig::whisper(args.n_mels).with_padding(args.padding))?;
+    let mel = MelSpectrogram::builder(MelConfig::whisper(args.n_mels).padding(args.padding))
+        .layout(args.layout)
+        .build()?;
     let mut out = AlignedBuf::zeroed(mel.output_bytes(samples.len())?)?;
     let t = std::time::Instant::now();
-    let shape = mel.compute_into(&samples, &mut out, args.layout)?;
+    let shape = mel.compute_into(&samples, &mut out)?.dims();
     let ms = t.elapsed().as_secs_f64() * 1e3;
     let mut file = std::io::BufWriter::new(std::fs::File::create(&args.output)?);
     file.write_all(&zc_buffers::interop::npy::header("<f4", &[shape.0, shape.1]))?;

@@ -11,7 +11,7 @@ use std::error::Error;
 use std::io::BufWriter;
 
 use zc_buffers::{HostBufferExt, Pool, ledger};
-use zc_mel::{Layout, MelConfig, MelSpectrogram, Padding, SAMPLE_RATE, WavFile};
+use zc_mel::{MelConfig, MelSpectrogram, Padding, SAMPLE_RATE, WavFile};
 
 fn main() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
@@ -21,7 +21,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let output = args.next().unwrap_or_else(|| "mel.png".to_string());
 
     let pool = Pool::builder().name("mel").cap_bytes(64 << 20).build()?;
-    let mut mel = MelSpectrogram::new(MelConfig::whisper(80).with_padding(Padding::WHISPER_30S))?;
+    let mel = MelSpectrogram::new(MelConfig::whisper(80).padding(Padding::WHISPER_30S))?;
 
     let (result, report) = ledger::scope(|| -> Result<_, Box<dyn Error>> {
         let wav = WavFile::open(&input)?.expect_sample_rate(SAMPLE_RATE)?;
@@ -37,7 +37,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         let samples = wav.samples()?;
         let mut out = pool.acquire(mel.output_bytes(samples.len())?)?;
         let t = std::time::Instant::now();
-        let (rows, cols) = mel.compute_into(&samples, &mut out, Layout::MelMajor)?;
+        let (rows, cols) = mel.compute_into(&samples, &mut out)?.dims();
         println!(
             "log-mel ({rows} x {cols}, mel-major) in {:.2} ms",
             t.elapsed().as_secs_f64() * 1e3

@@ -25,7 +25,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     let wav = WavFile::open(&input)?.expect_sample_rate(SAMPLE_RATE)?;
     let samples = wav.samples()?;
-    let config = MelConfig::whisper(80).with_normalization(Normalization::Fixed(0.5));
+    let config = MelConfig::whisper(80).normalization(Normalization::Fixed(0.5));
     let mut stream = MelStream::new(config.clone())?;
     let n_mels = stream.n_mels();
     let mut out = vec![0f32; stream.frames_for_push(chunk).max(1) * n_mels + n_mels];
@@ -38,7 +38,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     for (i, c) in samples.chunks(chunk).enumerate() {
         let t = Instant::now();
-        let n = stream.push_into_slice(c, &mut out)?;
+        let n = stream.push_into_slice(c, &mut out)?.n_frames;
         let us = t.elapsed().as_secs_f64() * 1e6;
         (worst, total) = (worst.max(us), total + us);
         all.extend_from_slice(&out[..n * n_mels]);
@@ -53,7 +53,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     let tail = stream.frames_for_finish()?;
     let mut rest = vec![0f32; tail * n_mels];
-    let n = stream.finish_into_slice(&mut rest)?;
+    let n = stream.finish_into_slice(&mut rest)?.n_frames;
     all.extend_from_slice(&rest);
     let frames = all.len() / n_mels;
     println!("finish: {n} frame(s) that need the end reflection; {frames} frames in all");
@@ -62,7 +62,10 @@ fn main() -> Result<(), Box<dyn Error>> {
         total / samples.len().div_ceil(chunk) as f64,
         chunk as f64 / 16.0
     );
-    let offline = MelSpectrogram::new(config)?.compute(&samples, Layout::FrameMajor)?;
+    let offline = MelSpectrogram::builder(config)
+        .layout(Layout::FrameMajor)
+        .build()?
+        .compute(&samples)?;
     let same = offline.as_slice().is_some_and(|o| o == all.as_slice());
     println!("streamed == offline (Layout::FrameMajor, same fixed max): {same}");
     if !same {

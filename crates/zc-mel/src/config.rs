@@ -44,7 +44,7 @@ impl Padding {
 }
 
 /// Memory layout of the output matrix (row-major in both cases).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Layout {
     /// `(n_mels, n_frames)`: Whisper's own layout, what the encoder takes.
     #[default]
@@ -60,6 +60,37 @@ impl Layout {
             Layout::MelMajor => (n_mels, n_frames),
             Layout::FrameMajor => (n_frames, n_mels),
         }
+    }
+}
+
+/// The shape of a computed log-mel spectrogram: what every compute call
+/// returns, whichever output form it wrote to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MelShape {
+    /// Mel bands per frame.
+    pub n_mels: usize,
+    /// Frames written.
+    pub n_frames: usize,
+    /// The memory layout the values were written in.
+    pub layout: Layout,
+}
+
+impl MelShape {
+    /// `(rows, cols)` of the row-major matrix in [`MelShape::layout`]: read
+    /// a larger output buffer's prefix with these.
+    pub fn dims(&self) -> (usize, usize) {
+        self.layout.shape(self.n_mels, self.n_frames)
+    }
+
+    /// Values written, `n_mels * n_frames` (saturating; a shape returned by
+    /// a compute call never saturates).
+    pub fn len(&self) -> usize {
+        self.n_mels.saturating_mul(self.n_frames)
+    }
+
+    /// Whether no value was written (no frames).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -125,13 +156,13 @@ impl MelConfig {
     }
 
     /// The same configuration with another padding mode.
-    pub fn with_padding(mut self, padding: Padding) -> Self {
+    pub fn padding(mut self, padding: Padding) -> Self {
         self.padding = padding;
         self
     }
 
     /// The same configuration with another normalisation scope.
-    pub fn with_normalization(mut self, normalization: Normalization) -> Self {
+    pub fn normalization(mut self, normalization: Normalization) -> Self {
         self.normalization = normalization;
         self
     }
@@ -228,17 +259,28 @@ impl MelConfig {
         Ok(span / self.hop_length)
     }
 
-    /// `(rows, cols)` of the output for `n_samples` input samples.
-    pub fn output_shape(&self, n_samples: usize, layout: Layout) -> Result<(usize, usize)> {
-        Ok(layout.shape(self.n_mels, self.n_frames(n_samples)?))
+    /// The shape of the output for `n_samples` input samples in `layout`.
+    pub fn output_shape(&self, n_samples: usize, layout: Layout) -> Result<MelShape> {
+        Ok(MelShape {
+            n_mels: self.n_mels,
+            n_frames: self.n_frames(n_samples)?,
+            layout,
+        })
+    }
+
+    /// `f32` values of output for `n_samples` input samples, to size a slice.
+    pub fn output_len(&self, n_samples: usize) -> Result<usize> {
+        self.n_frames(n_samples)?
+            .checked_mul(self.n_mels)
+            .ok_or(MelError::InvalidConfig {
+                reason: "output size overflows usize",
+            })
     }
 
     /// Bytes of `f32` output for `n_samples` input samples, to size a buffer.
     pub fn output_bytes(&self, n_samples: usize) -> Result<usize> {
-        let frames = self.n_frames(n_samples)?;
-        frames
-            .checked_mul(self.n_mels)
-            .and_then(|v| v.checked_mul(4))
+        self.output_len(n_samples)?
+            .checked_mul(4)
             .ok_or(MelError::InvalidConfig {
                 reason: "output size overflows usize",
             })
@@ -254,11 +296,12 @@ mod tests {
         let c = MelConfig::whisper(80);
         assert_eq!(c.n_frames(122_931).unwrap(), 768);
         assert_eq!(c.n_frames(N_SAMPLES).unwrap(), N_FRAMES);
-        let p = c.clone().with_padding(Padding::WHISPER_30S);
+        let p = c.clone().padding(Padding::WHISPER_30S);
         assert_eq!(p.n_frames(5).unwrap(), 3000);
-        assert_eq!(p.output_shape(10, Layout::FrameMajor).unwrap(), (3000, 80));
+        assert_eq!(p.output_shape(10, Layout::FrameMajor).unwrap().dims(), (3000, 80));
+        assert_eq!(p.output_len(10).unwrap(), 80 * 3000);
         assert_eq!(p.output_bytes(10).unwrap(), 80 * 3000 * 4);
-        let a = c.clone().with_padding(Padding::Append(N_SAMPLES));
+        let a = c.clone().padding(Padding::Append(N_SAMPLES));
         assert_eq!(a.n_frames(122_931).unwrap(), (122_931 + N_SAMPLES) / 160);
         assert_eq!(c.min_samples(), 201);
         assert!(matches!(
@@ -309,7 +352,7 @@ mod tests {
                 n_fft: 401,
                 ..ok.clone()
             },
-            ok.clone().with_normalization(Normalization::Fixed(f32::NAN)),
+            ok.clone().normalization(Normalization::Fixed(f32::NAN)),
         ] {
             assert!(matches!(c.validate(), Err(MelError::InvalidConfig { .. })), "{c:?}");
         }

@@ -5,14 +5,17 @@ use std::path::PathBuf;
 use zc_buffers::BufferError;
 
 /// Everything that can go wrong in zc-mel. Each variant carries the figures a
-/// caller needs to fix the call. Bad input (sizes, shapes, samples, files)
-/// is detected before anything is written: the caller's output is untouched.
-/// Two internal failures are the exception, and may leave the output partly
-/// written: `Buffer(BufferError::WorkerPanicked)` (a worker thread panicked;
-/// the others may have written their parts) and
-/// [`Resample`](MelError::Resample) (the resampling engine failed mid-clip).
-/// Shared failures (`OutputTooSmall`, `Misaligned`, `WorkerPanicked`, …) are
-/// the workspace's [`BufferError`] variants inside [`MelError::Buffer`].
+/// caller needs to fix the call. Shared failures (output too small,
+/// misaligned memory, a SIMD level the CPU lacks, a panicked worker) are the
+/// core's [`BufferError`] variants, wrapped in [`MelError::Buffer`].
+///
+/// Whether the caller's output was written, per variant: every error is
+/// detected before anything is written (the output is untouched) except
+/// two internal failures that say so — [`MelError::Resample`] (the engine
+/// failed mid-clip: the output may be partly written) and
+/// [`BufferError::WorkerPanicked`] inside [`MelError::Buffer`] (the other
+/// workers may have written their parts: the output is unspecified and must
+/// not be used).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MelError {
@@ -34,19 +37,29 @@ pub enum MelError {
     /// A NaN or infinite input sample (policy: rejected before anything is written).
     #[error("sample {index} is not finite ({value}); NaN/Inf input is rejected")]
     NonFiniteSample {
-        /// Index into the caller's samples; for
-        /// [`MelStream::push_into_slice`](crate::MelStream::push_into_slice), counted from the
-        /// start of the stream (every sample pushed so far).
+        /// Index into the samples passed to the call that failed (for
+        /// [`MelStream`](crate::MelStream), into that call's chunk; the
+        /// stream position is [`MelStream::samples_received`](crate::MelStream::samples_received)).
         index: usize,
         /// The offending value.
         value: f32,
     },
-    /// An output view smaller than the spectrogram in either dimension.
-    #[error("output view has shape {actual:?}, the spectrogram in this layout needs at least {expected:?}")]
-    ShapeMismatch {
-        /// Shape needed (rows, cols).
-        expected: (usize, usize),
+    /// An output view smaller than the spectrogram in some dimension (views
+    /// may be larger: the result fills their top-left corner).
+    #[error("output view has shape {actual:?}, the spectrogram needs at least {needed:?}")]
+    ViewTooSmall {
+        /// Shape needed (rows, cols) in the plan's layout.
+        needed: (usize, usize),
         /// Shape provided.
+        actual: (usize, usize),
+    },
+    /// A [`MelScratch`](crate::MelScratch) made for a plan of another
+    /// geometry (`n_fft`, `n_mels`, filterbank span).
+    #[error("scratch made for n_fft {} / {} mels does not fit this plan (n_fft {} / {} mels)", actual.0, actual.1, expected.0, expected.1)]
+    ScratchMismatch {
+        /// `(n_fft, n_mels)` of the plan.
+        expected: (usize, usize),
+        /// `(n_fft, n_mels)` the scratch was made for.
         actual: (usize, usize),
     },
     /// A batch whose clip and output counts differ.
@@ -69,13 +82,11 @@ pub enum MelError {
     /// Streaming needs a caller-supplied maximum.
     #[error("streaming needs Normalization::Fixed: the global maximum is unknown until the end")]
     StreamNormalization,
-    /// The FFT engine rejected its buffers (an internal sizing bug).
-    #[error("FFT failed: {message}")]
-    Fft {
-        /// the FFT engine's message.
-        message: String,
-    },
-    /// A buffer-level failure (misaligned output memory, mapping, …).
+    /// A shared failure from the core: an output too small
+    /// ([`BufferError::OutputTooSmall`]), misaligned or not contiguous, a
+    /// SIMD level the CPU lacks ([`BufferError::SimdUnavailable`]), a
+    /// worker thread that panicked ([`BufferError::WorkerPanicked`]: an
+    /// internal bug; the output is unspecified), a mapping failure.
     #[error(transparent)]
     Buffer(#[from] BufferError),
     /// An I/O error reading a file.

@@ -1,44 +1,4 @@
 //! Resampling to 16 kHz (feature `resample`, on by default).
-//!
-//! A [`Resampler`] is a plan built once for one input rate → [`SAMPLE_RATE`]
-//! (16 kHz): rubato's synchronous FFT resampler (`rubato::Fft`, one channel,
-//! fixed input chunks of 2 048 samples, one sub-chunk, squared
-//! Blackman–Harris window), its input/output scratch and one output chunk of
-//! our own. [`Resampler::process_into`] then resamples a whole clip into
-//! caller-owned memory and **allocates nothing**: the FFT plans, scratch and
-//! overlap buffers are reused and reset on every call.
-//!
-//! # Output length
-//!
-//! `n` input samples at `rate` Hz give exactly
-//! [`resampled_len`]`(n, rate, 16_000)` = `round(n · 16000 / rate)` samples,
-//! rounding halves up (computed exactly in integers:
-//! `(n · 16000 + rate / 2) / rate`). Output sample `j` is the band-limited
-//! input at time `j / 16000` s, so sample 0 is aligned with input sample 0
-//! (the resampler's delay is trimmed) and the signal before the first and
-//! after the last sample is taken as silence.
-//!
-//! # Quality
-//!
-//! The anti-aliasing / interpolation filter is a windowed sinc (squared
-//! Blackman–Harris) as long as one FFT block — at least 2 048 input samples,
-//! an even number of `rate / gcd(rate, 16000)` periods so the filter delay is
-//! a whole number of output samples and is trimmed exactly — applied by FFT
-//! convolution with overlap-add in `f32`. The cutoff is rubato's fit for that
-//! length and window, ≈ 0.98–0.99 of the lower Nyquist frequency (7.84 kHz
-//! from 48 kHz, 7.89 kHz from 44.1 kHz). Measured (tests): a 1 kHz tone from
-//! 8 / 22.05 / 44.1 / 48 / 96 kHz matches the ideal 16 kHz tone sample by
-//! sample within ≈ 1e-6 (amplitude 0.5), tones at 8.2–12 kHz leave less than
-//! 1e-5. This is "high quality" at a modest cost (an FFT of twice the block
-//! per block), and fixed-ratio FFT resampling is rubato's recommended
-//! synchronous path. Rates sharing few factors with 16 000 (e.g. 44 101 Hz)
-//! need a block of `2 · rate / gcd` samples: planning costs more (tens of MB
-//! for rates near [`MAX_INPUT_RATE`]) but the result is as good.
-//!
-//! # Ledger
-//!
-//! Each call records one [`CopyKind::Convert`] of the bytes written (a 16 kHz
-//! input is a plain copy, recorded as [`CopyKind::Other`]).
 
 use std::fmt;
 
@@ -80,7 +40,46 @@ pub fn resampled_len(n: usize, from: u32, to: u32) -> usize {
 }
 
 /// A resampling plan from one input rate to 16 kHz. See the
-/// [module docs](self) for the length rule, quality and ledger entries.
+///
+/// A [`Resampler`] is a plan built once for one input rate → [`SAMPLE_RATE`]
+/// (16 kHz): rubato's synchronous FFT resampler (`rubato::Fft`, one channel,
+/// fixed input chunks of 2 048 samples, one sub-chunk, squared
+/// Blackman–Harris window), its input/output scratch and one output chunk of
+/// our own. [`Resampler::process_into`] then resamples a whole clip into
+/// caller-owned memory and **allocates nothing**: the FFT plans, scratch and
+/// overlap buffers are reused and reset on every call.
+///
+/// # Output length
+///
+/// `n` input samples at `rate` Hz give exactly
+/// [`resampled_len`]`(n, rate, 16_000)` = `round(n · 16000 / rate)` samples,
+/// rounding halves up (computed exactly in integers:
+/// `(n · 16000 + rate / 2) / rate`). Output sample `j` is the band-limited
+/// input at time `j / 16000` s, so sample 0 is aligned with input sample 0
+/// (the resampler's delay is trimmed) and the signal before the first and
+/// after the last sample is taken as silence.
+///
+/// # Quality
+///
+/// The anti-aliasing / interpolation filter is a windowed sinc (squared
+/// Blackman–Harris) as long as one FFT block — at least 2 048 input samples,
+/// an even number of `rate / gcd(rate, 16000)` periods so the filter delay is
+/// a whole number of output samples and is trimmed exactly — applied by FFT
+/// convolution with overlap-add in `f32`. The cutoff is rubato's fit for that
+/// length and window, ≈ 0.98–0.99 of the lower Nyquist frequency (7.84 kHz
+/// from 48 kHz, 7.89 kHz from 44.1 kHz). Measured (tests): a 1 kHz tone from
+/// 8 / 22.05 / 44.1 / 48 / 96 kHz matches the ideal 16 kHz tone sample by
+/// sample within ≈ 1e-6 (amplitude 0.5), tones at 8.2–12 kHz leave less than
+/// 1e-5. This is "high quality" at a modest cost (an FFT of twice the block
+/// per block), and fixed-ratio FFT resampling is rubato's recommended
+/// synchronous path. Rates sharing few factors with 16 000 (e.g. 44 101 Hz)
+/// need a block of `2 · rate / gcd` samples: planning costs more (tens of MB
+/// for rates near [`MAX_INPUT_RATE`]) but the result is as good.
+///
+/// # Ledger
+///
+/// Each call records one [`CopyKind::Convert`] of the bytes written (a 16 kHz
+/// input is a plain copy, recorded as [`CopyKind::Other`]).
 pub struct Resampler {
     input_rate: u32,
     engine: Option<Engine>,
@@ -191,15 +190,16 @@ impl Resampler {
         self.output_len(n) * 4
     }
 
-    /// Resample `input` into `out`, which must be 4-byte aligned and hold
-    /// exactly [`output_bytes`](Self::output_bytes)`(input.len())` bytes.
+    /// Resample `input` into the prefix of `out`, which must be 4-byte
+    /// aligned and hold at least [`output_bytes`](Self::output_bytes)`(input.len())` bytes.
     /// Returns the number of samples written. Allocates nothing.
     pub fn process_into<B: HostBufferMut + ?Sized>(&mut self, input: &[f32], out: &mut B) -> Result<usize> {
         self.process_into_slice(input, out.as_slice_mut::<f32>()?)
     }
 
-    /// [`process_into`](Self::process_into) for an `f32` slice of exactly
-    /// [`output_len`](Self::output_len)`(input.len())` values.
+    /// [`process_into`](Self::process_into) for an `f32` slice of at least
+    /// [`output_len`](Self::output_len)`(input.len())` values (a prefix is
+    /// written; fewer is `OutputTooSmall`).
     ///
     /// Bad input, same policy as the mel front end: a NaN or infinite sample
     /// is [`MelError::NonFiniteSample`] (index into `input`) and `out` is left
@@ -209,7 +209,6 @@ impl Resampler {
     /// signal overshoots it.
     pub fn process_into_slice(&mut self, input: &[f32], out: &mut [f32]) -> Result<usize> {
         let n_out = self.output_len(input.len());
-        // A larger output is fine: its prefix receives the samples.
         let out = zc_buffers::output_prefix(out, n_out)?;
         let mut peak = 0.0f32;
         for (index, &value) in input.iter().enumerate() {

@@ -1,22 +1,4 @@
 //! WAV loading without needless copies.
-//!
-//! [`WavFile::open`] maps the file ([`MmapBuf`]) and parses its RIFF chunks
-//! in place. Then either
-//! * [`WavFile::samples_f32`] — mono 32-bit float data is viewed **in
-//!   place** as `&[f32]` (zero copy, nothing recorded in the ledger), or
-//! * [`WavFile::decode_into`] — any supported format (8/16/24/32-bit PCM,
-//!   32/64-bit float, any channel count, averaged to mono) is decoded once,
-//!   straight from the mapping into a caller-provided buffer sized from
-//!   [`WavInfo::num_samples`]. Recorded as one [`CopyKind::Convert`] of the
-//!   bytes written (a plain copy of mono f32 data is recorded as
-//!   [`CopyKind::Other`]).
-//! * [`WavFile::samples`] picks the first where possible and falls back to
-//!   the second (into a fresh [`AlignedBuf`]); a mono f32 payload at an
-//!   offset that is not 4-byte aligned is copied as [`CopyKind::Realign`].
-//!
-//! [`WavFile::expect_sample_rate`] rejects other rates. With the `resample`
-//! feature (default), [`WavFile::decode_resampled_into`] decodes any rate and
-//! resamples it to 16 kHz (see [`crate::resample`]).
 
 use std::path::{Path, PathBuf};
 
@@ -120,6 +102,30 @@ impl WavInfo {
 }
 
 /// A mapped, parsed WAV file.
+///
+/// [`WavFile::open`] maps the file ([`MmapBuf`]) and parses its RIFF chunks
+/// in place. Then either
+/// * [`WavFile::samples_f32`] — mono 32-bit float data whose data chunk
+///   starts at a 4-byte-aligned file offset is viewed **in place** as
+///   `&[f32]` (zero copy, nothing recorded in the ledger). The canonical
+///   44-byte header puts the data at byte 44 (aligned); a file with extra
+///   chunks may not: sox writes an 18-byte `fmt ` and a `fact` chunk, so its
+///   float data lands at byte 58 — no in-place view
+///   ([`MelError::NotZeroCopy`]), and [`WavFile::samples`] makes one
+///   realign copy. Check [`WavInfo::data_offset`]` % 4 == 0`.
+/// * [`WavFile::decode_into`] — any supported format (8/16/24/32-bit PCM,
+///   32/64-bit float, any channel count, averaged to mono) is decoded once,
+///   straight from the mapping into a caller-provided buffer sized from
+///   [`WavInfo::num_samples`]. Recorded as one [`CopyKind::Convert`] of the
+///   bytes written (a plain copy of mono f32 data is recorded as
+///   [`CopyKind::Other`]).
+/// * [`WavFile::samples`] picks the first where possible and falls back to
+///   the second (into a fresh [`AlignedBuf`]); a mono f32 payload at an
+///   offset that is not 4-byte aligned is copied as [`CopyKind::Realign`].
+///
+/// [`WavFile::expect_sample_rate`] rejects other rates. With the `resample`
+/// feature (default), [`WavFile::decode_resampled_into`] decodes any rate and
+/// resamples it to 16 kHz (see [`Resampler`](crate::Resampler)).
 #[derive(Debug)]
 pub struct WavFile {
     map: MmapBuf,
@@ -319,16 +325,16 @@ impl WavFile {
     }
 
     /// Decode every sample, averaged over channels, as `f32` in `[-1, 1)`
-    /// (integer PCM scaled by 2^-(bits-1)) into `out`, which must hold
-    /// exactly [`WavInfo::decoded_bytes`] bytes of 4-byte-aligned memory.
-    /// Returns the number of samples written. Allocates nothing.
+    /// (integer PCM scaled by 2^-(bits-1)) into the prefix of `out`, which
+    /// must hold at least [`WavInfo::decoded_bytes`] bytes of 4-byte-aligned
+    /// memory (less is `OutputTooSmall`, nothing written). Returns the
+    /// number of samples written. Allocates nothing.
     pub fn decode_into<B: HostBufferMut + ?Sized>(&self, out: &mut B) -> Result<usize> {
         self.decode_into_slice(out.as_slice_mut::<f32>()?)
     }
 
     /// [`decode_into`](Self::decode_into) for an `f32` slice of at least
-    /// [`WavInfo::num_samples`] values (the prefix is written; too small is
-    /// `BufferError::OutputTooSmall` and nothing is written).
+    /// [`WavInfo::num_samples`] values (a prefix is written).
     pub fn decode_into_slice(&self, out: &mut [f32]) -> Result<usize> {
         let n = self.info.num_samples();
         let out = zc_buffers::output_prefix(out, n)?;
@@ -393,8 +399,8 @@ impl WavFile {
 
 #[cfg(feature = "resample")]
 impl WavFile {
-    /// Decode to mono and resample to 16 kHz into `out`, which must hold
-    /// exactly [`WavInfo::resampled_bytes`] bytes of 4-byte-aligned memory.
+    /// Decode to mono and resample to 16 kHz into the prefix of `out`, which
+    /// must hold at least [`WavInfo::resampled_bytes`] bytes of 4-byte-aligned memory.
     /// A 16 kHz file is simply [`decode_into`](Self::decode_into). Otherwise a
     /// [`Resampler`](crate::resample::Resampler) is planned for this call and
     /// the mono samples ([`samples`](Self::samples): in place for mono f32,
@@ -485,8 +491,8 @@ impl std::ops::Deref for Samples<'_> {
     }
 }
 
-/// Decode a 16 kHz WAV of any supported format into `out` (exactly
-/// [`WavInfo::decoded_bytes`] bytes; open the file with [`WavFile::open`]
+/// Decode a 16 kHz WAV of any supported format into the prefix of `out`
+/// (at least [`WavInfo::decoded_bytes`] bytes; open the file with [`WavFile::open`]
 /// first to learn the size). Returns the number of samples written.
 pub fn load_wav_into<B: HostBufferMut + ?Sized>(path: impl AsRef<Path>, out: &mut B) -> Result<usize> {
     WavFile::open(path)?.expect_sample_rate(SAMPLE_RATE)?.decode_into(out)

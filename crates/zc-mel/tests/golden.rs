@@ -2,6 +2,9 @@
 //! (`tools/whisper_mel_ref.py` in the repository): a 30 s chirp and a 16 kHz speech WAV,
 //! 80 and 128 mels, plain / `pad_or_trim` / frame-major.
 
+mod common;
+use common::Relayout;
+
 use zc_mel::{Layout, MelConfig, MelSpectrogram, Padding, WavFile};
 
 /// Tolerance against the float64 reference; openai-whisper's own float32
@@ -43,10 +46,10 @@ fn check(got: &[f32], want: &[f32], what: &str) -> f32 {
 }
 
 fn run(samples: &[f32], cfg: MelConfig, layout: Layout) -> Vec<f32> {
-    let mut mel = MelSpectrogram::new(cfg).unwrap();
+    let mel = MelSpectrogram::new(cfg).unwrap();
     let n = mel.output_bytes(samples.len()).unwrap() / 4;
     let mut out = vec![0f32; n];
-    mel.compute_into_slice(samples, &mut out, layout).unwrap();
+    mel.lay(layout).compute_into_slice(samples, &mut out).unwrap();
     out
 }
 
@@ -79,7 +82,7 @@ fn speech_80_mels_pad_or_trim_30s() {
     let x = speech();
     let got = run(
         &x,
-        MelConfig::whisper(80).with_padding(Padding::WHISPER_30S),
+        MelConfig::whisper(80).padding(Padding::WHISPER_30S),
         Layout::MelMajor,
     );
     assert_eq!(got.len(), 80 * 3000);
@@ -100,7 +103,7 @@ fn speech_80_mels_append_padding() {
     let x = speech();
     let got = run(
         &x,
-        MelConfig::whisper(80).with_padding(Padding::Append(16_000)),
+        MelConfig::whisper(80).padding(Padding::Append(16_000)),
         Layout::MelMajor,
     );
     assert_eq!(got.len(), 80 * 868);
@@ -117,7 +120,7 @@ fn chirp_trimmed_by_pad_or_trim() {
     let x = read_f32("chirp_30s.f32");
     let got = run(
         &x,
-        MelConfig::whisper(80).with_padding(Padding::PadOrTrim(100_000)),
+        MelConfig::whisper(80).padding(Padding::PadOrTrim(100_000)),
         Layout::MelMajor,
     );
     assert_eq!(got.len(), 80 * 625);

@@ -144,17 +144,17 @@ fn public_config_fields_are_validated_by_every_sizing_helper() {
 fn padded_lengths_near_usize_max_are_errors_not_wraps() {
     // 0.1: `len + 2*half` overflowed (a panic in debug, a wrap in release)
     for padding in [Padding::PadOrTrim(usize::MAX), Padding::PadOrTrim(usize::MAX - 100)] {
-        let c = MelConfig::whisper(80).with_padding(padding);
+        let c = MelConfig::whisper(80).padding(padding);
         assert!(
             matches!(c.n_frames(16_000), Err(MelError::InvalidConfig { .. })),
             "{padding:?}"
         );
         assert!(c.output_bytes(16_000).is_err());
     }
-    let c = MelConfig::whisper(80).with_padding(Padding::Append(usize::MAX - 10));
+    let c = MelConfig::whisper(80).padding(Padding::Append(usize::MAX - 10));
     assert!(matches!(c.n_frames(16_000), Err(MelError::InvalidConfig { .. })));
     // large but representable: a count, and output_bytes reports the overflow
-    let c = MelConfig::whisper(128).with_padding(Padding::PadOrTrim(usize::MAX / 2));
+    let c = MelConfig::whisper(128).padding(Padding::PadOrTrim(usize::MAX / 2));
     assert_eq!(c.n_frames(1).unwrap(), usize::MAX / 2 / 160);
     assert!(matches!(c.output_bytes(1), Err(MelError::InvalidConfig { .. })));
 }

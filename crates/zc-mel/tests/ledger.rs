@@ -1,6 +1,9 @@
 //! Exact copy figures from the zc-buffers ledger: the mel front end copies
 //! nothing; WAV loading copies exactly what it says.
 
+mod common;
+use common::Relayout;
+
 use std::io::Write;
 
 use zc_buffers::ledger::{self, CopyKind};
@@ -48,10 +51,10 @@ fn tone(n: usize) -> Vec<f32> {
 fn mel_into_pool_buffer_copies_nothing() {
     let audio = tone(20_000);
     let pool = Pool::builder().name("mel").build().unwrap();
-    let mut mel = MelSpectrogram::new(MelConfig::whisper(80).with_padding(Padding::WHISPER_30S)).unwrap();
+    let mel = MelSpectrogram::new(MelConfig::whisper(80).padding(Padding::WHISPER_30S)).unwrap();
     let mut out = pool.acquire(mel.output_bytes(audio.len()).unwrap()).unwrap();
-    let (r, report) = ledger::scope(|| mel.compute_into(&audio, &mut out, Layout::FrameMajor));
-    assert_eq!(r.unwrap(), (3000, 80));
+    let (r, report) = ledger::scope(|| mel.lay(Layout::FrameMajor).compute_into(&audio, &mut out));
+    assert_eq!(r.unwrap().dims(), (3000, 80));
     assert_eq!(report.copies, 0, "{report}");
     assert_eq!(report.bytes_copied, 0);
 }
@@ -70,9 +73,9 @@ fn mono_f32_wav_is_mapped_without_copy() {
         let direct = wav.samples_f32().unwrap();
         assert_eq!(direct.as_ptr(), s.as_ptr());
         // mel straight off the mapping
-        let mut mel = MelSpectrogram::new(MelConfig::whisper(80)).unwrap();
+        let mel = MelSpectrogram::new(MelConfig::whisper(80)).unwrap();
         let mut out = AlignedBuf::zeroed(mel.output_bytes(s.len()).unwrap()).unwrap();
-        mel.compute_into(&s, &mut out, Layout::MelMajor).unwrap();
+        mel.lay(Layout::MelMajor).compute_into(&s, &mut out).unwrap();
     });
     assert_eq!(report.copies, 0, "{report}");
 }
@@ -126,4 +129,65 @@ fn decoding_mono_f32_into_a_buffer_is_one_plain_copy() {
         (1, 2_000)
     );
     assert_eq!(report.copies, 1);
+}
+
+/// sox's float WAV layout: an 18-byte `fmt ` chunk (with `cbSize`) and a
+/// `fact` chunk put the data at byte 58, which is not 4-byte aligned.
+fn write_sox_style_f32_wav(path: &std::path::Path, samples: &[f32]) {
+    let data_len = (samples.len() * 4) as u32;
+    let mut b = Vec::new();
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(4 + 26 + 12 + 8 + data_len).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&18u32.to_le_bytes());
+    for v in [3u16, 1] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    b.extend_from_slice(&16_000u32.to_le_bytes());
+    b.extend_from_slice(&64_000u32.to_le_bytes());
+    for v in [4u16, 32, 0] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    b.extend_from_slice(b"fact");
+    b.extend_from_slice(&4u32.to_le_bytes());
+    b.extend_from_slice(&(samples.len() as u32).to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&data_len.to_le_bytes());
+    for s in samples {
+        b.extend_from_slice(&s.to_le_bytes());
+    }
+    std::fs::write(path, b).unwrap();
+}
+
+/// The README's claim, both ways: a 16 kHz mono float WAV is read in place
+/// with 0 copies when its data starts 4-byte aligned (the canonical 44-byte
+/// header), and with exactly one realign copy when it does not (sox's
+/// layout, data at byte 58).
+#[test]
+fn float_wav_is_zero_copy_exactly_when_its_data_is_aligned() {
+    let dir = tempfile::tempdir().unwrap();
+    let audio = tone(3_000);
+    let canonical = dir.path().join("canonical.wav");
+    write_f32_wav(&canonical, &audio, &[]);
+    let sox = dir.path().join("sox.wav");
+    write_sox_style_f32_wav(&sox, &audio);
+    let mel = MelSpectrogram::new(MelConfig::whisper(80)).unwrap();
+    let mut want = None;
+    for (path, offset, copies) in [(&canonical, 44, 0), (&sox, 58, 1)] {
+        let wav = WavFile::open(path).unwrap();
+        assert_eq!(wav.info().data_offset, offset);
+        assert_eq!(wav.samples_f32().is_ok(), copies == 0);
+        let (out, report) = ledger::scope(|| {
+            let s = wav.samples().unwrap();
+            assert_eq!(s.is_zero_copy(), copies == 0);
+            let mut out = AlignedBuf::zeroed(mel.output_bytes(s.len()).unwrap()).unwrap();
+            mel.compute_into(&s, &mut out).unwrap();
+            out
+        });
+        assert_eq!(report.copies, copies, "{report}");
+        assert_eq!(report.copies_of(CopyKind::Realign), copies);
+        assert_eq!(report.bytes_of(CopyKind::Realign), copies * 12_000);
+        let out = zc_buffers::HostBufferExt::as_slice::<f32>(&out).unwrap().to_vec();
+        assert_eq!(want.get_or_insert_with(|| out.clone()), &out);
+    }
 }

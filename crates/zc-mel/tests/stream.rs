@@ -3,17 +3,18 @@
 //! global / fixed maxima, and the portable kernels against the SIMD ones.
 
 mod common;
+use common::Relayout;
 
 use common::noise;
 use proptest::prelude::*;
-use zc_buffers::SimdLevel;
+use zc_buffers::BufferError;
 use zc_buffers::ledger::{self, CopyKind};
-use zc_mel::{Layout, MelConfig, MelError, MelSpectrogram, MelStream, Normalization, Padding};
+use zc_mel::{Layout, MelConfig, MelError, MelSpectrogram, MelStream, Normalization, Padding, SimdLevel};
 
 fn offline(cfg: MelConfig, x: &[f32], layout: Layout) -> Vec<f32> {
-    let mut mel = MelSpectrogram::new(cfg).unwrap();
+    let mel = MelSpectrogram::new(cfg).unwrap();
     let mut out = vec![0f32; mel.output_bytes(x.len()).unwrap() / 4];
-    mel.compute_into_slice(x, &mut out, layout).unwrap();
+    mel.lay(layout).compute_into_slice(x, &mut out).unwrap();
     out
 }
 
@@ -29,12 +30,15 @@ fn streamed(cfg: MelConfig, x: &[f32], sizes: &[usize]) -> Vec<f32> {
         let n = sizes[i % sizes.len()].min(x.len() - at);
         i += 1;
         let expect = s.frames_for_push(n);
-        let got = s.push_into_slice(&x[at..at + n], &mut frame_buf).unwrap();
+        let got = s
+            .push_into_slice(&x[at..at + n], &mut frame_buf)
+            .map(|f| f.n_frames)
+            .unwrap();
         assert_eq!(got, expect);
         out.extend_from_slice(&frame_buf[..got * n_mels]);
         at += n;
     }
-    let got = s.finish_into_slice(&mut frame_buf).unwrap();
+    let got = s.finish_into_slice(&mut frame_buf).map(|f| f.n_frames).unwrap();
     out.extend_from_slice(&frame_buf[..got * n_mels]);
     assert_eq!(s.frames_emitted(), 0, "finish resets");
     out
@@ -42,51 +46,93 @@ fn streamed(cfg: MelConfig, x: &[f32], sizes: &[usize]) -> Vec<f32> {
 
 #[test]
 fn frames_are_emitted_as_soon_as_their_window_is_complete() {
-    let cfg = MelConfig::whisper(80).with_normalization(Normalization::Fixed(0.0));
+    let cfg = MelConfig::whisper(80).normalization(Normalization::Fixed(0.0));
     let mut s = MelStream::new(cfg).unwrap();
     let mut out = vec![0f32; 80 * 4];
     let x = noise(1000, 1, 0.1);
     // frame 0 reflects x[1..=200]: it needs 201 samples
-    assert_eq!(s.push_into_slice(&x[..200], &mut out).unwrap(), 0);
-    assert_eq!(s.push_into_slice(&x[200..201], &mut out).unwrap(), 1);
+    assert_eq!(s.push_into_slice(&x[..200], &mut out).map(|f| f.n_frames).unwrap(), 0);
+    assert_eq!(
+        s.push_into_slice(&x[200..201], &mut out).map(|f| f.n_frames).unwrap(),
+        1
+    );
     // frame 1 covers x[-40..360]
-    assert_eq!(s.push_into_slice(&x[201..359], &mut out).unwrap(), 0);
-    assert_eq!(s.push_into_slice(&x[359..360], &mut out).unwrap(), 1);
+    assert_eq!(
+        s.push_into_slice(&x[201..359], &mut out).map(|f| f.n_frames).unwrap(),
+        0
+    );
+    assert_eq!(
+        s.push_into_slice(&x[359..360], &mut out).map(|f| f.n_frames).unwrap(),
+        1
+    );
     assert_eq!(s.samples_received(), 360);
     // too small an output: rejected, nothing consumed
     let mut tiny = vec![7f32; 10];
     assert!(matches!(
-        s.push_into_slice(&x[360..700], &mut tiny),
-        Err(MelError::Buffer(zc_buffers::BufferError::OutputTooSmall {
+        s.push_into_slice(&x[360..700], &mut tiny).map(|f| f.n_frames),
+        Err(MelError::Buffer(BufferError::OutputTooSmall {
             needed: 160,
             actual: 10,
             ..
         }))
     ));
     assert!(tiny.iter().all(|&v| v == 7.0));
-    // the buffer and view forms are the same call
-    {
-        let mut t = s.clone();
-        let mut a = vec![0f32; 160];
-        let mut b = zc_buffers::AlignedBuf::zeroed(160 * 4).unwrap();
-        let mut c = ndarray::Array2::<f32>::zeros((2, 80));
-        let mut u = s.clone();
-        let mut v = s.clone();
-        assert_eq!(t.push_into_slice(&x[360..700], &mut a).unwrap(), 2);
-        assert_eq!(u.push_into(&x[360..700], &mut b).unwrap(), 2);
-        assert_eq!(v.push_into_view(&x[360..700], c.view_mut()).unwrap(), 2);
-        assert_eq!(zc_buffers::HostBufferExt::as_slice::<f32>(&b).unwrap(), &a[..]);
-        assert_eq!(c.as_slice().unwrap(), &a[..]);
-    }
     assert_eq!(s.samples_received(), 360);
-    // a NaN is rejected with its absolute index, nothing consumed
+    // a NaN is rejected with its index into the chunk passed, nothing consumed
     let mut bad = x[360..700].to_vec();
     bad[5] = f32::NAN;
     assert!(matches!(
-        s.push_into_slice(&bad, &mut out),
-        Err(MelError::NonFiniteSample { index: 365, .. })
+        s.push_into_slice(&bad, &mut out).map(|f| f.n_frames),
+        Err(MelError::NonFiniteSample { index: 5, .. })
     ));
     assert_eq!(s.samples_received(), 360);
+    // the three output forms agree; a larger output keeps its tail
+    let mut a = s.clone();
+    let mut b = s.clone();
+    let mut c = s.clone();
+    let chunk = &x[360..700];
+    let mut slice = vec![6f32; 80 * 4];
+    let shape = a.push_into_slice(chunk, &mut slice).unwrap();
+    assert_eq!(
+        (shape.n_mels, shape.n_frames, shape.layout),
+        (80, 2, Layout::FrameMajor)
+    );
+    assert!(slice[160..].iter().all(|&v| v == 6.0));
+    let mut buf = zc_buffers::AlignedBuf::zeroed(80 * 4 * 4).unwrap();
+    assert_eq!(b.push_into(chunk, &mut buf).unwrap(), shape);
+    assert_eq!(
+        &zc_buffers::HostBufferExt::as_slice::<f32>(&buf).unwrap()[..160],
+        &slice[..160]
+    );
+    let mut view = ndarray::Array2::<f32>::from_elem((5, 81), 6.0);
+    assert_eq!(c.push_into_view(chunk, view.view_mut()).unwrap(), shape);
+    assert_eq!(
+        view.slice(ndarray::s![..2, ..80])
+            .as_standard_layout()
+            .as_slice()
+            .unwrap(),
+        &slice[..160]
+    );
+    assert!(view.slice(ndarray::s![2.., ..]).iter().all(|&v| v == 6.0));
+    assert!(view.column(80).iter().all(|&v| v == 6.0));
+    let mut small = ndarray::Array2::<f32>::zeros((1, 80));
+    assert!(matches!(
+        s.clone().push_into_view(chunk, small.view_mut()),
+        Err(MelError::ViewTooSmall {
+            needed: (2, 80),
+            actual: (1, 80)
+        })
+    ));
+    let mut rest = vec![0f32; 80 * 8];
+    let done = a.finish_into_slice(&mut rest).unwrap();
+    assert_eq!(
+        b.finish_into(&mut zc_buffers::AlignedBuf::zeroed(80 * 8 * 4).unwrap())
+            .unwrap(),
+        done
+    );
+    let mut v = ndarray::Array2::<f32>::zeros((done.n_frames, 80));
+    assert_eq!(c.finish_into_view(v.view_mut()).unwrap(), done);
+    assert_eq!(v.as_slice().unwrap(), &rest[..done.len()]);
 }
 
 #[test]
@@ -95,11 +141,11 @@ fn streaming_needs_a_fixed_maximum_and_enough_samples() {
         MelStream::new(MelConfig::whisper(80)),
         Err(MelError::StreamNormalization)
     ));
-    let mut s = MelStream::new(MelConfig::whisper(80).with_normalization(Normalization::Fixed(1.0))).unwrap();
+    let mut s = MelStream::new(MelConfig::whisper(80).normalization(Normalization::Fixed(1.0))).unwrap();
     let mut out = vec![0f32; 80];
-    s.push_into_slice(&[0.1; 150], &mut out).unwrap();
+    s.push_into_slice(&[0.1; 150], &mut out).map(|f| f.n_frames).unwrap();
     assert!(matches!(
-        s.finish_into_slice(&mut out),
+        s.finish_into_slice(&mut out).map(|f| f.n_frames),
         Err(MelError::TooShort {
             samples: 150,
             needed: 201
@@ -113,12 +159,12 @@ fn streaming_needs_a_fixed_maximum_and_enough_samples() {
 fn stream_of_the_speech_fixture_equals_offline() {
     let wav = zc_mel::WavFile::open(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/speech_16k.wav")).unwrap();
     let x = wav.samples().unwrap().to_vec();
-    let cfg = MelConfig::whisper(80).with_normalization(Normalization::Fixed(0.5));
+    let cfg = MelConfig::whisper(80).normalization(Normalization::Fixed(0.5));
     assert_eq!(
         streamed(cfg.clone(), &x, &[160, 1, 4099, 333]),
         offline(cfg.clone(), &x, Layout::FrameMajor)
     );
-    let padded = cfg.with_padding(Padding::Append(16_000));
+    let padded = cfg.padding(Padding::Append(16_000));
     assert_eq!(
         streamed(padded.clone(), &x, &[1000]),
         offline(padded, &x, Layout::FrameMajor)
@@ -130,7 +176,7 @@ fn skipping_silent_frames_equals_computing_them() {
     // a 5 s clip padded to 30 s: 2500 of 3000 frames lie entirely in zeros
     let x = noise(80_000, 9, 0.2);
     let skipped = offline(
-        MelConfig::whisper(80).with_padding(Padding::WHISPER_30S),
+        MelConfig::whisper(80).padding(Padding::WHISPER_30S),
         &x,
         Layout::MelMajor,
     );
@@ -140,7 +186,7 @@ fn skipping_silent_frames_equals_computing_them() {
     let computed = offline(MelConfig::whisper(80), &explicit, Layout::MelMajor);
     assert_eq!(skipped, computed);
     let appended = offline(
-        MelConfig::whisper(80).with_padding(Padding::Append(400_000)),
+        MelConfig::whisper(80).padding(Padding::Append(400_000)),
         &x,
         Layout::MelMajor,
     );
@@ -154,13 +200,13 @@ fn threads_equal_one_thread_and_share_the_ledger() {
         (80, Layout::MelMajor, Padding::None),
         (128, Layout::FrameMajor, Padding::WHISPER_30S),
     ] {
-        let cfg = MelConfig::whisper(n_mels).with_padding(padding);
+        let cfg = MelConfig::whisper(n_mels).padding(padding);
         let one = offline(cfg.clone(), &x, layout);
         for threads in [2, 3, 4] {
-            let mut mel = MelSpectrogram::new(cfg.clone()).unwrap().with_threads(threads);
+            let mel = MelSpectrogram::builder(cfg.clone()).threads(threads).build().unwrap();
             assert_eq!(mel.threads(), threads);
             let mut out = vec![0f32; one.len()];
-            let (r, report) = ledger::scope(|| mel.compute_into_slice(&x, &mut out, layout));
+            let (r, report) = ledger::scope(|| mel.lay(layout).compute_into_slice(&x, &mut out));
             r.unwrap();
             assert_eq!(out, one, "{threads} threads, {n_mels} mels");
             assert_eq!(report.copies, 0);
@@ -178,15 +224,19 @@ fn batches_normalise_per_item_globally_or_fixed() {
             Normalization::Global,
             Normalization::Fixed(-1.0),
         ] {
-            let cfg = MelConfig::whisper(80).with_normalization(norm);
-            let mut mel = MelSpectrogram::new(cfg.clone()).unwrap().with_threads(threads);
+            let cfg = MelConfig::whisper(80).normalization(norm);
+            let mel = MelSpectrogram::builder(cfg.clone())
+                .threads(threads)
+                .layout(Layout::FrameMajor)
+                .build()
+                .unwrap();
+            let mut scratch = mel.make_scratch();
             let mut outs: Vec<Vec<f32>> = clips
                 .iter()
                 .map(|c| vec![0f32; mel.output_bytes(c.len()).unwrap() / 4])
                 .collect();
             let mut o: Vec<&mut [f32]> = outs.iter_mut().map(|v| v.as_mut_slice()).collect();
-            mel.compute_batch_into_slices(&refs, &mut o, Layout::FrameMajor)
-                .unwrap();
+            mel.compute_batch_into_slices(&refs, &mut o, &mut scratch).unwrap();
             match norm {
                 Normalization::PerItem | Normalization::Fixed(_) => {
                     for (c, got) in clips.iter().zip(&outs) {
@@ -206,17 +256,18 @@ fn batches_normalise_per_item_globally_or_fixed() {
         }
     }
     // a bad clip: named, nothing written
-    let mut mel = MelSpectrogram::new(MelConfig::whisper(80)).unwrap();
+    let mel = MelSpectrogram::new(MelConfig::whisper(80)).unwrap();
+    let mut scratch = mel.make_scratch();
     let mut a = vec![3f32; 80 * 125];
     let mut b = vec![3f32; 80];
     let short = [0.0f32; 100];
     let err = mel
-        .compute_batch_into_slices(&[&clips[0], &short], &mut [&mut a, &mut b], Layout::MelMajor)
+        .compute_batch_into_slices(&[&clips[0], &short], &mut [&mut a, &mut b], &mut scratch)
         .unwrap_err();
     assert!(matches!(err, MelError::BatchItem { item: 1, .. }), "{err}");
     assert!(a.iter().all(|&v| v == 3.0));
     assert!(matches!(
-        mel.compute_batch_into_slices(&[&clips[0]], &mut [], Layout::MelMajor),
+        mel.compute_batch_into_slices(&[&clips[0]], &mut [], &mut scratch),
         Err(MelError::BatchSize { clips: 1, outputs: 0 })
     ));
 }
@@ -231,14 +282,19 @@ fn portable_kernels_match_the_simd_ones() {
             n_fft,
             ..MelConfig::whisper(n_mels)
         };
-        let mut slow = MelSpectrogram::new(config).unwrap();
-        slow.set_simd(SimdLevel::Portable).unwrap();
-        let want = slow.compute(&x, Layout::MelMajor).unwrap();
+        let slow = MelSpectrogram::builder(config)
+            .simd(SimdLevel::Portable)
+            .build()
+            .unwrap();
+        let want = slow.lay(Layout::MelMajor).compute(&x).unwrap();
         let mut avx2 = None;
-        for level in zc_mel::SIMD_LEVELS.into_iter().filter(|l| l.is_available()) {
-            let mut fast = slow.clone();
-            fast.set_simd(level).unwrap();
-            let got = fast.compute(&x, Layout::MelMajor).unwrap();
+        for level in [SimdLevel::Portable, SimdLevel::Avx2, SimdLevel::Avx512]
+            .into_iter()
+            .filter(|l| l.is_available())
+        {
+            let fast = slow.to_builder().simd(level).build().unwrap();
+            assert_eq!(fast.simd_level(), level);
+            let got = fast.lay(Layout::MelMajor).compute(&x).unwrap();
             let worst = got
                 .iter()
                 .zip(want.iter())
@@ -246,7 +302,7 @@ fn portable_kernels_match_the_simd_ones() {
                 .fold(0f32, f32::max);
             assert!(
                 worst < 2e-6,
-                "{level:?} vs Scalar, n_fft {n_fft}, {n_mels} mels: {worst:e}"
+                "{level:?} vs Portable, n_fft {n_fft}, {n_mels} mels: {worst:e}"
             );
             match level {
                 SimdLevel::Avx2 => avx2 = Some(got),
@@ -287,28 +343,27 @@ fn avx512_matches_avx2_on_overflowing_input() {
     }
     for (n, x) in inputs.iter().enumerate() {
         let out = levels.map(|level| {
-            let mut mel = MelSpectrogram::new(MelConfig::whisper(80)).unwrap();
-            mel.set_simd(level).unwrap();
-            mel.compute(x, Layout::MelMajor).unwrap()
+            let mel = MelSpectrogram::builder(MelConfig::whisper(80))
+                .simd(level)
+                .build()
+                .unwrap();
+            mel.lay(Layout::MelMajor).compute(x).unwrap()
         });
         let differ = out[0]
             .iter()
             .zip(out[1].iter())
             .filter(|(a, b)| a.to_bits() != b.to_bits())
             .count();
-        assert_eq!(
-            differ, 0,
-            "input {n}: {differ} values differ between Avx2Fma and Avx512"
-        );
+        assert_eq!(differ, 0, "input {n}: {differ} values differ between Avx2 and Avx512");
     }
 }
 
 #[test]
 fn stream_input_copy_is_recorded() {
     let x = noise(5_000, 4, 0.1);
-    let mut s = MelStream::new(MelConfig::whisper(80).with_normalization(Normalization::Fixed(0.0))).unwrap();
+    let mut s = MelStream::new(MelConfig::whisper(80).normalization(Normalization::Fixed(0.0))).unwrap();
     let mut out = vec![0f32; 80 * 64];
-    let (r, report) = ledger::scope(|| s.push_into_slice(&x, &mut out));
+    let (r, report) = ledger::scope(|| s.push_into_slice(&x, &mut out).map(|f| f.n_frames));
     assert_eq!(r.unwrap(), 31);
     assert_eq!(report.copies_of(CopyKind::Other), 1);
     assert_eq!(report.bytes_of(CopyKind::Other), 20_000);
@@ -328,7 +383,7 @@ proptest! {
         padding in prop_oneof![Just(Padding::None), (0usize..2_000).prop_map(Padding::Append), (201usize..7_000).prop_map(Padding::PadOrTrim)],
     ) {
         let x = noise(len, seed, 0.3);
-        let cfg = MelConfig::whisper(n_mels).with_padding(padding).with_normalization(Normalization::Fixed(max));
+        let cfg = MelConfig::whisper(n_mels).padding(padding).normalization(Normalization::Fixed(max));
         prop_assert_eq!(streamed(cfg.clone(), &x, &sizes), offline(cfg, &x, Layout::FrameMajor));
     }
 }

@@ -9,11 +9,9 @@ use std::sync::Arc;
 use pyo3::exceptions::PyBufferError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
-use zc_buffers::interop::dlpack::{
-    DLDevice, DLManagedTensorVersioned, DLTensor, DataType, DlpackTensor,
-};
-use zc_buffers::testing::{AllocStats, thread_stats};
+use zc_buffers::interop::dlpack::{DLDevice, DLManagedTensorVersioned, DLTensor, DataType, DlpackTensor};
 use zc_buffers::ledger::{CopyKind, Ledger};
+use zc_buffers::testing::{AllocStats, thread_stats};
 use zc_buffers::{AlignedBuf, Buffer as ZcBuffer, Residency};
 
 use crate::common::{self, Kind, buffer_err, err};
@@ -327,7 +325,10 @@ impl PyBuffer {
         if need > owner.len() {
             return Err(err(
                 Kind::Shape,
-                format!("shape {shape:?} of {elem:?} needs {need} bytes, the buffer holds {}", owner.len()),
+                format!(
+                    "shape {shape:?} of {elem:?} needs {need} bytes, the buffer holds {}",
+                    owner.len()
+                ),
             ));
         }
         if owner.ptr().as_ptr() as usize % elem.size() != 0 {
@@ -440,7 +441,9 @@ impl PyBuffer {
             )));
         }
         if copy == Some(true) {
-            return Err(PyBufferError::new_err("zc exports without copying; copy=True is not supported"));
+            return Err(PyBufferError::new_err(
+                "zc exports without copying; copy=True is not supported",
+            ));
         }
         let mut t = DlpackTensor::new(Shared(self.owner.clone()), self.elem.dlpack(), &self.shape, None, 0)
             .map_err(buffer_err)?;
@@ -449,7 +452,12 @@ impl PyBuffer {
         }
         let versioned = max_version.is_some_and(|(major, _)| major >= 1);
         if versioned {
-            return capsule(py, t.into_raw().cast(), c"dltensor_versioned", versioned_capsule_destructor);
+            return capsule(
+                py,
+                t.into_raw().cast(),
+                c"dltensor_versioned",
+                versioned_capsule_destructor,
+            );
         }
         if self.readonly {
             return Err(PyBufferError::new_err(
@@ -609,7 +617,12 @@ impl PyPool {
         let shape = match shape {
             Some(s) => s,
             None if nbytes % elem.size() == 0 => vec![nbytes / elem.size()],
-            None => return Err(err(Kind::Shape, format!("{nbytes} bytes is not a whole number of {dtype}"))),
+            None => {
+                return Err(err(
+                    Kind::Shape,
+                    format!("{nbytes} bytes is not a whole number of {dtype}"),
+                ));
+            }
         };
         let pool = self.pool.clone();
         let guard = py.detach(move || pool.acquire(nbytes)).map_err(buffer_err)?;

@@ -5,9 +5,9 @@
 
 use std::cell::{Cell, RefCell};
 
+use numpy::ndarray::Dimension;
 use numpy::{Element, PyArray, PyReadonlyArray, PyReadwriteArray, PyUntypedArray, PyUntypedArrayMethods};
 use numpy::{PyArrayDescrMethods, PyArrayMethods};
-use numpy::ndarray::Dimension;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
@@ -119,9 +119,12 @@ fn as_ndarray<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Bound<'py, P
     let py = obj.py();
     if obj.hasattr("__dlpack__")? {
         let a = py.import("numpy")?.getattr("from_dlpack")?.call1((obj,))?;
-        return a
-            .cast_into::<PyUntypedArray>()
-            .map_err(|_| err(Kind::DType, format!("{what}: numpy.from_dlpack did not return an ndarray")));
+        return a.cast_into::<PyUntypedArray>().map_err(|_| {
+            err(
+                Kind::DType,
+                format!("{what}: numpy.from_dlpack did not return an ndarray"),
+            )
+        });
     }
     let tname = obj.get_type().name().map(|n| n.to_string()).unwrap_or_default();
     Err(err(
@@ -140,7 +143,10 @@ fn typed<'py, T: Element, D: Dimension>(
     if !a.dtype().is_equiv_to(&numpy::dtype::<T>(py)) {
         return Err(err(
             Kind::DType,
-            format!("{what} must be {dtype_name}, got a {} (no implicit conversion: it would copy)", describe(&a)),
+            format!(
+                "{what} must be {dtype_name}, got a {} (no implicit conversion: it would copy)",
+                describe(&a)
+            ),
         ));
     }
     if let Some(nd) = D::NDIM
@@ -181,7 +187,10 @@ pub fn output<'py, T: Element, D: Dimension>(
         .and_then(|w| w.extract::<bool>())
         .unwrap_or(false);
     if !writeable {
-        return Err(err(Kind::ReadOnly, format!("{what} is read-only ({})", describe(a.as_untyped()))));
+        return Err(err(
+            Kind::ReadOnly,
+            format!("{what} is read-only ({})", describe(a.as_untyped())),
+        ));
     }
     a.try_readwrite().map_err(|e| {
         err(
@@ -214,7 +223,10 @@ pub fn slice_mut<'a, T: Element, D: Dimension>(
     if !a.is_c_contiguous() {
         return Err(err(
             Kind::CopyRequired,
-            format!("{what} is not C-contiguous (strides {:?}); pass a C-contiguous array", a.strides()),
+            format!(
+                "{what} is not C-contiguous (strides {:?}); pass a C-contiguous array",
+                a.strides()
+            ),
         ));
     }
     a.as_slice_mut()

@@ -53,7 +53,10 @@ fn hv_input<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<PyReadonlyArra
     if a.shape()[1] != BYTES {
         return Err(err(
             Kind::Shape,
-            format!("{what} must have {BYTES} bytes per vector (2048 bits), got shape {:?}", a.shape()),
+            format!(
+                "{what} must have {BYTES} bytes per vector (2048 bits), got shape {:?}",
+                a.shape()
+            ),
         ));
     }
     Ok(a)
@@ -81,10 +84,7 @@ impl<'a> Hvs<'a> {
     fn get(&self, n: usize) -> &[HV16] {
         match self {
             Hvs::InPlace(v) => v,
-            Hvs::Realigned(b) => b
-                .as_slice::<HV16>()
-                .map(|v| &v[..n.min(v.len())])
-                .unwrap_or(&[]),
+            Hvs::Realigned(b) => b.as_slice::<HV16>().map(|v| &v[..n.min(v.len())]).unwrap_or(&[]),
         }
     }
 }
@@ -133,7 +133,11 @@ impl PyHvStore {
     /// `*_py_attached`, which detaches while waiting: a holder may itself be
     /// waiting for the GIL at the end of a kernel.
     fn current(&self, py: Python<'_>) -> PyResult<Arc<zc_hv16::HvStore>> {
-        Ok(self.store.read_py_attached(py).map_err(|_| err(Kind::Runtime, "store lock poisoned"))?.clone())
+        Ok(self
+            .store
+            .read_py_attached(py)
+            .map_err(|_| err(Kind::Runtime, "store lock poisoned"))?
+            .clone())
     }
 }
 
@@ -157,7 +161,9 @@ impl PyHvStore {
     /// Open an existing store for reading and appending (takes the writer lock).
     #[staticmethod]
     fn open_rw(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Self> {
-        Ok(Self::wrap(py.detach(|| zc_hv16::HvStore::open_rw(&path)).map_err(hv_err)?))
+        Ok(Self::wrap(
+            py.detach(|| zc_hv16::HvStore::open_rw(&path)).map_err(hv_err)?,
+        ))
     }
 
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
@@ -187,7 +193,10 @@ impl PyHvStore {
         let a = hv_input(vectors, "vectors")?;
         let n = a.shape()[0];
         let bytes = common::slice(&a, "vectors")?;
-        let mut guard = self.store.write_py_attached(py).map_err(|_| err(Kind::Runtime, "store lock poisoned"))?;
+        let mut guard = self
+            .store
+            .write_py_attached(py)
+            .map_err(|_| err(Kind::Runtime, "store lock poisoned"))?;
         let store = Arc::get_mut(&mut guard).ok_or_else(|| {
             err(
                 Kind::Runtime,
@@ -227,11 +236,20 @@ impl PyHvStore {
         let mut i = common::output::<i64, Ix2>(&i_obj, "indices", "int64")?;
         for (name, shape) in [("distances", d.shape()), ("indices", i.shape())] {
             if shape != [m, k] {
-                return Err(err(Kind::Shape, format!("{name} has shape {shape:?}, expected ({m}, {k})")));
+                return Err(err(
+                    Kind::Shape,
+                    format!("{name} has shape {shape:?}, expected ({m}, {k})"),
+                ));
             }
         }
-        let (dd, ii) = (common::slice_mut(&mut d, "distances")?, common::slice_mut(&mut i, "indices")?);
-        let mut guard = self.hits.lock_py_attached(py).map_err(|_| err(Kind::Runtime, "scratch poisoned"))?;
+        let (dd, ii) = (
+            common::slice_mut(&mut d, "distances")?,
+            common::slice_mut(&mut i, "indices")?,
+        );
+        let mut guard = self
+            .hits
+            .lock_py_attached(py)
+            .map_err(|_| err(Kind::Runtime, "scratch poisoned"))?;
         let hits: &mut Vec<Hit> = &mut guard;
         let need = m.checked_mul(k).ok_or_else(|| err(Kind::Shape, "m * k overflows"))?;
         common::kernel(py, || -> PyResult<()> {
@@ -263,7 +281,12 @@ impl PyHvStore {
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let s = self.current(py)?;
-        Ok(format!("zc.hv16.HvStore({:?}, n={}, writable={})", s.path(), s.len(), s.is_writable()))
+        Ok(format!(
+            "zc.hv16.HvStore({:?}, n={}, writable={})",
+            s.path(),
+            s.len(),
+            s.is_writable()
+        ))
     }
 }
 
@@ -308,7 +331,10 @@ fn rowwise<'py>(
         && b.shape()[0] != n
         && b.shape()[0] != 1
     {
-        return Err(err(Kind::Shape, format!("a has {n} vectors, b has {} (and not 1)", b.shape()[0])));
+        return Err(err(
+            Kind::Shape,
+            format!("a has {n} vectors, b has {} (and not 1)", b.shape()[0]),
+        ));
     }
     let out_obj = match out {
         Some(o) => o.clone(),
@@ -316,7 +342,10 @@ fn rowwise<'py>(
     };
     let mut o = common::output::<u8, Ix2>(&out_obj, "out", "uint8")?;
     if o.shape() != [n, BYTES] {
-        return Err(err(Kind::Shape, format!("out has shape {:?}, expected ({n}, {BYTES})", o.shape())));
+        return Err(err(
+            Kind::Shape,
+            format!("out has shape {:?}, expected ({n}, {BYTES})", o.shape()),
+        ));
     }
     let ab = common::slice(&a_arr, "a")?;
     let bb = match &b_arr {

@@ -38,11 +38,17 @@ fn taps(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<(Vec<f64>, Option<usize>
             let r = common::input::<f64, numpy::ndarray::Ix2>(obj, what, "float64")?;
             let (n, m) = (r.shape()[0], r.shape()[1]);
             if n != m {
-                return Err(err(Kind::Shape, format!("{what} must be square (N, N), got ({n}, {m})")));
+                return Err(err(
+                    Kind::Shape,
+                    format!("{what} must be square (N, N), got ({n}, {m})"),
+                ));
             }
             Ok((common::slice(&r, what)?.to_vec(), Some(n)))
         }
-        d => Err(err(Kind::Shape, format!("{what} must be 1-D (diagonal) or 2-D (full), got {d}-D"))),
+        d => Err(err(
+            Kind::Shape,
+            format!("{what} must be 1-D (diagonal) or 2-D (full), got {d}-D"),
+        )),
     }
 }
 
@@ -68,7 +74,10 @@ impl PyKernel {
     ) -> PyResult<Self> {
         let mut diag: [Vec<f64>; MAX_ORDER] = Default::default();
         let mut full = None;
-        for (p, (h, name)) in [(h1, "h1"), (h2, "h2"), (h3, "h3"), (h4, "h4"), (h5, "h5")].into_iter().enumerate() {
+        for (p, (h, name)) in [(h1, "h1"), (h2, "h2"), (h3, "h3"), (h4, "h4"), (h5, "h5")]
+            .into_iter()
+            .enumerate()
+        {
             let Some(h) = h else { continue };
             let (v, n) = taps(h, name)?;
             match n {
@@ -91,7 +100,8 @@ impl PyKernel {
 
     /// Save in py-volterra's NPZ layout.
     fn save_npz(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<()> {
-        py.detach(|| zc_volterra::npz::save_npz(&self.kernel, &path)).map_err(vol_err)
+        py.detach(|| zc_volterra::npz::save_npz(&self.kernel, &path))
+            .map_err(vol_err)
     }
 
     /// Diagonal taps of order `p` (1..=5), float64 (a copy; empty when absent).
@@ -160,8 +170,7 @@ fn process_typed<'py, T: numpy::Element + zc_volterra::Sample>(
     }
     let os = common::slice_mut(&mut oa, "out")?;
     // Any length: the processor runs blocks of `max_block` itself.
-    common::kernel(py, || -> Result<usize, VolterraError> { p.process_into_slice(xs, os) })
-    .map_err(vol_err)?;
+    common::kernel(py, || -> Result<usize, VolterraError> { p.process_into_slice(xs, os) }).map_err(vol_err)?;
     drop(oa);
     Ok(out_obj)
 }
@@ -174,14 +183,25 @@ impl PyProcessor {
         let k = &kernel.kernel;
         let (proc, dtype) = match dtype {
             "float32" | "f4" => (
-                Proc::F32(py.detach(|| zc_volterra::Processor::prepare(k, max_block)).map_err(vol_err)?),
+                Proc::F32(
+                    py.detach(|| zc_volterra::Processor::prepare(k, max_block))
+                        .map_err(vol_err)?,
+                ),
                 "float32",
             ),
             "float64" | "f8" => (
-                Proc::F64(py.detach(|| zc_volterra::Processor::prepare(k, max_block)).map_err(vol_err)?),
+                Proc::F64(
+                    py.detach(|| zc_volterra::Processor::prepare(k, max_block))
+                        .map_err(vol_err)?,
+                ),
                 "float64",
             ),
-            other => return Err(err(Kind::DType, format!("dtype must be float32 or float64, got {other:?}"))),
+            other => {
+                return Err(err(
+                    Kind::DType,
+                    format!("dtype must be float32 or float64, got {other:?}"),
+                ));
+            }
         };
         Ok(Self {
             proc: Mutex::new(proc),

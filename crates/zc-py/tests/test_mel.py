@@ -112,3 +112,99 @@ def test_load_wav_errors(tmp_path):
         mel.load_wav(p)
     with pytest.raises(OSError):
         mel.load_wav(p)
+
+
+def test_one_plan_serves_several_python_threads(mel_data):
+    import threading
+
+    audio = load(mel_data, "chirp_30s.f32")
+    plan = mel.MelSpectrogram(80)
+    ref = plan(audio)
+    frames_ref = plan(audio, layout="frames")
+    assert np.array_equal(frames_ref, ref.T)
+    results, errors = {}, []
+
+    def work(i):
+        try:
+            layout = "frames" if i % 2 else "mel"
+            results[i] = [plan(audio, layout=layout) for _ in range(3)]
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for i, outs in results.items():
+        for o in outs:
+            assert np.array_equal(o, frames_ref if i % 2 else ref)
+
+
+def test_batch_equals_single_calls_and_fills_corners(mel_data):
+    audio = load(mel_data, "chirp_30s.f32")
+    clips = [audio, np.ascontiguousarray(audio[:16000]), np.ascontiguousarray(audio[5 * 16000 : 12 * 16000])]
+    plan = mel.MelSpectrogram(80, threads=2)
+    per = plan.batch(clips, per_item=True)
+    assert per.shape == (3, 80, 3000) and per.dtype == np.float32
+    for i, c in enumerate(clips):
+        one = mel.log_mel(c)
+        assert np.array_equal(per[i, :, : one.shape[1]], one)
+        assert (per[i, :, one.shape[1] :] == 0).all()
+    # Whisper's batched call: one clamp maximum over the whole batch
+    glob = plan.batch(clips)
+    assert np.array_equal(glob[0], per[0])  # the loudest clip sets the maximum
+    assert glob.min() >= glob.max() - 2.0 - 1e-6  # (8 dB / 4) below the batch maximum
+    # frames layout and out= with strides (a transposed view), nothing allocated for the result
+    out = np.full((3, 3000, 80), 9.0, np.float32)
+    res = plan.batch(clips, layout="frames", out=out, per_item=True)
+    assert res is out
+    assert np.array_equal(out.transpose(0, 2, 1), np.where(per == 0, out.transpose(0, 2, 1), per))
+    big = np.zeros((3, 90, 3100), np.float32)[:, ::1, ::1]
+    plan.batch(clips, out=big, per_item=True)
+    assert np.array_equal(big[:, :80, :3000], per)
+    with pytest.raises(zc.ShapeError):
+        plan.batch(clips, out=np.empty((2, 80, 3000), np.float32))
+    with pytest.raises(zc.ShapeError):
+        plan.batch(clips, out=np.empty((3, 80, 2999), np.float32))
+    with pytest.raises(zc.DTypeError):
+        plan.batch([audio.astype(np.float64)])
+
+
+def test_stream_equals_offline_with_the_same_maximum(mel_data):
+    audio = load(mel_data, "chirp_30s.f32")[: 7 * 16000]
+    offline = mel.log_mel(audio, layout="frames")
+    # the offline clamp maximum, recovered from its output: (max + 4) / 4
+    max_log10 = float(offline.max()) * 4.0 - 4.0
+    s = mel.MelStream(80, max_log10=max_log10)
+    got = []
+    rng = np.random.default_rng(0)
+    pos = 0
+    while pos < audio.size:
+        n = int(rng.integers(1, 5000))
+        got.append(s.push(np.ascontiguousarray(audio[pos : pos + n])))
+        pos += n
+    assert s.samples_received == audio.size
+    assert s.frames_emitted + s.frames_for_finish() == offline.shape[0]
+    got.append(s.finish())
+    streamed = np.concatenate(got)
+    assert streamed.shape == offline.shape
+    assert np.abs(streamed - offline).max() < 1e-6
+    assert s.samples_received == 0  # finish() resets for the next clip
+    # out= with spare rows: the frames go to its prefix, nothing allocated for them
+    buf = np.full((400, 80), 5.0, np.float32)
+    chunk = np.ascontiguousarray(audio[:16000])
+    want = s.frames_for_push(chunk.size)
+    with buffers.ledger() as r:
+        view = s.push(chunk, out=buf)
+    assert view.shape == (want, 80) and np.shares_memory(view, buf)
+    assert np.array_equal(view, offline[:want])
+    assert (buf[want:] == 5.0).all()
+    # the stream keeps the samples its next frames need: exactly one pass of
+    # the chunk into its window (recorded), nothing allocated
+    assert r.bytes_copied == chunk.nbytes and r.allocations == 0
+    with pytest.raises(zc.ShapeError):
+        s.push(chunk, out=np.empty((1, 80), np.float32))
+    with pytest.raises(zc.DTypeError):
+        s.push(chunk.astype(np.float64))

@@ -1,5 +1,6 @@
 """zc.mel: Whisper log-mel spectrograms (float32, within 5e-5 of openai-whisper)."""
 import os
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -26,15 +27,46 @@ def log_mel(
     or ``(frames, n_mels)``. With ``out=`` nothing is allocated or copied."""
 
 class MelSpectrogram:
+    """An immutable plan shared by every thread that calls it (the GIL is
+    released; each call borrows scratch from the plan's free list)."""
     def __init__(self, n_mels: int = 80, padding: int = 0, *, pad_to: int | None = None, threads: int = 1) -> None: ...
     @property
     def n_mels(self) -> int: ...
+    @property
+    def threads(self) -> int: ...
     def n_frames(self, n_samples: int) -> int: ...
     def output_shape(self, n_samples: int, layout: Layout = "mel") -> tuple[int, int]: ...
     def __call__(
         self, audio: npt.NDArray[np.float32], layout: Layout = "mel", out: npt.NDArray[np.float32] | None = None
     ) -> npt.NDArray[np.float32]: ...
+    def batch(
+        self,
+        clips: Sequence[npt.NDArray[np.float32]],
+        layout: Layout = "mel",
+        out: npt.NDArray[np.float32] | None = None,
+        *,
+        per_item: bool = False,
+    ) -> npt.NDArray[np.float32]:
+        """``(len(clips), rows, cols)`` for the largest clip's shape; shorter clips fill the
+        top-left corner of their item. Clamp maximum over the batch unless ``per_item``."""
     def filters(self) -> npt.NDArray[np.float32]: ...
+
+class MelStream:
+    """Chunks in, complete frames out, ``(frames, n_mels)``; clamps at a fixed ``max_log10``."""
+    def __init__(self, n_mels: int = 80, *, max_log10: float) -> None: ...
+    @property
+    def n_mels(self) -> int: ...
+    @property
+    def frames_emitted(self) -> int: ...
+    @property
+    def samples_received(self) -> int: ...
+    def frames_for_push(self, n: int) -> int: ...
+    def frames_for_finish(self) -> int: ...
+    def push(
+        self, chunk: npt.NDArray[np.float32], out: npt.NDArray[np.float32] | None = None
+    ) -> npt.NDArray[np.float32]: ...
+    def finish(self, out: npt.NDArray[np.float32] | None = None) -> npt.NDArray[np.float32]: ...
+    def reset(self) -> None: ...
 
 def load_wav(path: str | os.PathLike[str]) -> npt.NDArray[np.float32]:
     """Mono float32 samples at 16 kHz (resampled when the file has another rate)."""

@@ -8,7 +8,8 @@
 //! Both widths run the same operations in the same order, so the AVX2 and
 //! AVX-512 levels give bit-identical results (tested).
 
-use super::{LANES, LOG_P, LOG_Q1, LOG_Q2, POWER_FLOOR, Stage};
+use crate::kernels::generic::{LOG_P, LOG_Q1, LOG_Q2};
+use crate::kernels::{LANES, POWER_FLOOR, Stage};
 use std::arch::x86_64::*;
 
 /// A vector of [`Vf::W`] `f32`.
@@ -445,7 +446,7 @@ pub(super) unsafe fn stage<V: Vf, const R: usize>(
     }
 }
 
-/// `log10(x)` for positive normal `x`: [`super::log10_lane`]'s reduction
+/// `log10(x)` for positive normal `x`: [`log10_lane`](crate::kernels::generic::log10_lane)'s reduction
 /// and polynomial with fused multiply-adds (within 2.5e-7 of it, tested).
 ///
 /// # Safety
