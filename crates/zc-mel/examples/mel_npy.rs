@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run -p zc-mel --release --example mel_npy -- [input.wav] [out.npy]
-//!     [--n-mels 80|128] [--layout mels|frames] [--pad-or-trim] [--padding N]
+//!     [--n-mels 80|128] [--layout mels|frames] [--pad-or-trim | --padding N]
 //! ```
 //!
 //! `--layout mels` (default) gives Whisper's `(n_mels, frames)`, `frames`
@@ -13,70 +13,58 @@
 
 use std::error::Error;
 use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
 
 use zc_buffers::{AlignedBuf, HostBuffer};
 use zc_mel::{Layout, MelConfig, MelSpectrogram, Padding, SAMPLE_RATE, WavFile};
 
+/// Whisper's log-mel of a WAV as a `.npy` file.
+#[derive(Parser)]
+#[command(about)]
 struct Args {
-    input: String,
-    output: String,
+    /// 16 kHz WAV to read (default: the bundled speech fixture).
+    #[arg(default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/speech_16k.wav"))]
+    input: PathBuf,
+    /// `.npy` file to write.
+    #[arg(default_value = "mel.npy")]
+    output: PathBuf,
+    /// Mel bands (Whisper uses 80, or 128 for large-v3).
+    #[arg(long, default_value_t = 80)]
     n_mels: usize,
-    layout: Layout,
-    padding: Padding,
+    /// `mels` gives Whisper's `(n_mels, frames)`, `frames` gives `(frames, n_mels)`.
+    #[arg(long, value_enum, default_value_t = LayoutArg::Mels)]
+    layout: LayoutArg,
+    /// Pad or trim to 30 s first (`whisper.pad_or_trim`).
+    #[arg(long, conflicts_with = "padding")]
+    pad_or_trim: bool,
+    /// Append N zero samples (`transcribe()` uses 480000).
+    #[arg(long, value_name = "N")]
+    padding: Option<usize>,
 }
 
-fn parse() -> Result<Args, Box<dyn Error>> {
-    let mut a = Args {
-        input: concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/speech_16k.wav").to_string(),
-        output: "mel.npy".to_string(),
-        n_mels: 80,
-        layout: Layout::MelMajor,
-        padding: Padding::None,
-    };
-    let mut positional = 0;
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
-        match arg.as_str() {
-            "--n-mels" => a.n_mels = value("--n-mels")?.parse()?,
-            "--layout" => {
-                a.layout = match value("--layout")?.as_str() {
-                    "mels" => Layout::MelMajor,
-                    "frames" => Layout::FrameMajor,
-                    other => return Err(format!("--layout must be mels or frames, not {other}").into()),
-                }
-            }
-            "--pad-or-trim" => a.padding = Padding::WHISPER_30S,
-            "--padding" => a.padding = Padding::Append(value("--padding")?.parse()?),
-            "-h" | "--help" => {
-                println!(
-                    "mel_npy [input.wav] [out.npy] [--n-mels 80|128] [--layout mels|frames] [--pad-or-trim] [--padding N]"
-                );
-                std::process::exit(0);
-            }
-            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}").into()),
-            _ => {
-                match positional {
-                    0 => a.input = arg,
-                    1 => a.output = arg,
-                    _ => return Err(format!("unexpected argument {arg}").into()),
-                }
-                positional += 1;
-            }
-        }
-    }
-    if a.n_mels != 80 && a.n_mels != 128 {
-        return Err("--n-mels must be 80 or 128".into());
-    }
-    Ok(a)
+#[derive(Clone, Copy, ValueEnum)]
+enum LayoutArg {
+    Mels,
+    Frames,
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let args = parse()?;
+    let args = Args::parse();
+    let layout = match args.layout {
+        LayoutArg::Mels => Layout::MelMajor,
+        LayoutArg::Frames => Layout::FrameMajor,
+    };
+    let padding = match (args.pad_or_trim, args.padding) {
+        (true, _) => Padding::WHISPER_30S,
+        (false, Some(n)) => Padding::Append(n),
+        (false, None) => Padding::None,
+    };
     let wav = WavFile::open(&args.input)?.expect_sample_rate(SAMPLE_RATE)?;
     let samples = wav.samples()?;
-    let mel = MelSpectrogram::builder(MelConfig::whisper(args.n_mels).padding(args.padding))
-        .layout(args.layout)
+    let mel = MelSpectrogram::builder(MelConfig::whisper(args.n_mels).padding(padding))
+        .layout(layout)
         .build()?;
     let mut out = AlignedBuf::zeroed(mel.output_bytes(samples.len())?)?;
     let t = std::time::Instant::now();
@@ -95,7 +83,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     file.flush()?;
     println!(
         "{} -> {}: float32 {:?} ({:?}, {:?}) in {ms:.2} ms",
-        args.input, args.output, shape, args.layout, args.padding
+        args.input.display(),
+        args.output.display(),
+        shape,
+        layout,
+        padding
     );
     Ok(())
 }

@@ -9,16 +9,27 @@
 
 use std::error::Error;
 use std::io::BufWriter;
+use std::path::PathBuf;
+
+use clap::Parser;
 
 use zc_buffers::{HostBufferExt, Pool, ledger};
 use zc_mel::{MelConfig, MelSpectrogram, Padding, SAMPLE_RATE, WavFile};
 
+/// Whisper's 80-mel log-mel of a WAV (padded/trimmed to 30 s) as a PNG.
+#[derive(Parser)]
+#[command(about)]
+struct Args {
+    /// 16 kHz WAV to read (default: the bundled speech fixture).
+    #[arg(default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/speech_16k.wav"))]
+    input: PathBuf,
+    /// PNG file to write.
+    #[arg(default_value = "mel.png")]
+    output: PathBuf,
+}
+
 fn main() -> Result<(), Box<dyn Error>> {
-    let mut args = std::env::args().skip(1);
-    let input = args
-        .next()
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/speech_16k.wav").to_string());
-    let output = args.next().unwrap_or_else(|| "mel.png".to_string());
+    let Args { input, output } = Args::parse();
 
     let pool = Pool::builder().name("mel").cap_bytes(64 << 20).build()?;
     let mel = MelSpectrogram::new(MelConfig::whisper(80).padding(Padding::WHISPER_30S))?;
@@ -27,7 +38,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         let wav = WavFile::open(&input)?.expect_sample_rate(SAMPLE_RATE)?;
         let info = wav.info();
         println!(
-            "{input}: {} Hz, {} ch, {:?}, {} samples ({:.2} s)",
+            "{}: {} Hz, {} ch, {:?}, {} samples ({:.2} s)",
+            input.display(),
             info.sample_rate,
             info.channels,
             info.format,
@@ -67,7 +79,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     enc.set_color(png::ColorType::Rgb);
     enc.set_depth(png::BitDepth::Eight);
     enc.write_header()?.write_image_data(&pixels)?;
-    println!("wrote {output} ({cols} x {rows} px, value range {lo:.3} .. {hi:.3})");
+    println!(
+        "wrote {} ({cols} x {rows} px, value range {lo:.3} .. {hi:.3})",
+        output.display()
+    );
     Ok(())
 }
 

@@ -10,19 +10,29 @@
 //! here it is 0.5 in log10 units, about right for speech normalised to ±1.
 
 use std::error::Error;
+use std::path::PathBuf;
 use std::time::Instant;
+
+use clap::Parser;
 
 use zc_mel::{Layout, MelConfig, MelSpectrogram, MelStream, Normalization, SAMPLE_RATE, WavFile};
 
+/// Stream a WAV through `MelStream` in small chunks and compare with the offline result.
+#[derive(Parser)]
+#[command(about)]
+struct Args {
+    /// 16 kHz WAV to read (default: the bundled speech fixture).
+    #[arg(default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/speech_16k.wav"))]
+    input: PathBuf,
+    /// Samples per pushed chunk (320 = 20 ms).
+    #[arg(default_value_t = 320, value_parser = clap::value_parser!(u64).range(1..))]
+    chunk: u64,
+}
+
 fn main() -> Result<(), Box<dyn Error>> {
-    let mut args = std::env::args().skip(1);
-    let input = args
-        .next()
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/speech_16k.wav").to_string());
-    let chunk: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(320);
-    if chunk == 0 {
-        return Err("chunk size must be positive".into());
-    }
+    let args = Args::parse();
+    let input = args.input.display().to_string();
+    let chunk = usize::try_from(args.chunk)?;
     let wav = WavFile::open(&input)?.expect_sample_rate(SAMPLE_RATE)?;
     let samples = wav.samples()?;
     let config = MelConfig::whisper(80).normalization(Normalization::Fixed(0.5));

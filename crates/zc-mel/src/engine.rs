@@ -121,7 +121,7 @@ impl Engine {
             let mut active = 0;
             for (l, slot) in slots.iter_mut().enumerate().take(nb) {
                 let start = ((t + l) * self.hop) as isize - half;
-                if sig.is_silent(start, self.n_fft) {
+                if self.is_silent(level, sig, start) {
                     continue;
                 }
                 let dst = &mut s.fft[active * m..(active + 1) * m];
@@ -179,7 +179,7 @@ impl Engine {
         let mut kinds = [None; LANES];
         for (l, kind) in kinds.iter_mut().enumerate().take(nb) {
             let start = ((t + l) * self.hop) as isize - half;
-            if sig.is_silent(start, n) {
+            if self.is_silent(level, sig, start) {
                 continue;
             }
             if sig.contiguous(start, n).is_some() {
@@ -216,6 +216,18 @@ impl Engine {
         kernels::lane_fft(level, lane, xr, xi, yr, yi);
         kernels::wrap(m, &mut s.zr, &mut s.zi);
         self.power_log(level, s, max);
+    }
+
+    /// Whether the frame at `start` is all zeros: virtual padding, or a
+    /// run of `±0.0` in the caller's own samples. Its power is then 0 and
+    /// its value `log10(1e-10)` whether or not the FFT runs (the FFT of
+    /// zeros is exactly zero), so it is skipped like virtual padding.
+    #[inline]
+    fn is_silent(&self, level: SimdLevel, sig: &Signal<'_>, start: isize) -> bool {
+        sig.is_silent(start, self.n_fft)
+            || sig
+                .contiguous(start, self.n_fft)
+                .is_some_and(|frame| kernels::all_zero(level, frame))
     }
 
     /// Power spectrum, mel projection and `log10` of the transposed spectra in `s.zr`, `s.zi`.

@@ -12,7 +12,7 @@ use zc_buffers::parallel;
 use crate::config::{Layout, MelConfig, MelShape, Normalization};
 use crate::engine::{Engine, check_finite};
 use crate::error::{MelError, Result};
-use crate::kernels::LANES;
+use crate::kernels::{self, LANES};
 use crate::scratch::MelScratch;
 use crate::signal::Signal;
 use crate::write::{clamp_floor, normalise_view, write_block};
@@ -108,11 +108,14 @@ impl Exec<'_> {
         Ok(real)
     }
 
+    /// The signal of one clip. Trailing zeros of the caller's samples end
+    /// the real part early: the frames that read only them are then silent
+    /// like virtual padding (the same values, without the FFT).
     fn signal<'a>(&self, real: &'a [f32], n_samples: usize) -> Signal<'a> {
         Signal {
             data: real,
             offset: 0,
-            real_end: real.len(),
+            real_end: kernels::nonzero_len(self.level, real),
             len: self.config.padding.effective_len(n_samples).unwrap_or(usize::MAX), // ok: n_frames succeeded
         }
     }

@@ -465,6 +465,48 @@ impl<const FMA: bool> Generic<FMA> {
         acc.iter().all(|a| *a == 0.0) && tail.iter().all(|x| x.is_finite())
     }
 
+    /// Whether every value of `v` is `±0.0`, stopping at the first block of
+    /// 16 that holds another value (audio is rarely zero, so this usually
+    /// reads one block).
+    #[inline(always)]
+    pub(super) fn all_zero(v: &[f32]) -> bool {
+        const W: usize = 16;
+        let (chunks, tail) = v.as_chunks::<W>();
+        for c in chunks {
+            let mut acc = 0u32;
+            for x in c {
+                // the sign bit shifted out: -0.0 counts as zero
+                acc |= x.to_bits() << 1;
+            }
+            if acc != 0 {
+                return false;
+            }
+        }
+        tail.iter().all(|x| x.to_bits() << 1 == 0)
+    }
+
+    /// The length of `v` without its trailing `±0.0` values (the index after
+    /// the last other value), reading backwards in blocks of 16 and stopping
+    /// at the first block that holds another value.
+    #[inline(always)]
+    pub(super) fn nonzero_len(v: &[f32]) -> usize {
+        const W: usize = 16;
+        let (head, chunks) = v.as_rchunks::<W>();
+        let mut end = v.len();
+        for c in chunks.iter().rev() {
+            let mut acc = 0u32;
+            for x in c {
+                acc |= x.to_bits() << 1;
+            }
+            if acc != 0 {
+                let last = c.iter().rposition(|x| x.to_bits() << 1 != 0).unwrap_or(0);
+                return end - W + last + 1;
+            }
+            end -= W;
+        }
+        head.iter().rposition(|x| x.to_bits() << 1 != 0).map_or(0, |i| i + 1)
+    }
+
     /// Whisper's `(max(v, floor) + 4) / 4` in place.
     #[inline(always)]
     pub(super) fn normalise(v: &mut [f32], floor: f32) {

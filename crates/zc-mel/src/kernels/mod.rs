@@ -247,6 +247,16 @@ pub(crate) fn all_finite(level: SimdLevel, v: &[f32]) -> bool {
     dispatch!(level, all_finite(v))
 }
 
+/// Whether every value of `v` is `±0.0` (a frame of digital silence).
+pub(crate) fn all_zero(level: SimdLevel, v: &[f32]) -> bool {
+    dispatch!(level, all_zero(v))
+}
+
+/// The length of `v` without its trailing `±0.0` values.
+pub(crate) fn nonzero_len(level: SimdLevel, v: &[f32]) -> usize {
+    dispatch!(level, nonzero_len(v))
+}
+
 /// `(max(v, floor) + 4) / 4` in place.
 pub(crate) fn normalise(level: SimdLevel, v: &mut [f32], floor: f32) {
     dispatch!(level, normalise(v, floor))
@@ -459,6 +469,25 @@ mod tests {
                 let mut got = (vec![7f32; (m + 1) * LANES], vec![7f32; (m + 1) * LANES]);
                 gather(level, &fft, &slots, m, &mut got.0, &mut got.1);
                 prop_assert_eq!(&got, &want);
+            }
+        }
+
+        /// Zero detection agrees with a plain scan at every level: any
+        /// length, a non-zero value (or none) anywhere, zeros of either sign.
+        #[test]
+        fn zero_scans_agree(len in 0usize..200, at in 0usize..200, neg in any::<bool>(), v in -1f32..1.0) {
+            let z = if neg { -0.0f32 } else { 0.0 };
+            let mut x = vec![z; len];
+            if at < len && v != 0.0 {
+                x[at] = v;
+            }
+            let want_zero = x.iter().all(|v| *v == 0.0);
+            let want_len = x.iter().rposition(|v| *v != 0.0).map_or(0, |i| i + 1);
+            prop_assert_eq!(Generic::<false>::all_zero(&x), want_zero);
+            prop_assert_eq!(Generic::<false>::nonzero_len(&x), want_len);
+            for level in levels() {
+                prop_assert_eq!(all_zero(level, &x), want_zero);
+                prop_assert_eq!(nonzero_len(level, &x), want_len);
             }
         }
     }

@@ -46,6 +46,16 @@ pub(crate) fn all_finite(v: &[f32]) -> bool {
 }
 
 #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+pub(crate) fn all_zero(v: &[f32]) -> bool {
+    Generic::<true>::all_zero(v)
+}
+
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+pub(crate) fn nonzero_len(v: &[f32]) -> usize {
+    Generic::<true>::nonzero_len(v)
+}
+
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
 pub(crate) fn normalise(v: &mut [f32], floor: f32) {
     Generic::<true>::normalise(v, floor)
 }
