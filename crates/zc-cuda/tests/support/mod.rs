@@ -18,6 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+#[path = "../../../../tests/support/shared_c_lib.rs"]
+mod shared_c_lib;
+
 /// Set in the child process that runs against the simulator.
 pub const CHILD_ENV: &str = "ZC_FAKE_CUDA_CHILD";
 
@@ -26,50 +29,13 @@ pub fn in_simulator() -> bool {
     std::env::var_os(CHILD_ENV).is_some()
 }
 
-fn exe_stem() -> String {
-    std::env::current_exe()
-        .ok()
-        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "test".to_string())
-}
-
-fn target_triple() -> String {
-    let arch = std::env::consts::ARCH;
-    format!("{arch}-unknown-linux-gnu")
-}
-
+/// Build `tests/fake_cuda.c` into `dir` under both names cudarc tries,
+/// `libcuda.so.1` and `libcuda.so`.
 fn compile(dir: &Path) -> Result<(), String> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("fake_cuda.c");
-    let tmp = dir.join(format!("libcuda.so.{}.tmp", std::process::id()));
-    let triple = target_triple();
-    let mut cmd = cc::Build::new()
-        .target(&triple)
-        .host(&triple)
-        .opt_level(1)
-        .cargo_metadata(false)
-        .cargo_warnings(false)
-        .try_get_compiler()
-        .map(|c| c.to_command())
-        .unwrap_or_else(|_| Command::new("cc"));
-    cmd.args([
-        "-shared", "-fPIC", "-O1", "-pthread", "-Wall", "-Wextra", "-Werror", "-o",
-    ])
-    .arg(&tmp)
-    .arg(&src);
-    let out = cmd.output().map_err(|e| format!("cannot run the C compiler: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "compiling {} failed:\n{}",
-            src.display(),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    // Both names cudarc tries; each moved into place atomically.
-    let tmp1 = dir.join(format!("libcuda.so.1.{}.tmp", std::process::id()));
-    std::fs::copy(&tmp, &tmp1).map_err(|e| e.to_string())?;
-    std::fs::rename(&tmp1, dir.join("libcuda.so.1")).map_err(|e| e.to_string())?;
-    std::fs::rename(&tmp, dir.join("libcuda.so")).map_err(|e| e.to_string())?;
-    Ok(())
+    let so1 = dir.join("libcuda.so.1");
+    shared_c_lib::compile_shared(&src, &so1, &["-Wextra", "-Werror"])?;
+    shared_c_lib::copy_into_place(&so1, &dir.join("libcuda.so"))
 }
 
 /// The directory holding the simulator as `libcuda.so` and `libcuda.so.1`
@@ -85,10 +51,11 @@ pub fn simulator_dir() -> Result<&'static Path, String> {
                 .map(Path::to_path_buf)
                 .ok_or_else(|| format!("ZC_FAKE_CUDA_LIB={} is not a libcuda.so", lib.display()));
         }
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join("zc-cuda-fake")
-            .join(exe_stem());
-        std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+        let dir = shared_c_lib::create_dir(
+            Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join("zc-cuda-fake")
+                .join(shared_c_lib::test_binary_stem()),
+        )?;
         compile(&dir)?;
         Ok(dir)
     })

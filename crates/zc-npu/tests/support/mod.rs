@@ -5,10 +5,12 @@
 
 use std::ffi::{CString, c_char, c_int, c_void};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
 use zc_npu::{NpuBuffer, NpuDevice, Xrt};
+
+#[path = "../../../../tests/support/shared_c_lib.rs"]
+mod shared_c_lib;
 
 /// The fake with every XRT symbol.
 pub fn fake_lib() -> &'static Path {
@@ -32,51 +34,14 @@ pub fn device() -> NpuDevice {
     NpuDevice::open_with(&xrt(), 0).expect("fake device 0 opens")
 }
 
-fn target_triple() -> String {
-    let arch = std::env::consts::ARCH;
-    match std::env::consts::OS {
-        "macos" => format!("{arch}-apple-darwin"),
-        "windows" => format!("{arch}-pc-windows-msvc"),
-        _ => format!("{arch}-unknown-linux-gnu"),
-    }
-}
-
+/// Build `tests/fake_xrt.c` with `defines` into its own file for this test
+/// binary and `variant` (rebuilt on every run), and return its path.
 fn compile(variant: &str, defines: &[&str]) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("fake_xrt.c");
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("zc-npu-fake-xrt");
-    std::fs::create_dir_all(&dir).expect("create the fake library directory");
-    let exe = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "test".to_string());
-    // One file per test binary and variant (rebuilt on every run, moved
-    // into place atomically); the pid keeps concurrent runs' temp files apart.
-    let out = dir.join(format!("libfake_xrt_{variant}_{exe}.so"));
-    let tmp = dir.join(format!("libfake_xrt_{variant}_{exe}.so.{}.tmp", std::process::id()));
-    let triple = target_triple();
-    let compiler = cc::Build::new()
-        .target(&triple)
-        .host(&triple)
-        .opt_level(1)
-        .cargo_metadata(false)
-        .cargo_warnings(false)
-        .try_get_compiler()
-        .map(|c| c.to_command())
-        .unwrap_or_else(|_| Command::new("cc"));
-    let mut cmd = compiler;
-    cmd.args(["-shared", "-fPIC", "-O1", "-pthread", "-Wall", "-o"])
-        .arg(&tmp)
-        .args(defines)
-        .arg(&src);
-    let output = cmd.output().expect("run the C compiler for the fake XRT library");
-    assert!(
-        output.status.success(),
-        "compiling {} failed:\n{}",
-        src.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    std::fs::rename(&tmp, &out).expect("move the fake library into place");
-    out
+    let built = shared_c_lib::create_dir(Path::new(env!("CARGO_TARGET_TMPDIR")).join("zc-npu-fake-xrt"))
+        .map(|dir| dir.join(format!("libfake_xrt_{variant}_{}.so", shared_c_lib::test_binary_stem())))
+        .and_then(|out| shared_c_lib::compile_shared(&src, &out, defines).map(|()| out));
+    built.unwrap_or_else(|e| panic!("building the fake XRT library: {e}"))
 }
 
 /// The fake-only symbols, resolved from the same library file (the dynamic
