@@ -16,8 +16,10 @@ pub(crate) fn dist(a: &HV16, b: &HV16) -> u32 {
 
 super::loops!("popcnt", dist);
 
-/// See [`crate::kernels::tile_block`]: each database word is read once and
-/// XORed with the tile's queries while it is in a register.
+/// See [`crate::kernels::tile_block`]: one pair at a time (`popcnt` on
+/// each word; a register-blocked form that XORs each database word with all
+/// the tile's queries measured slower, its accumulators do not stay in
+/// registers).
 #[target_feature(enable = "popcnt")]
 pub(crate) fn tile_block<const Q: usize>(
     qs: &[HV16; Q],
@@ -28,17 +30,10 @@ pub(crate) fn tile_block<const Q: usize>(
     let t = lane_thresholds::<Q>(thr);
     let mut mask = 0u64;
     for (i, (v, row)) in db.iter().zip(dist.iter_mut()).enumerate() {
-        let mut acc = [0u32; Q];
-        for w in 0..WORDS {
-            let x = v.words[w];
-            for (a, q) in acc.iter_mut().zip(qs) {
-                *a += (x ^ q.words[w]).count_ones();
-            }
-        }
         let mut hit = false;
-        for ((o, a), t) in row.iter_mut().zip(acc).zip(t) {
-            *o = a;
-            hit |= a < t;
+        for ((o, q), t) in row.iter_mut().zip(qs).zip(t) {
+            *o = self::dist(q, v);
+            hit |= *o < t;
         }
         mask |= u64::from(hit) << i;
     }
