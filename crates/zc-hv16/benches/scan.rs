@@ -143,7 +143,10 @@ fn scan(c: &mut Criterion) {
         })
     });
     g.finish();
-    assert_eq!(hits[0].index, db.len() / 3);
+    // (a filter may have skipped the searches: check only what ran)
+    if hits[0] != Hit::default() {
+        assert_eq!(hits[0].index, db.len() / 3);
+    }
 
     let step = db.len() / 64;
     let queries64: Vec<HV16> = (0..64).map(|i| db[i * step + 7].flip(0.1, i as u64)).collect();
@@ -179,7 +182,9 @@ fn scan(c: &mut Criterion) {
         })
     });
     g.finish();
-    assert_eq!(hits64[10 * 5].index, 5 * step + 7);
+    if hits64[0] != Hit::default() {
+        assert_eq!(hits64[10 * 5].index, 5 * step + 7);
+    }
 }
 
 criterion_group!(benches, scan);
