@@ -15,7 +15,7 @@
 //! | level            | needs                        | inner loop                                     |
 //! |------------------|------------------------------|------------------------------------------------|
 //! | `avx512-vpopcnt` | AVX-512F + AVX-512 VPOPCNTDQ | `vpxorq` + `vpopcntq` on four `zmm` per vector |
-//! | `avx2`           | AVX2                         | carry-save adders + nibble-LUT popcount        |
+//! | `avx2`           | AVX2                         | nibble-LUT popcount; tiles: carry-save first   |
 //! | `popcnt`         | POPCNT                       | `popcnt` per 64-bit word                       |
 //! | `portable`       | nothing                      | `u64::count_ones` (SWAR; `cnt` on aarch64)     |
 
