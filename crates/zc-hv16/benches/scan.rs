@@ -3,8 +3,16 @@
 //! plain sequential read of the same mapping (the memory-bandwidth limit),
 //! all in one run so the ratios are side by side.
 //!
+//! Group `scan_1gib`: the read baselines (`xor_all`, a sum of `u64` words on
+//! one thread and on two), then the scans; group `batch_1gib`: the same
+//! 1-thread read next to top-10 for tiles of 8 and batches of 64 queries
+//! (issue 17: a tile within 1.5x of the read, 64 queries against FAISS
+//! `IndexBinaryFlat`, whose figure comes from `benches/faiss_peer.py`), and
+//! the 2-thread read next to the 2-thread single-query scan.
+//!
 //! The store is built once in `CARGO_TARGET_TMPDIR` (reused by later runs).
-//! `ZC_HV16_SCAN_MIB` changes its size (default 1024).
+//! `ZC_HV16_SCAN_MIB` changes its size (default 1024); `ZC_HV16_SCAN_STORE=PATH`
+//! uses an existing store instead (e.g. the one `batch_probe` reads).
 //!
 //! `cargo bench -p zc-hv16 --bench scan -- --warm-up-time 1 --measurement-time 3`
 
@@ -15,7 +23,30 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use simsimd::BinarySimilarity;
 use zc_hv16::{Durability, GENERATOR_SPLITMIX64_V1, HV16, Hamming, Hit, HvStore};
 
+/// Sum of every `u64` word: the cheapest full read of the data.
+fn sum_words(part: &[HV16]) -> u64 {
+    let mut acc = [0u64; 8];
+    for v in part {
+        for (i, w) in v.words.iter().enumerate() {
+            acc[i % 8] = acc[i % 8].wrapping_add(*w);
+        }
+    }
+    acc.iter().fold(0, |a, b| a.wrapping_add(*b))
+}
+
+/// `sum_words` over `db` split across `threads` threads (the zc policy).
+fn sum_par(db: &[HV16], threads: usize) -> u64 {
+    let parts = zc_buffers::parallel::map_ranges(threads, db.len(), |_, r| {
+        Ok::<_, zc_buffers::BufferError>(sum_words(db.get(r).unwrap_or(&[])))
+    })
+    .expect("read workers");
+    parts.iter().fold(0, |a, b| a.wrapping_add(*b))
+}
+
 fn store() -> HvStore {
+    if let Some(p) = std::env::var_os("ZC_HV16_SCAN_STORE") {
+        return HvStore::open(p).expect("open ZC_HV16_SCAN_STORE");
+    }
     let mib: usize = std::env::var("ZC_HV16_SCAN_MIB")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -66,6 +97,12 @@ fn scan(c: &mut Criterion) {
     g.bench_function("read_baseline_xor_all", |b| {
         b.iter(|| black_box(best.xor_all(black_box(db))))
     });
+    g.bench_function("read_baseline_sum_1thread", |b| {
+        b.iter(|| black_box(sum_words(black_box(db))))
+    });
+    g.bench_function("read_baseline_sum_2threads", |b| {
+        b.iter(|| black_box(sum_par(black_box(db), 2)))
+    });
     for k in Hamming::available().collect::<Vec<_>>().into_iter().rev() {
         g.bench_function(format!("top10_1q/{}", k.simd_level()), |b| {
             b.iter(|| {
@@ -106,7 +143,48 @@ fn scan(c: &mut Criterion) {
         })
     });
     g.finish();
-    assert_eq!(hits[0].index, db.len() / 3);
+    // (a filter may have skipped the searches: check only what ran)
+    if hits[0] != Hit::default() {
+        assert_eq!(hits[0].index, db.len() / 3);
+    }
+
+    let step = db.len() / 64;
+    let queries64: Vec<HV16> = (0..64).map(|i| db[i * step + 7].flip(0.1, i as u64)).collect();
+    let mut hits64 = vec![Hit::default(); 64 * 10];
+    let mut g = c.benchmark_group("batch_1gib");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(bytes));
+    g.bench_function("read_baseline_sum_1thread", |b| {
+        b.iter(|| black_box(sum_words(black_box(db))))
+    });
+    g.bench_function("top10_8q_tile/best", |b| {
+        b.iter(|| {
+            best.top_k_batch_into_slice(black_box(&queries64[..8]), db, 10, &mut hits8)
+                .expect("batch");
+            black_box(&hits8);
+        })
+    });
+    g.bench_function("top10_64q/best", |b| {
+        b.iter(|| {
+            best.top_k_batch_into_slice(black_box(&queries64), db, 10, &mut hits64)
+                .expect("batch");
+            black_box(&hits64);
+        })
+    });
+    g.bench_function("read_baseline_sum_2threads", |b| {
+        b.iter(|| black_box(sum_par(black_box(db), 2)))
+    });
+    g.bench_function("top10_1q_2threads/best", |b| {
+        b.iter(|| {
+            best.top_k_par_into_slice(black_box(&q), db, 10, 2, &mut hits)
+                .expect("par");
+            black_box(&hits);
+        })
+    });
+    g.finish();
+    if hits64[0] != Hit::default() {
+        assert_eq!(hits64[10 * 5].index, 5 * step + 7);
+    }
 }
 
 criterion_group!(benches, scan);

@@ -121,6 +121,19 @@ impl Hamming {
         unsafe { kernels::tile(self.level, tile, db, out, stride, offset) }
     }
 
+    /// See [`kernels::tile_block`].
+    #[inline]
+    pub(crate) fn tile_block_raw(
+        &self,
+        tile: &[HV16],
+        db: &[HV16],
+        thr: &[u32; kernels::MAX_TILE],
+        dist: &mut [[u32; kernels::MAX_TILE]; kernels::TILE_ROWS],
+    ) -> u64 {
+        // SAFETY: as in `hamming`.
+        unsafe { kernels::tile_block(self.level, tile, db, thr, dist) }
+    }
+
     // ---- distances -------------------------------------------------------
 
     /// Distances from `query` to every vector: `out[i] = hamming(query,
@@ -220,8 +233,11 @@ impl Hamming {
     /// Top-k for many queries in one pass per tile of
     /// [`MAX_TILE`](crate::MAX_TILE): `db` is read once per tile and each
     /// vector is compared with all the tile's queries while it is in
-    /// registers. The hits of query `q` are `out[q*k..(q+1)*k]`, nearest
-    /// first. Returns `queries.len() * k`.
+    /// registers; a vector whose distances are all at or above each query's
+    /// current k-th best is rejected by one vector compare and never reaches
+    /// the selection. The hits of query `q` are `out[q*k..(q+1)*k]`, nearest
+    /// first, the same as `queries.len()` calls of
+    /// [`Hamming::top_k_into_slice`]. Returns `queries.len() * k`.
     pub fn top_k_batch_into_slice(&self, queries: &[HV16], db: &[HV16], k: usize, out: &mut [Hit]) -> Result<usize> {
         search::check_k(db.len(), k)?;
         let needed = queries
@@ -230,7 +246,7 @@ impl Hamming {
             .ok_or(HvError::InvalidK { k, n: db.len() })?;
         let out = search::prefix(out, needed)?;
         let h = *self;
-        search::scan_top_k_batch(|t, d, o, s, f| h.tile_raw(t, d, o, s, f), queries, db, k, out);
+        search::scan_top_k_batch(|t, d, th, o| h.tile_block_raw(t, d, th, o), queries, db, k, out);
         Ok(needed)
     }
 

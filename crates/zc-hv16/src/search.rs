@@ -4,7 +4,10 @@
 //! it); the public entry points are methods of `Hamming`.
 //!
 //! Distances are computed [`CHUNK`] vectors at a time into a stack buffer,
-//! then selected, so a single-threaded search allocates nothing.
+//! then selected, so a single-threaded search allocates nothing. Batched
+//! searches take blocks of `TILE_ROWS` vectors × a tile of queries from the
+//! kernel with a mask of the rows that beat some query's running threshold
+//! (its current k-th best distance); the other rows never reach a heap.
 //!
 //! Ordering: hits are sorted by `(distance, index)`; among equal distances
 //! the lower index wins, so results are deterministic and equal a full sort.
@@ -13,7 +16,7 @@ use bytemuck::{Pod, Zeroable};
 
 use crate::error::{HvError, Result};
 use crate::hv::HV16;
-use crate::kernels::MAX_TILE;
+use crate::kernels::{MAX_TILE, TILE_ROWS};
 
 /// Vectors per distance block (the stack buffer holds `CHUNK` × 8 `u32`).
 pub const CHUNK: usize = 256;
@@ -123,27 +126,30 @@ pub(crate) fn scan_top_k(
 }
 
 /// Top-k of every query, one pass over `db` per tile of [`MAX_TILE`] queries;
-/// `out.len() == queries.len() * k`.
+/// `out.len() == queries.len() * k`. `tile_block` is
+/// [`kernels::tile_block`](crate::kernels::tile_block) at some level: it
+/// returns the distances of a block of [`TILE_ROWS`] vectors and a mask of
+/// the rows where some query's distance is below its running threshold (its
+/// current k-th best), so only those rows are visited here.
 pub(crate) fn scan_top_k_batch(
-    tile_distances: impl Fn(&[HV16], &[HV16], &mut [u32], usize, usize),
+    tile_block: impl Fn(&[HV16], &[HV16], &[u32; MAX_TILE], &mut [[u32; MAX_TILE]; TILE_ROWS]) -> u64,
     queries: &[HV16],
     db: &[HV16],
     k: usize,
     out: &mut [Hit],
 ) {
-    let mut dist = [0u32; CHUNK * MAX_TILE];
+    let mut dist = [[0u32; MAX_TILE]; TILE_ROWS];
     for (tile, tile_out) in queries.chunks(MAX_TILE).zip(out.chunks_mut(MAX_TILE * k)) {
-        let nq = tile.len();
         let mut lens = [0usize; MAX_TILE];
         let mut thrs = [u32::MAX; MAX_TILE];
-        for (ci, chunk) in db.chunks(CHUNK).enumerate() {
-            let d = &mut dist[..chunk.len() * nq];
-            tile_distances(tile, chunk, d, nq, 0);
-            let start = ci * CHUNK;
-            for (qi, buf) in tile_out.chunks_mut(k).enumerate() {
-                let (len, thr) = (&mut lens[qi], &mut thrs[qi]);
-                for (j, row) in d.chunks_exact(nq).enumerate() {
-                    let dj = row[qi];
+        for (bi, block) in db.chunks(TILE_ROWS).enumerate() {
+            let mut rows = tile_block(tile, block, &thrs, &mut dist);
+            let start = bi * TILE_ROWS;
+            while rows != 0 {
+                let j = rows.trailing_zeros() as usize;
+                rows &= rows - 1;
+                let Some(row) = dist.get(j) else { break }; // ok: j < 64 = TILE_ROWS
+                for (((buf, &dj), len), thr) in tile_out.chunks_mut(k).zip(row).zip(&mut lens).zip(&mut thrs) {
                     if dj < *thr {
                         push(buf, len, Hit::new(dj, start + j));
                         *thr = threshold(buf, *len);

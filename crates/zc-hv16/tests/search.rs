@@ -174,6 +174,39 @@ proptest! {
         }
     }
 
+    /// Batches across many 64-vector blocks with `k` up to past a block,
+    /// partial tiles and tie-heavy data: the running thresholds reject rows
+    /// only when no query's result can change (equal distances keep the lower
+    /// index, as in a full sort).
+    #[test]
+    fn batch_thresholds_keep_exact_order(
+        seed in any::<u64>(),
+        blocks in 1usize..6,
+        extra in 0usize..3,
+        nq in 1usize..19,
+        k in 1usize..80,
+    ) {
+        let n = blocks * 64 + extra - 1;
+        let base = HV16::random(seed);
+        let db: Vec<HV16> = (0..n as u64)
+            .map(|i| match i % 3 {
+                0 => base.flip_bits((i % 7) as usize, i % 2), // few distinct distances, many ties
+                1 => HV16::random(seed ^ i),
+                _ => base.flip_bits(((n as u64 - i) % 40) as usize, 9),
+            })
+            .collect();
+        let k = k.min(n);
+        let qs: Vec<HV16> = (0..nq as u64).map(|i| base.flip_bits(i as usize, i + 3)).collect();
+        for h in Hamming::available() {
+            let mut out = vec![Hit::default(); nq * k];
+            h.top_k_batch_into_slice(&qs, &db, k, &mut out).unwrap();
+            for (qi, q) in qs.iter().enumerate() {
+                let want = brute(&db, q);
+                prop_assert_eq!(&out[qi * k..(qi + 1) * k], &want[..k], "level {} query {}", h.simd_level(), qi);
+            }
+        }
+    }
+
     #[test]
     fn range_matches_brute_force((db, seed) in db_strategy(), radius in 0u32..1100, cap in 0usize..50) {
         let q = HV16::random(seed);

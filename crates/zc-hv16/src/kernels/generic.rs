@@ -1,6 +1,7 @@
 //! The portable kernel: `u64::count_ones` per word (SWAR on baseline x86-64,
 //! `cnt` on aarch64). The reference every other level is tested against.
 
+use super::{MAX_TILE, TILE_ROWS, lane_thresholds};
 use crate::hv::{HV16, WORDS};
 
 /// Hamming distance.
@@ -20,15 +21,24 @@ pub(crate) fn distances(q: &HV16, db: &[HV16], out: &mut [u32]) {
     }
 }
 
-/// `out[i * stride + offset + q] = dist(qs[q], db[i])` for every row that is long enough.
-pub(crate) fn tile<const Q: usize>(qs: &[HV16; Q], db: &[HV16], out: &mut [u32], stride: usize, offset: usize) {
-    for (v, row) in db.iter().zip(out.chunks_mut(stride)) {
-        if let Some(dst) = row.get_mut(offset..offset + Q) {
-            for (o, q) in dst.iter_mut().zip(qs) {
-                *o = dist(q, v);
-            }
+/// See [`super::tile_block`]: the portable reference for the tiled kernels.
+pub(crate) fn tile_block<const Q: usize>(
+    qs: &[HV16; Q],
+    db: &[HV16],
+    thr: &[u32; MAX_TILE],
+    dist: &mut [[u32; MAX_TILE]; TILE_ROWS],
+) -> u64 {
+    let t = lane_thresholds::<Q>(thr);
+    let mut mask = 0u64;
+    for (i, (v, row)) in db.iter().zip(dist.iter_mut()).enumerate() {
+        let mut hit = false;
+        for ((o, q), t) in row.iter_mut().zip(qs).zip(t) {
+            *o = self::dist(q, v);
+            hit |= *o < t;
         }
+        mask |= u64::from(hit) << i;
     }
+    mask
 }
 
 /// XOR of all vectors.

@@ -4,6 +4,8 @@
 use std::arch::x86_64::*;
 
 use crate::hv::HV16;
+use crate::kernels::{MAX_TILE, TILE_ROWS, lane_thresholds};
+
 /// Per-lane popcount sums of `a ^ b` (8 u64 lanes).
 #[target_feature(enable = "avx512f,avx512vpopcntdq")]
 #[inline]
@@ -104,24 +106,35 @@ pub(crate) fn distances(q: &HV16, db: &[HV16], out: &mut [u32]) {
     }
 }
 
+/// See [`crate::kernels::tile_block`]: the database vector is loaded once
+/// into four `zmm` registers and compared with each query of the tile (one
+/// accumulator of eight `u64` lane counts per query), the accumulators are
+/// reduced together ([`reduce8`]) and compared with the thresholds in one
+/// `vpcmpuq`.
 #[target_feature(enable = "avx512f,avx512vpopcntdq")]
-pub(crate) fn tile<const Q: usize>(qs: &[HV16; Q], db: &[HV16], out: &mut [u32], stride: usize, offset: usize) {
-    let mut acc = [_mm512_setzero_si512(); 8];
-    for (v, row) in db.iter().zip(out.chunks_mut(stride)) {
+pub(crate) fn tile_block<const Q: usize>(
+    qs: &[HV16; Q],
+    db: &[HV16],
+    thr: &[u32; MAX_TILE],
+    dist: &mut [[u32; MAX_TILE]; TILE_ROWS],
+) -> u64 {
+    let lanes = lane_thresholds::<Q>(thr);
+    // SAFETY: `lanes` is 8 u32 = 32 bytes; unaligned load.
+    let limit = _mm512_cvtepu32_epi64(unsafe { _mm256_loadu_si256(lanes.as_ptr().cast::<__m256i>()) });
+    let mut mask = 0u64;
+    for (i, (v, row)) in db.iter().zip(dist.iter_mut()).enumerate() {
         let va = load(v);
+        let mut acc = [_mm512_setzero_si512(); 8];
         for (a, q) in acc.iter_mut().zip(qs) {
             *a = lane_counts(&va, q);
         }
         let sums = reduce8(&acc);
-        let mut tmp = [0u64; 8];
-        // SAFETY: `tmp` is 64 bytes; unaligned store.
-        unsafe { _mm512_storeu_si512(tmp.as_mut_ptr().cast::<__m512i>(), sums) };
-        if let Some(dst) = row.get_mut(offset..offset + Q) {
-            for (o, s) in dst.iter_mut().zip(tmp) {
-                *o = s as u32;
-            }
-        }
+        // SAFETY: `row` is 8 u32 = 32 bytes; unaligned store.
+        unsafe { _mm256_storeu_si256(row.as_mut_ptr().cast::<__m256i>(), _mm512_cvtepi64_epi32(sums)) };
+        let below = _mm512_cmplt_epu64_mask(sums, limit);
+        mask |= u64::from(below != 0) << i;
     }
+    mask
 }
 
 #[target_feature(enable = "avx512f")]

@@ -1,6 +1,7 @@
 //! `popcnt` on each 64-bit word ([`SimdLevel::Popcnt`](zc_buffers::SimdLevel::Popcnt)).
 
 use crate::hv::{HV16, WORDS};
+use crate::kernels::{MAX_TILE, TILE_ROWS, lane_thresholds};
 
 /// Hamming distance.
 #[target_feature(enable = "popcnt")]
@@ -14,3 +15,27 @@ pub(crate) fn dist(a: &HV16, b: &HV16) -> u32 {
 }
 
 super::loops!("popcnt", dist);
+
+/// See [`crate::kernels::tile_block`]: one pair at a time (`popcnt` on
+/// each word; a register-blocked form that XORs each database word with all
+/// the tile's queries measured slower, its accumulators do not stay in
+/// registers).
+#[target_feature(enable = "popcnt")]
+pub(crate) fn tile_block<const Q: usize>(
+    qs: &[HV16; Q],
+    db: &[HV16],
+    thr: &[u32; MAX_TILE],
+    dist: &mut [[u32; MAX_TILE]; TILE_ROWS],
+) -> u64 {
+    let t = lane_thresholds::<Q>(thr);
+    let mut mask = 0u64;
+    for (i, (v, row)) in db.iter().zip(dist.iter_mut()).enumerate() {
+        let mut hit = false;
+        for ((o, q), t) in row.iter_mut().zip(qs).zip(t) {
+            *o = self::dist(q, v);
+            hit |= *o < t;
+        }
+        mask |= u64::from(hit) << i;
+    }
+    mask
+}
