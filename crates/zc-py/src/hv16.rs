@@ -244,7 +244,7 @@ impl PyHvStore {
         let q = hv_input(queries, "queries")?;
         let m = q.shape()[0];
         let qbytes = common::slice(&q, "queries")?;
-        let (d_obj, i_obj) = faiss_pair(py, m, k, out);
+        let (d_obj, i_obj) = faiss_pair(py, m, k, out)?;
         let store = self.current(py)?;
         let (mut d, mut i) = faiss_outputs(&d_obj, &i_obj, m, k)?;
         let (dd, ii) = (common::slice_mut(&mut d, "distances")?, common::slice_mut(&mut i, "indices")?);
@@ -465,19 +465,24 @@ fn hamming<'py>(py: Python<'py>, a: &Bound<'py, PyAny>, b: &Bound<'py, PyAny>) -
 
 // ---- shared by the searches: FAISS outputs ------------------------------
 
-/// `(distances, indices)` of shape `(m, k)`: the caller's `out=` pair or new arrays.
+/// `(distances, indices)` of shape `(m, k)`: the caller's `out=` pair or
+/// new arrays from `numpy.zeros` (a size numpy cannot allocate is its
+/// `MemoryError`, not an abort).
 fn faiss_pair<'py>(
     py: Python<'py>,
     m: usize,
     k: usize,
     out: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
-) -> (Bound<'py, PyAny>, Bound<'py, PyAny>) {
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    if m.checked_mul(k).and_then(|n| n.checked_mul(8)).is_none() {
+        return Err(err(Kind::Shape, format!("({m}, {k}) results overflow the address space")));
+    }
     match out {
-        Some(o) => o,
-        None => (
-            PyArray2::<i32>::zeros(py, [m, k], false).into_any(),
-            PyArray2::<i64>::zeros(py, [m, k], false).into_any(),
-        ),
+        Some(o) => Ok(o),
+        None => {
+            let zeros = py.import("numpy")?.getattr("zeros")?;
+            Ok((zeros.call1(((m, k), "int32"))?, zeros.call1(((m, k), "int64"))?))
+        }
     }
 }
 
@@ -755,7 +760,7 @@ impl PyShardSet {
         let q = hv_input(queries, "queries")?;
         let m = q.shape()[0];
         let qbytes = common::slice(&q, "queries")?;
-        let (d_obj, i_obj) = faiss_pair(py, m, k, out);
+        let (d_obj, i_obj) = faiss_pair(py, m, k, out)?;
         let (mut d, mut i) = faiss_outputs(&d_obj, &i_obj, m, k)?;
         let (dd, ii) = (common::slice_mut(&mut d, "distances")?, common::slice_mut(&mut i, "indices")?);
         let kk = k.min(self.set.len());
@@ -839,7 +844,7 @@ fn merge_top_k<'py>(
             ks,
         ));
     }
-    let (d_obj, i_obj) = faiss_pair(py, m, k, out);
+    let (d_obj, i_obj) = faiss_pair(py, m, k, out)?;
     let (mut od, mut oi) = faiss_outputs(&d_obj, &i_obj, m, k)?;
     let (dd, ii) = (common::slice_mut(&mut od, "distances")?, common::slice_mut(&mut oi, "indices")?);
     common::kernel(py, || -> PyResult<()> {
@@ -1163,7 +1168,7 @@ impl PyItemMemory {
         let q = hv_input(queries, "queries")?;
         let m = q.shape()[0];
         let qbytes = common::slice(&q, "queries")?;
-        let (d_obj, i_obj) = faiss_pair(py, m, k, None);
+        let (d_obj, i_obj) = faiss_pair(py, m, k, None)?;
         let (mut d, mut i) = faiss_outputs(&d_obj, &i_obj, m, k)?;
         let (dd, ii) = (common::slice_mut(&mut d, "distances")?, common::slice_mut(&mut i, "indices")?);
         let need = m.checked_mul(k).ok_or_else(|| err(Kind::Shape, "m * k overflows"))?;
