@@ -61,6 +61,12 @@ fn shard_err(e: ShardError) -> PyErr {
     err(kind, chain(&e))
 }
 
+/// `range_search`'s `(lims, distances, indices)`.
+type RangeResult<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i32>>, Bound<'py, PyArray1<i64>>);
+
+/// `ItemMemory.search`'s `(distances, indices, names)`.
+type NamedHits<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Vec<Vec<String>>);
+
 /// A borrowed `uint8[n, 256]` input (a 1-D `uint8[256]` is one vector).
 fn hv_input<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<PyReadonlyArray2<'py, u8>> {
     let obj = match obj.cast::<numpy::PyUntypedArray>() {
@@ -276,7 +282,7 @@ impl PyHvStore {
         py: Python<'py>,
         queries: &Bound<'py, PyAny>,
         radius: i64,
-    ) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i32>>, Bound<'py, PyArray1<i64>>)> {
+    ) -> PyResult<RangeResult<'py>> {
         let radius = u32::try_from(radius)
             .map_err(|_| err(Kind::Value, format!("radius must be in 0..=4294967295, got {radius}")))?;
         let q = hv_input(queries, "queries")?;
@@ -1164,7 +1170,7 @@ impl PyItemMemory {
         py: Python<'py>,
         queries: &Bound<'py, PyAny>,
         k: usize,
-    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, Vec<Vec<String>>)> {
+    ) -> PyResult<NamedHits<'py>> {
         let q = hv_input(queries, "queries")?;
         let m = q.shape()[0];
         let qbytes = common::slice(&q, "queries")?;
