@@ -1,6 +1,13 @@
 """zc from Python vs what Python users run today, in one process, alternating.
 
-Usage: python benchmarks/python/bench.py [--quick]
+Usage: python benchmarks/python/bench.py [--quick] [--gib 1]
+
+``--gib`` sizes the hv16 store (default 1/16 GiB = 262 144 vectors; ``--gib 1``
+is the 4 194 304-vector table in crates/zc-py/README.md). The FAISS peer is
+``IndexBinaryFlat`` with one OpenMP thread; its index build (``add``, a copy
+of the vectors into the index) and zc's open (map + checksum pass) are timed,
+with the process RSS after each (zc's mapped pages count as RssFile, FAISS's
+copy as RssAnon).
 
 Peers that are not importable are skipped with a message (openai-whisper +
 torch, faiss). The numpy log-mel peer is written here: reflect-padded STFT
@@ -13,6 +20,7 @@ import argparse
 import datetime
 import os
 import platform
+import shutil
 import statistics
 import tempfile
 import time
@@ -53,6 +61,22 @@ def numpy_log_mel(audio, filters, n_fft=400, hop=160):
     return (log + 4.0) / 4.0
 
 
+def rss():
+    """(VmRSS, RssAnon, RssFile) of this process in bytes (Linux), or None."""
+    try:
+        with open("/proc/self/status") as f:
+            kv = dict(line.split(":", 1) for line in f if ":" in line)
+        return tuple(int(kv[k].split()[0]) * 1024 for k in ("VmRSS", "RssAnon", "RssFile"))
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def fmt_rss(r):
+    if r is None:
+        return "n/a"
+    return "{:.0f} MiB (anon {:.0f}, file {:.0f})".format(*(x / 2**20 for x in r))
+
+
 def row(rows, name, zc_t, peer, peer_t):
     rows.append((name, zc_t, peer, peer_t))
 
@@ -60,6 +84,7 @@ def row(rows, name, zc_t, peer, peer_t):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--gib", type=float, default=None, help="hv16 store size in GiB (default 1/16; --quick 1/64)")
     args = ap.parse_args()
     rounds, reps = (3, 3) if args.quick else (5, 5)
     rows, notes = [], []
@@ -95,7 +120,8 @@ def main():
     t_short = alternate({"zc": lambda: plan(short, out=out_s)}, rounds, reps * 20)["zc"]
 
     # ---- hv16 search
-    n = 65_536 if args.quick else 1 << 22  # 16 MiB / 1 GiB of vectors
+    gib = args.gib if args.gib is not None else (1 / 64 if args.quick else 1 / 16)
+    n = max(1024, int(gib * (1 << 22)))  # 2**22 vectors = 1 GiB
     d = tempfile.mkdtemp()
     path = os.path.join(d, "bench.hv")
     t0 = time.perf_counter()
@@ -105,10 +131,13 @@ def main():
         w.append(hv16.random(min(chunk, n - i), seed=i))
     del w
     build = time.perf_counter() - t0
+    rss0 = rss()
     t0 = time.perf_counter()
     store = hv16.HvStore(path)
     open_t = time.perf_counter() - t0
-    notes.append(f"hv16 store: {n} vectors ({n * 256 / 2**20:.0f} MiB), created in {build:.2f} s, opened+verified in {open_t:.3f} s")
+    rss1 = rss()
+    notes.append(f"hv16 store: {n} vectors ({n * 256 / 2**20:.0f} MiB), created in {build:.2f} s (page cache warm after)")
+    notes.append(f"zc HvStore open (map + CRC-32C verify): {open_t:.3f} s; RSS {fmt_rss(rss0)} -> {fmt_rss(rss1)}")
     faiss = None
     try:
         import faiss
@@ -117,7 +146,12 @@ def main():
         t0 = time.perf_counter()
         index = faiss.IndexBinaryFlat(2048)
         index.add(store.vectors)
-        notes.append(f"faiss IndexBinaryFlat add: {time.perf_counter() - t0:.3f} s")
+        notes.append(f"faiss IndexBinaryFlat add (copies the vectors): {time.perf_counter() - t0:.3f} s; RSS -> {fmt_rss(rss())}")
+        q = hv16.random(8, seed=7)
+        fd, fi = index.search(q, 10)
+        zd, zi = store.search(q, 10)
+        assert np.array_equal(fd, zd), "faiss and zc disagree on distances"
+        notes.append(f"faiss and zc indices equal on 8 queries: {np.array_equal(fi, zi)} (FAISS does not promise index order among ties)")
     except ImportError:
         notes.append("faiss not installed: search peer skipped")
     for m in (1, 8, 64):
@@ -128,12 +162,13 @@ def main():
         if faiss is not None:
             fns["faiss"] = lambda q=q: index.search(q, 10)
         t = alternate(fns, rounds, max(1, reps // 2))
-        row(rows, f"hv16 top-10, {m} queries", t["zc"], "faiss" if faiss else "-", t.get("faiss"))
+        row(rows, f"hv16 top-10, {m} queries, {n * 256 / 2**20:.0f} MiB, 1 thread", t["zc"], "faiss IndexBinaryFlat" if faiss else "-", t.get("faiss"))
     tiny = hv16.HvStore.create(os.path.join(d, "tiny.hv"))
     tiny.append(hv16.random(16, seed=1))
     q1 = hv16.random(1, seed=2)
     D1, I1 = np.empty((1, 1), np.int32), np.empty((1, 1), np.int64)
     t_tiny = alternate({"zc": lambda: tiny.search(q1, 1, out=(D1, I1))}, rounds, reps * 50)["zc"]
+    shutil.rmtree(d, ignore_errors=True)  # the store (up to --gib) stays mapped until exit
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}, numpy {np.__version__}, zc {zc.__version__}; "

@@ -28,7 +28,8 @@
 //! [`format`](mod@format). The main types: [`HV16`] (the vector), [`Bundler`],
 //! [`LevelEncoder`] (scalars as level hypervectors), [`Hamming`] (distances
 //! and search at one SIMD level, a [`zc_buffers::SimdLevel`]), [`HvStore`],
-//! [`ItemMemory`], [`HvError`].
+//! [`ItemMemory`], [`HvError`]; sharded stores: [`ShardManifest`],
+//! [`ShardSet`], [`ShardWriter`], [`merge_top_k_into_slice`], [`ShardError`].
 
 mod bundle;
 mod error;
@@ -39,6 +40,7 @@ mod item_memory;
 mod kernels;
 mod level;
 mod search;
+mod shard;
 mod store;
 
 pub use bundle::{Bundler, TIE_BREAK_SEED, bundle, bundle_with_tiebreak};
@@ -49,6 +51,10 @@ pub use item_memory::{Cleaned, ItemMemory};
 pub use kernels::MAX_TILE;
 pub use level::LevelEncoder;
 pub use search::{CHUNK, Hit};
+pub use shard::{
+    MANIFEST_FORMAT, MANIFEST_VERSION, ManifestProblem, PAD_HIT, Partial, ShardEntry, ShardError, ShardManifest,
+    ShardSet, ShardWriter, merge_top_k, merge_top_k_into, merge_top_k_into_slice, merge_top_k_into_view, split_store,
+};
 pub use store::{Durability, HvStore, OpenOptions};
 
 #[doc = include_str!("../README.md")]

@@ -1,14 +1,22 @@
 """Sharded 2048-bit hypervector stores and exact sharded search on Ray.
 
+The manifest, its validation, the rolling writer, the split and the
+(distance, global index) merge are zc_hv16's, through :mod:`zc.hv16`
+(``ShardManifest``, ``ShardWriter``, ``split_store``, ``merge_top_k``,
+``ShardSet``); this module adds the Ray actors and keeps its 0.1 API.
+
 Shard manifest (JSON, shard paths relative to the manifest's directory)::
 
-    {"format": "zc-hv16-shards", "version": 1, "generator": "<id>", "dim": 2048,
-     "total": N, "shards": [{"file": "shard-00000.hv", "count": n0, "offset": 0}, ...]}
+    {"format": "zc-hv16-shards", "version": 2, "generator": "<id>", "dim": 2048,
+     "bytes_per_vector": 256, "total": N,
+     "shards": [{"file": "shard-00000.hv", "count": n0, "offset": 0, "checksum": c0}, ...]}
 
 ``offset`` is the global index of a shard's first vector (offsets are contiguous:
-each is the sum of the counts before it). ``generator`` names how the vectors
-were made (codebook, seed, model), so queries from another generator are not
-mixed in by mistake; zc does not interpret it.
+each is the sum of the counts before it); ``checksum`` is the shard store's data
+checksum when the manifest was written (checked on open when present). Version-1
+manifests (no ``bytes_per_vector``, no checksums; written by zc 0.1) still load.
+``generator`` names how the vectors were made (codebook, seed, model), so queries
+from another generator are not mixed in by mistake; zc does not interpret it.
 
 - :func:`build_shards` splits one :class:`zc.hv16.HvStore` into shards of at most
   ``max_vectors``; :class:`ShardWriter` appends and rolls over to a new shard at
@@ -16,21 +24,20 @@ mixed in by mistake; zc does not interpret it.
 - :class:`ShardedSearch` starts one Ray actor per shard; each opens its shard
   with ``zc.hv16.HvStore(path)`` (read-only, checksums verified, mapped: zero
   copies), queries are broadcast in batches through the object store, and the
-  per-shard top-k are merged on the driver by (distance, global index) — exactly
-  what one store holding every vector returns, ties included.
+  per-shard top-k are merged on the driver by :func:`zc.hv16.merge_top_k` —
+  exactly what one store holding every vector returns, ties included.
 - A missing, corrupt or miscounted shard raises :class:`ShardError` naming the shard.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Sequence
 
 import numpy as np
 
 FORMAT = "zc-hv16-shards"
-VERSION = 1
+VERSION = 2
 DIM = 2048
 BYTES = 256
 
@@ -50,69 +57,77 @@ class ShardError(OSError):
     """A shard is missing, corrupt, or does not match its manifest entry (the message names it)."""
 
 
-def _shard_name(i: int) -> str:
-    return f"shard-{i:05d}.hv"
+def _hv16():
+    from zc import hv16
+
+    return hv16
+
+
+def _shard_error(e: Exception) -> ShardError:
+    err = ShardError(f"{type(e).__name__}: {e}")
+    err.__cause__ = e
+    return err
+
+
+def _doc(manifest, path: str) -> dict:
+    """The 0.1 dict form of a ``zc.hv16.ShardManifest`` stored at ``path``."""
+    base = os.path.dirname(path)
+    shards = manifest.shards
+    for s in shards:
+        s["path"] = os.path.join(base, s["file"])
+    return {
+        "format": FORMAT,
+        "version": manifest.version,
+        "generator": manifest.generator,
+        "dim": manifest.dim,
+        "bytes_per_vector": manifest.bytes_per_vector,
+        "total": manifest.total,
+        "shards": shards,
+        "manifest": path,
+    }
 
 
 def write_manifest(path: str | os.PathLike, shards: Sequence[dict], generator: str) -> dict:
-    """Write a manifest atomically; ``shards`` = ``[{"file", "count"}]`` (offsets are computed)."""
-    out, off = [], 0
-    for s in shards:
-        out.append({"file": os.fspath(s["file"]), "count": int(s["count"]), "offset": off})
-        off += int(s["count"])
-    doc = {"format": FORMAT, "version": VERSION, "generator": str(generator), "dim": DIM, "total": off, "shards": out}
-    path = os.fspath(path)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return doc
+    """Write a manifest atomically; ``shards`` = ``[{"file", "count", "checksum"?}]`` (offsets are computed)."""
+    hv16 = _hv16()
+    path = os.path.abspath(os.fspath(path))
+    m = hv16.ShardManifest([{k: v for k, v in s.items() if k in ("file", "count", "checksum")} for s in shards], str(generator))
+    m.save(path)
+    return _doc(m, path)
 
 
 def read_manifest(path: str | os.PathLike) -> dict:
     """The manifest with each shard's ``path`` resolved (relative to the manifest) and checked
     for consistency (format, contiguous offsets, total). Shard files are not opened."""
+    hv16 = _hv16()
     path = os.path.abspath(os.fspath(path))
     try:
-        with open(path, "r", encoding="utf-8") as f:
-            doc = json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        raise ShardError(f"shard manifest {path}: {e}") from e
-    if doc.get("format") != FORMAT or doc.get("version") != VERSION or doc.get("dim") != DIM:
-        raise ShardError(f"shard manifest {path}: not a {FORMAT} v{VERSION} manifest for {DIM}-bit vectors")
-    base = os.path.dirname(path)
-    off = 0
-    for i, s in enumerate(doc["shards"]):
-        if s["offset"] != off or s["count"] < 0:
-            raise ShardError(f"shard {i} ({s['file']}) in {path}: offset {s['offset']} != {off} or negative count")
-        s["path"] = os.path.join(base, s["file"])
-        off += s["count"]
-    if doc["total"] != off:
-        raise ShardError(f"shard manifest {path}: total {doc['total']} != sum of counts {off}")
-    doc["manifest"] = path
-    return doc
+        m = hv16.ShardManifest.load(path)
+    except Exception as e:  # zc.ZcError: I/O or an invalid manifest; the message names the shard
+        raise _shard_error(e) from e
+    return _doc(m, path)
 
 
 def _open_shard(i: int, s: dict):
-    from zc import hv16
-
+    hv16 = _hv16()
     try:
         store = hv16.HvStore(s["path"])  # read-only, checksums verified
     except Exception as e:
         raise ShardError(f"shard {i} ({s['path']}): {type(e).__name__}: {e}") from e
     if len(store) != s["count"]:
-        raise ShardError(f"shard {i} ({s['path']}): holds {len(store)} vectors, the manifest says {s['count']}")
+        raise ShardError(f"shard {i} ({s['path']}) holds {len(store)} vectors, the manifest says {s['count']}")
     return store
 
 
 def verify_shards(manifest: str | os.PathLike) -> dict:
-    """Open every shard locally (checksums verified, counts checked); returns the manifest."""
+    """Open every shard locally (checksums verified, counts and recorded checksums checked);
+    returns the manifest."""
+    hv16 = _hv16()
     doc = read_manifest(manifest)
-    for i, s in enumerate(doc["shards"]):
-        _open_shard(i, s)
+    try:
+        hv16.ShardSet(doc["manifest"])
+    except Exception as e:
+        raise _shard_error(e) from e
     return doc
 
 
@@ -126,79 +141,57 @@ def build_shards(
 ) -> str:
     """Split the store at ``source`` into shards of at most ``max_vectors`` under ``out_dir``;
     returns the manifest path. Global index ``g`` of the source is global index ``g`` of the shards."""
-    from zc import hv16
-
-    src = hv16.HvStore(source)
-    with ShardWriter(out_dir, max_vectors, generator=generator, manifest_name=manifest_name) as w:
-        vec = src.vectors  # read-only view of the mapping; slices stay 64-byte aligned
-        for start in range(0, len(src), max_vectors):
-            w.append(vec[start : start + max_vectors])
-        return w.manifest_path
+    hv16 = _hv16()
+    if max_vectors < 1:
+        raise ValueError("max_vectors must be >= 1")
+    path = os.path.join(os.path.abspath(os.fspath(out_dir)), manifest_name)
+    hv16.split_store(os.fspath(source), path, int(max_vectors), generator)
+    return path
 
 
 class ShardWriter:
-    """Append vectors to a sharded store, rolling over to a new shard at ``max_vectors``.
+    """Append vectors to a sharded store, rolling over to a new shard at ``max_vectors``
+    (:class:`zc.hv16.ShardWriter`).
 
-    Opening a directory that already holds the manifest continues it (the last
-    shard is reopened for appending; ``generator`` must match). The manifest is
-    rewritten atomically after every :meth:`append`.
+    Opening a directory that already holds the manifest continues it (every shard is
+    verified, the last one is reopened for appending; ``generator`` must match). The
+    manifest is rewritten atomically after every sealed shard and every :meth:`append`.
     """
 
     def __init__(
         self, out_dir: str | os.PathLike, max_vectors: int, *, generator: str = "", manifest_name: str = "shards.json"
     ):
-        from zc import hv16
-
+        hv16 = _hv16()
         if max_vectors < 1:
             raise ValueError("max_vectors must be >= 1")
-        self._hv16 = hv16
         self.out_dir = os.path.abspath(os.fspath(out_dir))
-        os.makedirs(self.out_dir, exist_ok=True)
         self.max_vectors = int(max_vectors)
         self.manifest_path = os.path.join(self.out_dir, manifest_name)
         self.generator = generator
-        self.shards: list[dict] = []
-        self._store = None
         if os.path.exists(self.manifest_path):
-            doc = read_manifest(self.manifest_path)
-            if doc["generator"] != generator:
-                raise ValueError(f"{self.manifest_path} holds generator {doc['generator']!r}, not {generator!r}")
-            self.shards = [{"file": s["file"], "count": s["count"]} for s in doc["shards"]]
-            for i, s in enumerate(doc["shards"]):
-                _open_shard(i, s)  # refuse to extend a damaged sharded store
-            if self.shards and self.shards[-1]["count"] < self.max_vectors:
-                self._store = hv16.HvStore.open_rw(os.path.join(self.out_dir, self.shards[-1]["file"]))
+            try:
+                self._w = hv16.ShardWriter.open_rw(self.manifest_path, self.max_vectors, generator)
+            except ValueError:
+                raise  # generator mismatch (zc.ZcValueError)
+            except Exception as e:  # refuse to extend a damaged sharded store
+                raise _shard_error(e) from e
         else:
-            write_manifest(self.manifest_path, [], generator)
+            self._w = hv16.ShardWriter.create(self.manifest_path, self.max_vectors, generator)
+
+    @property
+    def shards(self) -> list[dict]:
+        """``[{"file", "count", "offset", "checksum"}]`` as last written."""
+        return self._w.manifest.shards
 
     def __len__(self) -> int:
-        return sum(s["count"] for s in self.shards)
+        return len(self._w)
 
     def append(self, vectors: np.ndarray) -> int:
         """Append ``uint8[n, 256]``; returns the global index of the first one."""
-        vectors = np.asarray(vectors)
-        if vectors.ndim != 2 or vectors.shape[1] != BYTES or vectors.dtype != np.uint8:
-            raise ValueError(f"expected uint8[n, {BYTES}], got {vectors.dtype}{list(vectors.shape)}")
-        first = len(self)
-        pos = 0
-        while pos < len(vectors):
-            if self._store is None:
-                name = _shard_name(len(self.shards))
-                self._store = self._hv16.HvStore.create(os.path.join(self.out_dir, name))
-                self.shards.append({"file": name, "count": 0})
-            room = self.max_vectors - self.shards[-1]["count"]
-            take = min(room, len(vectors) - pos)
-            self._store.append(vectors[pos : pos + take])
-            self.shards[-1]["count"] += take
-            pos += take
-            if self.shards[-1]["count"] >= self.max_vectors:
-                self._store = None  # closes (flushes) the full shard
-        write_manifest(self.manifest_path, self.shards, self.generator)
-        return first
+        return self._w.append(vectors)
 
     def close(self) -> None:
-        self._store = None
-        write_manifest(self.manifest_path, self.shards, self.generator)
+        self._w.finish()
 
     def __enter__(self) -> "ShardWriter":
         return self
@@ -209,11 +202,9 @@ class ShardWriter:
 
 def merge_top_k(distances: Sequence[np.ndarray], indices: Sequence[np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
     """Merge per-shard ``(int32[m, k_s], int64[m, k_s])`` (global indices) into the top ``k``
-    by (distance, global index): deterministic and equal to one store's exact top-k."""
-    d = np.concatenate(distances, axis=1)
-    i = np.concatenate(indices, axis=1)
-    order = np.lexsort((i, d), axis=1)[:, :k]
-    return np.take_along_axis(d, order, 1), np.take_along_axis(i, order, 1)
+    by (distance, global index): deterministic and equal to one store's exact top-k
+    (:func:`zc.hv16.merge_top_k`; rows short of ``k`` hits are padded with ``2**31 - 1`` / ``-1``)."""
+    return _hv16().merge_top_k(list(distances), list(indices), k)
 
 
 class _ShardActor:
