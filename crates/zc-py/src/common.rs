@@ -203,7 +203,10 @@ pub fn output<'py, T: Element, D: Dimension>(
 /// The contiguous elements of a borrowed input, or the error that says a
 /// copy would be needed (zc never copies silently).
 pub fn slice<'a, T: Element, D: Dimension>(a: &'a PyReadonlyArray<'_, T, D>, what: &str) -> PyResult<&'a [T]> {
-    a.as_slice().map_err(|_| {
+    // rust-numpy's `as_slice` also accepts Fortran order, whose flat
+    // elements are the transpose of what the Rust call expects
+    let c_order = a.is_c_contiguous();
+    a.as_slice().ok().filter(|_| c_order).ok_or_else(|| {
         err(
             Kind::CopyRequired,
             format!(

@@ -78,17 +78,6 @@ fn hv_input<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<PyReadonlyArra
         _ => obj.clone(),
     };
     let a = common::input::<u8, Ix2>(&obj, what, "uint8")?;
-    // `common::slice` accepts Fortran order too; rows of vectors must be C order.
-    if !a.is_c_contiguous() {
-        return Err(err(
-            Kind::CopyRequired,
-            format!(
-                "{what} is not C-contiguous (strides {:?}); reading it would need a copy, which zc never makes \
-                 silently: pass numpy.ascontiguousarray({what})",
-                a.strides()
-            ),
-        ));
-    }
     if a.shape()[1] != BYTES {
         return Err(err(
             Kind::Shape,
