@@ -273,6 +273,66 @@ impl Hamming {
         self.top_k_batch_into_slice(queries, db, k, out.into_output()?)
     }
 
+    /// [`Hamming::top_k_batch_into_slice`] with the tiles of
+    /// [`MAX_TILE`](crate::MAX_TILE) queries spread over `threads` threads
+    /// (`0` = every core, the [`zc_buffers::parallel`] policy): each worker
+    /// scans the whole of `db` for its tiles, writing their rows of `out`
+    /// directly, so the result is identical to the one-thread call and
+    /// nothing is allocated beyond the threads themselves. A batch of one
+    /// tile runs on the caller's thread. A worker that panics is
+    /// [`BufferError::WorkerPanicked`](zc_buffers::BufferError::WorkerPanicked)
+    /// and `out` is unspecified: never a partial result reported as `Ok`.
+    pub fn top_k_batch_par_into_slice(
+        &self,
+        queries: &[HV16],
+        db: &[HV16],
+        k: usize,
+        threads: usize,
+        out: &mut [Hit],
+    ) -> Result<usize> {
+        search::check_k(db.len(), k)?;
+        let tile_hits = crate::MAX_TILE
+            .checked_mul(k)
+            .ok_or(HvError::InvalidK { k, n: db.len() })?;
+        let needed = queries
+            .len()
+            .checked_mul(k)
+            .ok_or(HvError::InvalidK { k, n: db.len() })?;
+        let out = search::prefix(out, needed)?;
+        let h = *self;
+        zc_buffers::parallel::for_each_chunk_mut(threads, out, tile_hits, |tile, rows| {
+            let first = tile.saturating_mul(crate::MAX_TILE);
+            let tile_queries = queries.get(first..).unwrap_or_default();
+            search::scan_top_k_batch(|t, d, th, o| h.tile_block_raw(t, d, th, o), tile_queries, db, k, rows);
+            Ok::<(), HvError>(())
+        })?;
+        Ok(needed)
+    }
+
+    /// [`Hamming::top_k_batch_par_into_slice`] into a host buffer.
+    pub fn top_k_batch_par_into<B: HostBufferMut>(
+        &self,
+        queries: &[HV16],
+        db: &[HV16],
+        k: usize,
+        threads: usize,
+        out: &mut B,
+    ) -> Result<usize> {
+        self.top_k_batch_par_into_slice(queries, db, k, threads, out.into_output()?)
+    }
+
+    /// [`Hamming::top_k_batch_par_into_slice`] into a standard-layout array view.
+    pub fn top_k_batch_par_into_view<D: Dimension>(
+        &self,
+        queries: &[HV16],
+        db: &[HV16],
+        k: usize,
+        threads: usize,
+        out: ArrayViewMut<'_, Hit, D>,
+    ) -> Result<usize> {
+        self.top_k_batch_par_into_slice(queries, db, k, threads, out.into_output()?)
+    }
+
     /// [`Hamming::top_k_into_slice`] with `db` split over `threads` threads
     /// (`0` = every core, the [`zc_buffers::parallel`] policy; parts are at
     /// least [`CHUNK`](crate::CHUNK) vectors, so small scans run on the

@@ -99,6 +99,39 @@ fn parallel_scan_over_many_parts_matches_serial() {
     }
 }
 
+/// Query tiles spread over threads give exactly the one-thread batch and
+/// the per-query brute force, whatever the thread count (1 tile: inline).
+#[test]
+fn parallel_batch_over_query_tiles_matches_serial() {
+    let db: Vec<HV16> = (0..2500).map(|i| HV16::random(i % 500)).collect(); // many ties
+    let k = 7;
+    for m in [1, 8, 9, 37] {
+        let queries: Vec<HV16> = (0..m).map(|i| HV16::random(10_000 + i as u64)).collect();
+        let mut want = Vec::new();
+        for q in &queries {
+            want.extend_from_slice(&brute(&db, q)[..k]);
+        }
+        let h = Hamming::detect();
+        let mut one = vec![Hit::default(); m * k];
+        h.top_k_batch_into_slice(&queries, &db, k, &mut one).unwrap();
+        assert_eq!(one, want, "{m} queries, one thread");
+        for threads in [0, 1, 2, 3, 7] {
+            let mut out = vec![Hit::default(); m * k + 3];
+            let n = h
+                .top_k_batch_par_into_slice(&queries, &db, k, threads, &mut out)
+                .unwrap();
+            assert_eq!(n, m * k);
+            assert_eq!(&out[..n], &want[..], "{m} queries, {threads} threads");
+            assert_eq!(out[n..], [Hit::default(); 3]); // a larger output: only the prefix
+        }
+    }
+    let mut small = vec![Hit::default(); 10];
+    assert!(matches!(
+        Hamming::detect().top_k_batch_par_into_slice(&[HV16::random(1); 2], &db, 7, 2, &mut small),
+        Err(HvError::Buffer(BufferError::OutputTooSmall { .. }))
+    ));
+}
+
 #[test]
 fn top_k_output_forms_agree_and_larger_outputs_get_a_prefix() {
     let db: Vec<HV16> = (0..500).map(|i| HV16::random(i % 97)).collect();

@@ -240,14 +240,16 @@ impl PyHvStore {
     /// Exact top-`k` Hamming search of `queries` (`uint8[m, 256]`):
     /// `(distances int32[m, k], indices int64[m, k])`, nearest first, ties
     /// by index (FAISS `IndexBinaryFlat.search`). With `out=(D, I)` the
-    /// results are written there.
-    #[pyo3(signature = (queries, k, out=None))]
+    /// results are written there. `threads` spreads tiles of 8 queries over
+    /// threads (0 = every core; identical results).
+    #[pyo3(signature = (queries, k, out=None, *, threads=1))]
     fn search<'py>(
         &self,
         py: Python<'py>,
         queries: &Bound<'py, PyAny>,
         k: usize,
         out: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+        threads: usize,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
         let q = hv_input(queries, "queries")?;
         let m = q.shape()[0];
@@ -270,7 +272,7 @@ impl PyHvStore {
             let hv = Hvs::new(qbytes)?;
             let hits = &mut hits[..need];
             Hamming::detect()
-                .top_k_batch_into_slice(hv.get(m), store.vectors(), k, hits)
+                .top_k_batch_par_into_slice(hv.get(m), store.vectors(), k, threads, hits)
                 .map_err(hv_err)?;
             write_faiss(hits, k, k, dd, ii);
             Ok(())

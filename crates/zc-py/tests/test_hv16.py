@@ -393,3 +393,21 @@ def test_merge_top_k_pads_and_ignores_order():
         hv16.merge_top_k([-d[0] - 1], [i[0]], 2)
     out = (np.zeros((3, 2), np.int32), np.zeros((3, 2), np.int64))
     assert hv16.merge_top_k(d, i, 2, out=out)[0] is out[0]
+
+
+def test_search_threads_give_identical_results(tmp_path):
+    rng = np.random.default_rng(5)
+    base = rng.integers(0, 256, size=(300, 256), dtype=np.uint8)
+    vecs = np.concatenate([base, base[:100]])  # duplicates: ties everywhere
+    path = tmp_path / "t.hv16"
+    w = hv16.HvStore.create(path)
+    w.append(vecs)
+    del w
+    s = hv16.HvStore(path)
+    q = np.ascontiguousarray(vecs[::7][:37])
+    d1, i1 = s.search(q, 9)
+    bd, bi = brute(vecs, q, 9)
+    assert np.array_equal(d1, bd) and np.array_equal(i1, bi)
+    for threads in (0, 2, 3):
+        d, i = s.search(q, 9, threads=threads)
+        assert np.array_equal(d, d1) and np.array_equal(i, i1)

@@ -28,7 +28,7 @@ class HvStore:
     def append(self, vectors: U8) -> int:
         """Append uint8[n, 256] (or one uint8[256]); returns the index of the first. Writable stores only."""
     def search(
-        self, queries: U8, k: int, out: tuple[I32, I64] | None = None
+        self, queries: U8, k: int, out: tuple[I32, I64] | None = None, *, threads: int = 1
     ) -> tuple[I32, I64]:
         """Exact top-k: (distances int32[m, k], indices int64[m, k]), FAISS's convention."""
     def range_search(self, queries: U8, radius: int) -> tuple[I64, I32, I64]:
