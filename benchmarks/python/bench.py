@@ -1,6 +1,6 @@
 """zc from Python vs what Python users run today, in one process, alternating.
 
-Usage: python benchmarks/python/bench.py [--quick] [--gib 1]
+Usage: python benchmarks/python/bench.py [--quick] [--mel-only] [--gib 1]
 
 ``--gib`` sizes the hv16 store (default 1/16 GiB = 262 144 vectors; ``--gib 1``
 is the 4 194 304-vector table in crates/zc-py/README.md). The FAISS peer is
@@ -18,26 +18,38 @@ construction is not timed), log10, clamp to max-8, (x+4)/4.
 
 import argparse
 import datetime
+import itertools
 import os
+import pathlib
 import platform
 import shutil
 import statistics
+import subprocess
 import tempfile
 import time
 
-import numpy as np
+# one BLAS/OpenMP thread for numpy and torch (set before they load); pin the
+# process too: taskset -c 1 python benchmarks/python/bench.py
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import zc
-from zc import hv16, mel
+import numpy as np  # noqa: E402
+
+import zc  # noqa: E402
+from zc import buffers, hv16, mel  # noqa: E402
 
 
 def timeit(fn, reps):
+    return statistics.median(samples(fn, reps))
+
+
+def samples(fn, reps):
+    """Seconds of each of `reps` calls of `fn`."""
     ts = []
     for _ in range(reps):
         t = time.perf_counter()
         fn()
         ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
+    return ts
 
 
 def alternate(fns, rounds, reps):
@@ -47,6 +59,22 @@ def alternate(fns, rounds, reps):
         for k, f in fns.items():
             res[k].append(timeit(f, reps))
     return {k: statistics.median(v) for k, v in res.items()}
+
+
+def alternate_stats(fns, rounds, reps):
+    """(min, median) over every call, rounds alternating between the contenders.
+
+    A contender is a callable, or `("samples", f)` where `f(reps)` returns a
+    list of seconds it timed itself (an external process, for instance).
+    """
+    res = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, f in fns.items():
+            if isinstance(f, tuple):
+                res[k].extend(f[1](reps))
+            else:
+                res[k].extend(samples(f, reps))
+    return {k: (min(v), statistics.median(v)) for k, v in res.items()}
 
 
 def numpy_log_mel(audio, filters, n_fft=400, hop=160):
@@ -78,46 +106,157 @@ def fmt_rss(r):
 
 
 def row(rows, name, zc_t, peer, peer_t):
+    """A table row; a time is seconds, or (min, median) seconds."""
     rows.append((name, zc_t, peer, peer_t))
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--gib", type=float, default=None, help="hv16 store size in GiB (default 1/16; --quick 1/64)")
-    args = ap.parse_args()
-    rounds, reps = (3, 3) if args.quick else (5, 5)
-    rows, notes = [], []
-    rng = np.random.default_rng(0)
+def fmt_ms(t):
+    if isinstance(t, tuple):
+        return " / ".join(f"{x * 1e3:.3f}" for x in t)
+    return f"{t * 1e3:.3f}"
 
-    # ---- log-mel, 30 s, 1 thread
-    audio = (0.1 * rng.standard_normal(480_000)).astype(np.float32)
-    plan = mel.MelSpectrogram(80)
-    out = np.empty((80, 3000), np.float32)
-    filters = plan.filters()
-    ref = numpy_log_mel(audio, filters)
-    assert np.abs(ref - mel.log_mel(audio)).max() < 1e-3, "numpy peer disagrees"
-    fns = {
-        "zc": lambda: plan(audio, out=out),
-        "numpy": lambda: numpy_log_mel(audio, filters),
-    }
+
+def fmt_ratio(peer_t, zc_t):
+    if not peer_t:
+        return "-"
+    if isinstance(peer_t, tuple) and isinstance(zc_t, tuple):
+        return " / ".join(f"{p / z:.2f}x" for p, z in zip(peer_t, zc_t))
+    med = lambda t: t[1] if isinstance(t, tuple) else t  # noqa: E731
+    return f"{med(peer_t) / med(zc_t):.2f}x"
+
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+RUST_PROBE = REPO / "target" / "release" / "examples" / "mel_overhead_probe"
+
+
+def rust_probe_samples(path, n_mels, reps, plans):
+    """Seconds of `reps` calls of `compute_into_slice_with_scratch` timed by the
+    Rust probe (crates/zc-mel/examples/mel_overhead_probe.rs) on the samples in
+    `path`, cycling over `plans` plans; the child inherits this process's CPU
+    affinity (taskset)."""
+    cmd = [str(RUST_PROBE), path, str(n_mels), str(reps), str(plans)]
+    r = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    line = next(x for x in r.stdout.splitlines() if x.startswith("times_s:"))
+    return [float(x) for x in line.split()[1:]]
+
+
+def cycling(calls):
+    """One callable that runs `calls` in turn, one per call."""
+    it = itertools.cycle(calls)
+    return lambda: next(it)()
+
+
+def bench_mel(args, rounds, reps, rows, notes):
+    """zc.mel against openai-whisper (torch, 1 thread) and numpy, then the
+    binding's overhead against the same call timed in Rust.
+
+    Peers take what their users pass: whisper.log_mel_spectrogram gets the
+    float32 numpy array (it wraps it with torch.from_numpy, no copy) and
+    builds its filterbank once (lru_cache, warmed before timing); zc gets a
+    warm MelSpectrogram plan and out=; the numpy peer uses zc's filterbank
+    (a constant, not timed).
+    """
+    rng = np.random.default_rng(0)
+    audio30 = (0.1 * rng.standard_normal(480_000)).astype(np.float32)
+    audio5 = np.ascontiguousarray(audio30[: 5 * 16_000])
+    whisper = None
     try:
         import torch
         import whisper
 
         torch.set_num_threads(1)
-        ta = torch.from_numpy(audio)
-        fns["whisper"] = lambda: whisper.log_mel_spectrogram(ta)
+        notes.append(f"whisper peer: openai-whisper {getattr(whisper, '__version__', '?')}, torch {torch.__version__}, "
+                     f"torch threads {torch.get_num_threads()}")
     except ImportError as e:
-        notes.append(f"openai-whisper/torch not installed ({e.name}): whisper peer skipped")
-    t = alternate(fns, rounds, reps)
-    row(rows, "log_mel 30 s, 80 mels, 1 thread (out=)", t["zc"], "numpy (rfft)", t["numpy"])
-    if "whisper" in t:
-        row(rows, "log_mel 30 s, 80 mels, 1 thread (out=)", t["zc"], "whisper (torch)", t["whisper"])
-    # fixed per-call cost of the binding: a 1 s clip
-    short = np.ascontiguousarray(audio[:16000])
-    out_s = np.empty((80, 100), np.float32)
-    t_short = alternate({"zc": lambda: plan(short, out=out_s)}, rounds, reps * 20)["zc"]
+        notes.append(f"openai-whisper/torch not importable ({e.name}): whisper peer skipped")
+    for secs, n_mels, audio in ((30, 80, audio30), (30, 128, audio30), (5, 80, audio5)):
+        plan = mel.MelSpectrogram(n_mels)
+        out = np.empty(plan.output_shape(audio.size), np.float32)
+        filters = plan.filters()
+        got = plan(audio, out=out).copy()
+        diff = float(np.abs(numpy_log_mel(audio, filters) - got).max())
+        assert diff < 1e-3, f"numpy peer disagrees ({diff})"
+        fns = {
+            "zc": lambda plan=plan, audio=audio, out=out: plan(audio, out=out),
+            "numpy": lambda audio=audio, filters=filters: numpy_log_mel(audio, filters),
+        }
+        if whisper is not None:
+            ref = whisper.log_mel_spectrogram(audio, n_mels).numpy()
+            wd = float(np.abs(ref - got).max()) if ref.shape == got.shape else float("inf")
+            notes.append(f"whisper vs zc, {secs} s / {n_mels} mels: shapes {ref.shape} / {got.shape}, "
+                         f"max |diff| {wd:.2e} ({'< 5e-5' if wd < 5e-5 else 'NOT < 5e-5'})")
+            fns["whisper"] = lambda audio=audio, n_mels=n_mels: whisper.log_mel_spectrogram(audio, n_mels)
+        t = alternate_stats(fns, rounds, reps)
+        name = f"log_mel {secs} s, {n_mels} mels, 1 thread (zc: plan, out=)"
+        if "whisper" in t:
+            row(rows, name, t["zc"], "whisper.log_mel_spectrogram (torch)", t["whisper"])
+        row(rows, name, t["zc"], "numpy (rfft STFT, same filterbank)", t["numpy"])
+        notes.append(f"numpy peer vs zc, {secs} s / {n_mels} mels: max |diff| {diff:.2e}")
+
+    # ---- binding overhead: the same call through Python and in Rust.
+    # Where a plan's tables, scratch and output lie in memory moves the
+    # kernel by a few percent, so both sides cycle over K independently
+    # built plans (own scratch, own output) and compare like with like.
+    k_plans = 4
+    plan = mel.MelSpectrogram(80)
+    out30 = np.empty((80, 3000), np.float32)
+    plan(audio30, out=out30)  # warm: the plan's first call makes its scratch
+    with buffers.count_allocations() as a:
+        plan(audio30, out=out30)
+    notes.append(f"binding heap traffic per plan(audio, out=) call: {a.allocations} Rust allocations, "
+                 f"{a.bytes_allocated} bytes, {a.kernel_allocations} in the kernel")
+    if not RUST_PROBE.exists():
+        notes.append(f"{RUST_PROBE} not built (cargo build --release -p zc-mel --example mel_overhead_probe): "
+                     "binding overhead vs Rust skipped")
+        return
+    d = tempfile.mkdtemp()
+    # 0.1 s (10 frames): the kernel is a few microseconds, so the difference is
+    # the fixed cost of a call through Python
+    clips = ((30, audio30), (1, np.ascontiguousarray(audio30[:16_000])), (0.1, np.ascontiguousarray(audio30[:1_600])))
+    for secs, audio in clips:
+        path = os.path.join(d, f"audio{secs}.f32")
+        audio.tofile(path)
+        plans = [(mel.MelSpectrogram(80), np.empty((80, audio.size // 160), np.float32)) for _ in range(k_plans)]
+        for p, o in plans:
+            p(audio, out=o)
+        outs = [np.empty((80, audio.size // 160), np.float32) for _ in range(k_plans)]
+        for o in outs:
+            mel.log_mel(audio, out=o)
+        # short rounds, many of them: the contenders see the same load
+        n = {30: 2 * reps, 1: 20 * reps}.get(secs, 100 * reps)
+        n -= n % k_plans
+        t = alternate_stats(
+            {
+                "rust": ("samples", lambda k, path=path: rust_probe_samples(path, 80, k, k_plans)),
+                "plan": cycling([lambda p=p, o=o, audio=audio: p(audio, out=o) for p, o in plans]),
+                "log_mel": cycling([lambda o=o, audio=audio: mel.log_mel(audio, out=o) for o in outs]),
+            },
+            4 * rounds,
+            n,
+        )
+        rs = t["rust"]
+        for key, label in (("plan", "MelSpectrogram(80)(audio, out=)"), ("log_mel", "log_mel(audio, out=)")):
+            ps = t[key]
+            row(rows, f"binding: {secs} s, 80 mels, Python {label}", ps, "Rust compute_into_slice_with_scratch", rs)
+            notes.append(f"binding overhead, {secs} s, {label}: min {1e6 * (ps[0] - rs[0]):+.1f} us "
+                         f"({100 * (ps[0] / rs[0] - 1):+.2f}%), median {1e6 * (ps[1] - rs[1]):+.1f} us "
+                         f"({100 * (ps[1] / rs[1] - 1):+.2f}%) over {4 * rounds} x {n} calls each, "
+                         f"{k_plans} plans per side (log_mel: one cached plan, {k_plans} outputs)")
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--mel-only", action="store_true", help="only the log-mel section")
+    ap.add_argument("--gib", type=float, default=None, help="hv16 store size in GiB (default 1/16; --quick 1/64)")
+    args = ap.parse_args()
+    rounds, reps = (3, 3) if args.quick else (5, 5)
+    rows, notes = [], []
+    bench_mel(args, rounds, reps, rows, notes)
+    if args.mel_only:
+        report(rows, notes)
+        return
 
     # ---- hv16 search
     gib = args.gib if args.gib is not None else (1 / 64 if args.quick else 1 / 16)
@@ -170,19 +309,22 @@ def main():
     t_tiny = alternate({"zc": lambda: tiny.search(q1, 1, out=(D1, I1))}, rounds, reps * 50)["zc"]
     shutil.rmtree(d, ignore_errors=True)  # the store (up to --gib) stays mapped until exit
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+    notes.append(f"binding fixed cost (upper bound): search of a 16-vector store {t_tiny * 1e6:.1f} us")
+    report(rows, notes)
+
+
+def report(rows, notes):
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs "
+          f"(affinity {sorted(os.sched_getaffinity(0))}), load {os.getloadavg()[0]:.2f}, "
           f"Python {platform.python_version()}, numpy {np.__version__}, zc {zc.__version__}; "
-          f"{datetime.date.today()}")
+          f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
     print()
     print("| case | zc (ms) | peer | peer (ms) | zc speed-up |")
     print("|---|---:|---|---:|---:|")
     for name, zt, peer, pt in rows:
-        ratio = f"{pt / zt:.2f}x" if pt else "-"
-        ps = f"{pt * 1e3:.3f}" if pt else "not installed"
-        print(f"| {name} | {zt * 1e3:.3f} | {peer} | {ps} | {ratio} |")
+        print(f"| {name} | {fmt_ms(zt)} | {peer} | {fmt_ms(pt) if pt else 'not installed'} | {fmt_ratio(pt, zt)} |")
     print()
-    print(f"binding fixed cost (upper bound): log_mel of a 1 s clip with out= {t_short * 1e6:.1f} us; "
-          f"search of a 16-vector store {t_tiny * 1e6:.1f} us")
+    print("(min / median where two figures are given; speed-up = peer / zc)")
     for s in notes:
         print("note:", s)
 

@@ -331,7 +331,7 @@ impl PyBuffer {
                 ),
             ));
         }
-        if owner.ptr().as_ptr() as usize % elem.size() != 0 {
+        if !(owner.ptr().as_ptr() as usize).is_multiple_of(elem.size()) {
             return Err(err(Kind::CopyRequired, format!("buffer is not aligned for {elem:?}")));
         }
         Ok(Self {
@@ -616,7 +616,7 @@ impl PyPool {
         let elem = Elem::parse(dtype)?;
         let shape = match shape {
             Some(s) => s,
-            None if nbytes % elem.size() == 0 => vec![nbytes / elem.size()],
+            None if nbytes.is_multiple_of(elem.size()) => vec![nbytes / elem.size()],
             None => {
                 return Err(err(
                     Kind::Shape,

@@ -5,7 +5,7 @@
 //! per-plan free list (allocated the first time a call needs one, reused
 //! afterwards), so concurrent calls run in parallel with the GIL released.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use numpy::ndarray::{Ix1, Ix2, Ix3};
 use numpy::{PyArray2, PyArray3, PyReadonlyArray1, PyUntypedArrayMethods};
@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use pyo3::sync::MutexExt;
 use zc_mel::{Layout, MelConfig, MelError, MelScratch, MelSpectrogram, Normalization, Padding};
 
-use crate::common::{self, Kind, buffer_kind, chain, err};
+use crate::common::{self, Item, Kind, buffer_kind, chain, err};
 
 /// A `MelError` as a `zc` exception with the Rust message.
 fn mel_err(e: MelError) -> PyErr {
@@ -125,7 +125,9 @@ fn give_plan(key: CacheKey, plan: MelSpectrogram, scratch: MelScratch) {
 /// (`whisper.log_mel_spectrogram(audio, n_mels, padding)`): float32
 /// `(n_mels, frames)`, or `(frames, n_mels)` with `layout="frames"`.
 /// With `out=` (float32, C-contiguous, writeable, exactly that shape) the
-/// result is written in place and returned; nothing is allocated or copied.
+/// result is written in place and returned: nothing is copied and
+/// nothing allocated but rust-numpy's two borrow records (a few hundred
+/// bytes, freed on return).
 /// `pad_to=n` zero-pads or trims to `n` samples first (`pad_or_trim`).
 #[pyfunction]
 #[pyo3(signature = (audio, n_mels=80, padding=0, layout="mel", out=None, *, pad_to=None))]
@@ -148,15 +150,21 @@ fn log_mel<'py>(
 /// A reusable log-mel plan (FFT plan, filterbank, window), immutable and
 /// shared: calls from several Python threads run in parallel (the GIL is
 /// released), each with its own scratch taken from the plan's free list.
-/// `threads` spreads one long clip (or a batch) over cores.
+/// `threads` spreads one long clip's frames (or a batch's clips) over that
+/// many workers (`0`: every core), output bit-identical to one thread; a
+/// threaded call starts its workers and their scratch per call, a
+/// one-thread call with `out=` allocates nothing but rust-numpy's two
+/// borrow records (audio and `out`, freed when the call returns).
 #[pyclass(module = "zc.mel", name = "MelSpectrogram", frozen)]
 struct PyMelSpectrogram {
     /// The plan for `layout="mel"` and the one for `layout="frames"`.
     mel: MelSpectrogram,
     frames: MelSpectrogram,
+    /// The same two with the clamp maximum taken per item (`batch(per_item=True)`),
+    /// planned on first use and kept.
+    per_item: OnceLock<(MelSpectrogram, MelSpectrogram)>,
     scratch: Mutex<Vec<MelScratch>>,
     n_mels: usize,
-    threads: usize,
 }
 
 #[pymethods]
@@ -173,9 +181,9 @@ impl PyMelSpectrogram {
         Ok(Self {
             mel,
             frames,
+            per_item: OnceLock::new(),
             scratch: Mutex::new(Vec::new()),
             n_mels,
-            threads,
         })
     }
 
@@ -185,10 +193,11 @@ impl PyMelSpectrogram {
         self.n_mels
     }
 
-    /// Worker threads per call (1: the calling thread only).
+    /// Worker threads per call (1: the calling thread only; a plan made
+    /// with `threads=0` reports the cores it resolved to).
     #[getter]
     fn threads(&self) -> usize {
-        self.threads
+        self.mel.threads()
     }
 
     /// Frames produced for `n_samples` input samples.
@@ -227,7 +236,9 @@ impl PyMelSpectrogram {
     /// batched tensor) unless `per_item=True`. Clips are spread over the
     /// plan's `threads`. With `out=` (float32, 3-D, writeable, any strides,
     /// at least that large in each dimension) nothing is allocated for the
-    /// result; the batch allocates one small view handle per clip.
+    /// result; the binding allocates three small lists (the clips, their
+    /// borrows, their slices) and one borrow record per array, none sized
+    /// by the audio. The `per_item` plan is made on first use and kept.
     #[pyo3(signature = (clips, layout="mel", out=None, *, per_item=false))]
     fn batch<'py>(
         &self,
@@ -241,12 +252,12 @@ impl PyMelSpectrogram {
         let arrays = clips
             .iter()
             .enumerate()
-            .map(|(i, c)| common::input::<f32, Ix1>(c, &format!("clips[{i}]"), "float32"))
+            .map(|(i, c)| common::input::<f32, Ix1>(c, Item("clips", i), "float32"))
             .collect::<PyResult<Vec<PyReadonlyArray1<'py, f32>>>>()?;
         let slices = arrays
             .iter()
             .enumerate()
-            .map(|(i, a)| common::slice(a, &format!("clips[{i}]")))
+            .map(|(i, a)| common::slice(a, Item("clips", i)))
             .collect::<PyResult<Vec<&[f32]>>>()?;
         let (mut rows, mut cols) = (0, 0);
         for s in &slices {
@@ -254,18 +265,7 @@ impl PyMelSpectrogram {
             rows = rows.max(r);
             cols = cols.max(c);
         }
-        let per_item_plan;
-        let plan = if per_item {
-            per_item_plan = MelSpectrogram::builder(base.config().clone().normalization(Normalization::PerItem))
-                .layout(base.layout())
-                .threads(self.threads)
-                .simd(base.simd_level())
-                .build()
-                .map_err(mel_err)?;
-            &per_item_plan
-        } else {
-            base
-        };
+        let plan = if per_item { self.per_item_plan(layout)? } else { base };
         let out_obj = match out {
             Some(o) => o.clone(),
             None => PyArray3::<f32>::zeros(py, [slices.len(), rows, cols], false).into_any(),
@@ -301,6 +301,34 @@ impl PyMelSpectrogram {
         Ok(match parse_layout(layout)? {
             Layout::FrameMajor => &self.frames,
             _ => &self.mel,
+        })
+    }
+
+    /// The per-item-maximum plan for `layout`, planned the first time a
+    /// batch asks for it (the clamp rule is part of the plan's
+    /// configuration, so it cannot share this plan's tables).
+    fn per_item_plan(&self, layout: &str) -> PyResult<&MelSpectrogram> {
+        let layout = parse_layout(layout)?;
+        let pair = match self.per_item.get() {
+            Some(p) => p,
+            None => {
+                let mel = MelSpectrogram::builder(self.mel.config().clone().normalization(Normalization::PerItem))
+                    .layout(Layout::MelMajor)
+                    .threads(self.mel.threads())
+                    .simd(self.mel.simd_level())
+                    .build()
+                    .map_err(mel_err)?;
+                let frames = mel.to_builder().layout(Layout::FrameMajor).build().map_err(mel_err)?;
+                // a thread that planned meanwhile wins; both plans are the same
+                let _ = self.per_item.set((mel, frames));
+                self.per_item
+                    .get()
+                    .ok_or_else(|| err(Kind::Runtime, "per-item mel plan not stored"))?
+            }
+        };
+        Ok(match layout {
+            Layout::FrameMajor => &pair.1,
+            _ => &pair.0,
         })
     }
 

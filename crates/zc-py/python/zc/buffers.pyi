@@ -22,11 +22,14 @@ class LedgerReport:
     def copies_by_kind(self) -> dict[str, tuple[int, int]]: ...
 
 class AllocationReport:
-    """Rust heap calls on this thread inside the block (counting global allocator)."""
+    """Rust heap calls on this thread inside the block (counting global allocator).
+    numpy's and Python's own allocations are not Rust's and are not counted."""
     def __enter__(self) -> AllocationReport: ...
     def __exit__(self, *exc: object) -> bool: ...
     @property
-    def allocations(self) -> int: ...
+    def allocations(self) -> int:
+        """Allocations + reallocations, the binding's included (e.g. rust-numpy's borrow
+        record for each array a call borrows: 2 for ``plan(audio, out=out)``)."""
     @property
     def deallocations(self) -> int: ...
     @property
