@@ -3,8 +3,8 @@
 //! One file per Python submodule (`buffers`, `mel`, `hv16`, `volterra`),
 //! each a thin layer over the Rust crate of the same name: arguments are
 //! checked and borrowed, the crate's own API runs with the GIL released
-//! ([`common::kernel`]), and errors become `zc.ZcError` subclasses
-//! ([`common`]). No numerical logic lives here.
+//! (`common::kernel`), and errors become `zc.ZcError` subclasses
+//! (`common`). No numerical logic lives here.
 //!
 //! # Borrowed arrays while the GIL is released
 //!
