@@ -27,6 +27,9 @@ pub(crate) static PANIC_AT_CHUNK: std::sync::atomic::AtomicUsize = std::sync::at
 /// Frames per thread below which splitting does not pay.
 const MIN_FRAMES_PER_THREAD: usize = 64;
 
+/// Parts a clip is split into per thread.
+const PARTS_PER_THREAD: usize = 4;
+
 /// Everything a run needs from a plan, borrowed.
 #[derive(Clone, Copy)]
 pub(crate) struct Exec<'a> {
@@ -39,30 +42,45 @@ pub(crate) struct Exec<'a> {
 
 /// The caller's scratch, lent to whichever worker takes it first; the
 /// others make their own (a threaded call allocates anyway).
-struct Lender<'s>(Mutex<Option<&'s mut MelScratch>>);
+struct Lender<'s> {
+    caller: Mutex<Option<&'s mut MelScratch>>,
+    /// Scratches made during this call, reused by later parts.
+    made: Mutex<Vec<MelScratch>>,
+}
 
 impl<'s> Lender<'s> {
     fn new(scratch: &'s mut MelScratch) -> Self {
-        Self(Mutex::new(Some(scratch)))
+        Self {
+            caller: Mutex::new(Some(scratch)),
+            made: Mutex::new(Vec::new()),
+        }
     }
 
-    /// Run `f` with the caller's scratch if it is free, else with a new one.
+    /// Run `f` with the caller's scratch if it is free, else with one made
+    /// earlier in this call, else with a new one (so a call makes at most
+    /// one scratch per extra worker, however many parts it has).
     fn with<R>(&self, engine: &Engine, f: impl FnOnce(&mut MelScratch) -> R) -> R {
-        let lent = self.0.lock().ok().and_then(|mut g| g.take());
-        match lent {
-            Some(s) => {
-                let r = f(&mut *s);
-                if let Ok(mut g) = self.0.lock() {
-                    *g = Some(s);
-                }
-                r
+        let lent = self.caller.lock().ok().and_then(|mut g| g.take());
+        if let Some(s) = lent {
+            let r = f(&mut *s);
+            if let Ok(mut g) = self.caller.lock() {
+                *g = Some(s);
             }
-            None => {
-                let mut own = MelScratch::new(engine.geometry());
-                ledger::record_alloc(own.bytes());
-                f(&mut own)
-            }
+            return r;
         }
+        let mut own = match self.made.lock().ok().and_then(|mut g| g.pop()) {
+            Some(s) => s,
+            None => {
+                let s = MelScratch::new(engine.geometry());
+                ledger::record_alloc(s.bytes());
+                s
+            }
+        };
+        let r = f(&mut own);
+        if let Ok(mut g) = self.made.lock() {
+            g.push(own);
+        }
+        r
     }
 }
 
@@ -148,7 +166,16 @@ impl Exec<'_> {
         scratch: &mut MelScratch,
     ) -> Result<()> {
         let n_frames = out.ncols();
-        let parts = self.threads.min(n_frames / MIN_FRAMES_PER_THREAD).max(1);
+        // a few parts per thread, claimed dynamically: the caller starts at
+        // once while the other workers are being spawned, and whoever is
+        // ahead takes the next part
+        let parts = if self.threads <= 1 {
+            1
+        } else {
+            (self.threads * PARTS_PER_THREAD)
+                .min(n_frames / MIN_FRAMES_PER_THREAD)
+                .max(1)
+        };
         let (level, top_db, norm) = (self.level, self.config.top_db, self.config.normalization);
         if parts <= 1 {
             let max = self.raw_single(scratch, real, n_samples, &mut out);
@@ -311,14 +338,14 @@ mod tests {
             .threads(2)
             .build()
             .unwrap();
-        let x = audio(48_000); // 300 frames: parts at frames 0 and 152
+        let x = audio(48_000); // 300 frames: 4 parts (64 frames at least), at frames 0, 80, 160, 240
         let mut out = vec![0f32; plan.output_len(x.len()).unwrap()];
-        PANIC_AT_FRAME.store(152, Ordering::Relaxed);
+        PANIC_AT_FRAME.store(160, Ordering::Relaxed);
         let r = plan.compute_into_slice(&x, &mut out);
         PANIC_AT_FRAME.store(usize::MAX, Ordering::Relaxed);
         match r {
             Err(MelError::Buffer(BufferError::WorkerPanicked { message, .. })) => {
-                assert_eq!(message, "injected panic at frame 152")
+                assert_eq!(message, "injected panic at frame 160")
             }
             other => panic!("expected WorkerPanicked, got {other:?}"),
         }
