@@ -33,7 +33,7 @@ struct Cli {
     /// Passes (min and median are reported).
     #[arg(long, default_value_t = 5)]
     passes: usize,
-    /// Comma-separated subset of: read1, read2, xor, top10-1q, top10-1q-2t, top10-8q, top10-64q.
+    /// Comma-separated subset of: read1, read2, xor, top10-1q, top10-1q-2t, top10-8q, top10-64q, top10-64q-2t.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Write the 64 queries here (raw vectors, 256 bytes each).
@@ -83,6 +83,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut hits1p = [Hit::default(); 10];
     let mut hits8 = vec![Hit::default(); 8 * 10];
     let mut hits64 = vec![Hit::default(); 64 * 10];
+    let mut hits64p = vec![Hit::default(); 64 * 10];
     let want = |name: &str| cli.only.is_empty() || cli.only.iter().any(|o| o == name);
 
     type Run<'a> = Box<dyn FnMut() -> Result<(), Box<dyn std::error::Error>> + 'a>;
@@ -157,6 +158,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }),
         ));
     }
+    if want("top10-64q-2t") {
+        runs.push((
+            "top10-64q-2t",
+            64.0,
+            Box::new(|| {
+                h.top_k_batch_par_into_slice(&queries, db, 10, 2, &mut hits64p)?;
+                Ok(())
+            }),
+        ));
+    }
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); runs.len()];
     for _ in 0..cli.passes.max(1) {
         for ((_, _, f), t) in runs.iter_mut().zip(&mut times) {
@@ -199,6 +210,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if let (Some(t2), Some(r)) = (get("top10-1q-2t"), get("read2")) {
         ratios.insert("top10_1q_2t_percent_of_read2".into(), json!(100.0 * r / t2));
+    }
+    if let (Some(t2), Some(t1)) = (get("top10-64q-2t"), get("top10-64q")) {
+        ratios.insert("top10_64q_2t_speedup".into(), json!(t1 / t2));
     }
     out.insert("ratios".into(), Value::Object(ratios));
     if cli.hits && want("top10-64q") {
