@@ -50,12 +50,14 @@ pub mod kernel;
 mod kernels;
 pub mod naive;
 pub mod npz;
+pub mod plan;
 pub mod processor;
 pub mod sample;
 
 pub use error::{AnalysisError, IdentifyError, NpzError, Result, VolterraError};
 pub use kernel::{H2Branch, Kernel, MAX_ORDER};
 pub use kernels::SIMD_LEVELS;
+pub use plan::{VolterraPlan, VolterraState};
 pub use processor::{
     DEFAULT_MAX_BLOCK, DEFAULT_MEMORY_CAP, EngineKind, PreparedKernel, Processor, ProcessorBuilder, ProcessorConfig,
     auto_engine, default_partition,
