@@ -60,7 +60,7 @@ pub use kernels::SIMD_LEVELS;
 pub use plan::{VolterraPlan, VolterraState};
 pub use processor::{
     DEFAULT_MAX_BLOCK, DEFAULT_MEMORY_CAP, EngineKind, PreparedKernel, Processor, ProcessorBuilder, ProcessorConfig,
-    auto_engine, default_partition,
+    auto_engine, auto_engine_full_h2, default_partition,
 };
 pub use sample::Sample;
 /// The CPU feature levels (shared by every zc crate).

@@ -135,7 +135,7 @@ impl<T: Sample> VolterraPlan<T> {
         let memory = lanes.memory();
         let kind = config.choose(&lanes)?;
         let engine = match kind {
-            EngineKind::Fft => Engine::Fft(FftEngine::new(&lanes, config.max_block)?),
+            EngineKind::Fft => Engine::Fft(FftEngine::new(&lanes, config.max_block, level)?),
             EngineKind::Partitioned => {
                 Engine::Partitioned(PartitionedEngine::new(&lanes, config.partition_for(), level)?)
             }

@@ -82,6 +82,39 @@ pub fn auto_engine(n: usize, max_block: usize) -> EngineKind {
     }
 }
 
+/// The crossover table behind [`EngineKind::Auto`] for a kernel with a full
+/// H2 of side `n` (its cost dominates the diagonal orders'): the Direct
+/// engine runs it by lag diagonals (`n(n+1)/2` multiply-adds per sample),
+/// Fft and Partitioned as `rank(H2)` squared FIR branches (one inverse FFT
+/// per branch per segment).
+///
+/// Measured with `examples/grid_probe.rs --full-h2` (f64, full-rank H2, N =
+/// 32 / 64 / 128, blocks 64 and 512, one pinned core of a 2-core AMD EPYC
+/// with AVX2); the table is in the crate README ("Crossover with a full
+/// H2"):
+///
+/// * `n <= 64`: Direct (by lags) at every measured block size (at N = 64,
+///   block 512 it ties Fft in f64 and beats it in f32);
+/// * blocks >= 256: Fft (N = 128: Fft 1.97 vs Direct 1.73 MS/s);
+/// * smaller blocks: Direct up to `n = 128` (N = 128, block 64: Direct 1.6
+///   vs Fft 1.2), Partitioned beyond (not measured with a full H2).
+pub fn auto_engine_full_h2(n: usize, max_block: usize) -> EngineKind {
+    if n <= CROSSOVER_FULL_H2_DIRECT_MAX_N {
+        EngineKind::Direct
+    } else if max_block >= CROSSOVER_FFT_MIN_BLOCK {
+        EngineKind::Fft
+    } else if n <= CROSSOVER_FULL_H2_DIRECT_SMALL_BLOCK_MAX_N {
+        EngineKind::Direct
+    } else {
+        EngineKind::Partitioned
+    }
+}
+
+/// Full-H2 kernels up to this side run fastest in the Direct engine.
+const CROSSOVER_FULL_H2_DIRECT_MAX_N: usize = 64;
+/// Below the FFT block size, Direct still wins with a full H2 up to this side.
+const CROSSOVER_FULL_H2_DIRECT_SMALL_BLOCK_MAX_N: usize = 128;
+
 /// Kernels up to this memory run fastest in the Direct engine at every
 /// measured block size (bench group `crossover`).
 const CROSSOVER_DIRECT_MAX_N: usize = 64;
@@ -93,6 +126,15 @@ const CROSSOVER_FFT_N_PER_BLOCK: usize = 2;
 const CROSSOVER_DIRECT_SMALL_BLOCK_MAX_N: usize = 256;
 /// ...for blocks of at least this size; elsewhere Partitioned wins.
 const CROSSOVER_DIRECT_MIN_BLOCK: usize = 64;
+
+/// Auto's table for this kernel: the full-H2 table when it has one.
+fn auto_choice<T: Sample>(plan: &Lanes<T>, max_block: usize) -> EngineKind {
+    if plan.branches.is_empty() {
+        auto_engine(plan.memory(), max_block)
+    } else {
+        auto_engine_full_h2(plan.memory(), max_block)
+    }
+}
 
 /// Default partition size of the partitioned engine for a maximum block.
 pub fn default_partition(max_block: usize) -> usize {
@@ -209,7 +251,7 @@ impl ProcessorConfig {
         let over = |engine: EngineKind, needed: usize| VolterraError::MemoryCap { engine, needed, cap };
         match self.engine {
             EngineKind::Auto => {
-                let preferred = auto_engine(plan.memory(), self.max_block);
+                let preferred = auto_choice(plan, self.max_block);
                 let mut all = [EngineKind::Direct, EngineKind::Fft, EngineKind::Partitioned]
                     .map(|k| (k != preferred, self.bytes_for(plan, k), k));
                 all.sort_by_key(|&(not_preferred, bytes, _)| (not_preferred, bytes));
@@ -306,7 +348,7 @@ impl<'k, T: Sample> ProcessorBuilder<'k, T> {
     pub fn memory_bytes(&self, engine: EngineKind) -> usize {
         let plan = Lanes::<T>::new(self.kernel);
         let kind = match engine {
-            EngineKind::Auto => auto_engine(plan.memory(), self.config.max_block),
+            EngineKind::Auto => auto_choice(&plan, self.config.max_block),
             k => k,
         };
         self.config.bytes_for(&plan, kind)
@@ -623,6 +665,16 @@ mod tests {
         ];
         for (n, b, want) in table {
             assert_eq!(auto_engine(n, b), want, "N={n} block={b}");
+        }
+        // the full-H2 table (README "Crossover with a full H2")
+        for (n, b, want) in [
+            (32, 64, Direct),
+            (64, 512, Direct),
+            (128, 64, Direct),
+            (128, 512, Fft),
+            (512, 64, Partitioned),
+        ] {
+            assert_eq!(auto_engine_full_h2(n, b), want, "full H2 N={n} block={b}");
         }
         assert_eq!(default_partition(1), 32);
         assert_eq!(default_partition(100), 128);

@@ -18,15 +18,22 @@ use crate::sample::Sample;
 /// samples; larger chunks are no faster).
 pub(crate) const DIRECT_CHUNK: usize = 4096;
 
+/// The span (`taps + lag`) of each non-empty lag of a full H2.
+fn lag_spans(lags: &[usize]) -> impl Iterator<Item = usize> + '_ {
+    lags.iter().enumerate().filter(|(_, n)| **n > 0).map(|(d, &n)| n + d)
+}
+
 /// `(power, history)` of every power buffer the time-domain FIRs need:
-/// diagonal lanes `(power, taps)` and branches (all power 1).
-fn power_hists(diag: &[(u32, usize)], branches: &[usize]) -> Vec<(u32, usize)> {
+/// diagonal lanes `(power, taps)`, branches and lags of the full H2 (all
+/// power 1).
+fn power_hists(diag: &[(u32, usize)], branches: &[usize], lags: &[usize]) -> Vec<(u32, usize)> {
     let mut out: Vec<(u32, usize)> = Vec::new();
     let lanes = diag
         .iter()
         .filter(|(_, n)| *n > 0)
         .copied()
-        .chain(branches.iter().map(|&n| (1, n)));
+        .chain(branches.iter().map(|&n| (1, n)))
+        .chain(lag_spans(lags).map(|n| (1, n)));
     for (p, n) in lanes {
         let h = n.saturating_sub(1);
         match out.iter_mut().find(|(q, _)| *q == p) {
@@ -49,6 +56,11 @@ pub(crate) struct DirectCore<T> {
     diag: Vec<(usize, Vec<T>)>,
     /// Reversed branch taps (all read the power-1 buffer `x_buf`).
     branches: Vec<Vec<T>>,
+    /// Reversed taps of each lag `d` of the full H2 (see `Lanes::lags`),
+    /// run over the products `x[t]·x[t−d]` (read from `x_buf`).
+    lags: Vec<Vec<T>>,
+    /// Longest `taps − 1` of the lags (the product buffer's history).
+    lag_hist: usize,
     x_buf: usize,
 }
 
@@ -56,11 +68,13 @@ pub(crate) struct DirectCore<T> {
 /// max_chunk new samples]`.
 pub(crate) struct CoreState<T> {
     bufs: Vec<Vec<T>>,
+    /// Products `x[t]·x[t−d]` of one lag (empty without lags).
+    prod: Vec<T>,
 }
 
 impl<T: Sample> CoreState<T> {
     pub fn heap_bytes(&self) -> usize {
-        self.bufs.iter().map(|b| bytes_of(b)).sum()
+        self.bufs.iter().map(|b| bytes_of(b)).sum::<usize>() + bytes_of(&self.prod)
     }
 
     pub fn reset(&mut self) {
@@ -71,8 +85,15 @@ impl<T: Sample> CoreState<T> {
 }
 
 impl<T: Sample> DirectCore<T> {
-    /// `diag`: `(power, natural-order taps)`; `branches`: natural-order taps.
-    pub fn new(diag: &[(u32, Vec<T>)], branches: &[Vec<T>], max_chunk: usize, level: SimdLevel) -> Self {
+    /// `diag`: `(power, natural-order taps)`; `branches`: natural-order
+    /// taps; `lags`: the full H2 by lags (natural order, see `Lanes::lags`).
+    pub fn new(
+        diag: &[(u32, Vec<T>)],
+        branches: &[Vec<T>],
+        lags: &[Vec<T>],
+        max_chunk: usize,
+        level: SimdLevel,
+    ) -> Self {
         let mut pows: Vec<(u32, usize)> = Vec::new();
         let need = |p: u32, len: usize, pows: &mut Vec<(u32, usize)>| -> usize {
             if let Some(i) = pows.iter().position(|b| b.0 == p) {
@@ -92,6 +113,10 @@ impl<T: Sample> DirectCore<T> {
         for b in branches {
             x_buf = need(1, b.len(), &mut pows);
         }
+        let lag_lens: Vec<usize> = lags.iter().map(Vec::len).collect();
+        for span in lag_spans(&lag_lens) {
+            x_buf = need(1, span, &mut pows);
+        }
         let branches = branches.iter().map(|h| h.iter().rev().copied().collect()).collect();
         DirectCore {
             level,
@@ -99,6 +124,8 @@ impl<T: Sample> DirectCore<T> {
             max_chunk,
             diag,
             branches,
+            lags: lags.iter().map(|h| h.iter().rev().copied().collect()).collect(),
+            lag_hist: lag_lens.iter().max().map_or(0, |n| n.saturating_sub(1)),
             x_buf,
         }
     }
@@ -110,16 +137,27 @@ impl<T: Sample> DirectCore<T> {
             .iter()
             .map(|&(_, hist)| filled(hist.saturating_add(self.max_chunk), T::zero()))
             .collect::<Result<_>>()?;
-        Ok(CoreState { bufs })
+        let prod = if self.lags.iter().any(|l| !l.is_empty()) {
+            filled(self.lag_hist.saturating_add(self.max_chunk), T::zero())?
+        } else {
+            Vec::new()
+        };
+        Ok(CoreState { bufs, prod })
     }
 
-    /// Bytes a core for these lanes (`(power, taps)`) and branch lengths
-    /// holds with chunks of `max_chunk` samples of `elem` bytes (taps and
-    /// one state).
-    pub fn estimate(diag: &[(u32, usize)], branches: &[usize], max_chunk: usize, elem: usize) -> Bytes {
+    /// Bytes a core for these lanes (`(power, taps)`), branch and lag
+    /// lengths holds with chunks of `max_chunk` samples of `elem` bytes (taps
+    /// and one state).
+    pub fn estimate(diag: &[(u32, usize)], branches: &[usize], lags: &[usize], max_chunk: usize, elem: usize) -> Bytes {
         let mut b = Bytes::zero();
-        for (_, hist) in power_hists(diag, branches) {
+        for (_, hist) in power_hists(diag, branches, lags) {
             b = b.add(hist.saturating_add(max_chunk), elem);
+        }
+        for &n in lags {
+            b = b.add(n, elem);
+        }
+        if let Some(longest) = lags.iter().copied().filter(|&n| n > 0).max() {
+            b = b.add((longest - 1).saturating_add(max_chunk), elem);
         }
         for &(_, n) in diag {
             b = b.add(n, elem);
@@ -134,7 +172,8 @@ impl<T: Sample> DirectCore<T> {
     pub fn heap_bytes(&self) -> usize {
         let diag: usize = self.diag.iter().map(|(_, h)| bytes_of(h)).sum();
         let br: usize = self.branches.iter().map(|h| bytes_of(h)).sum();
-        diag + br
+        let lags: usize = self.lags.iter().map(|h| bytes_of(h)).sum();
+        diag + br + lags
     }
 
     /// Store `x^p` of the new samples (`x.len() <= max_chunk`).
@@ -153,6 +192,30 @@ impl<T: Sample> DirectCore<T> {
             let hist = self.pows[*bi].1;
             let start = hist + 1 - h.len();
             fir(h, &st.bufs[*bi][start..hist + y.len()], y, self.level);
+        }
+    }
+
+    /// `y += Σ_d FIR_d(x[t]·x[t−d])`: the full H2 by lags over the
+    /// `y.len()` ingested samples.
+    pub fn lags_into(&self, st: &mut CoreState<T>, y: &mut [T]) {
+        let hist = self.pows.get(self.x_buf).map_or(0, |p| p.1);
+        let Some(x) = st.bufs.get(self.x_buf) else { return };
+        for (d, h) in self.lags.iter().enumerate() {
+            if h.is_empty() {
+                continue;
+            }
+            // products at buffer positions start .. hist + m
+            let start = hist + 1 - h.len();
+            let len = h.len() - 1 + y.len();
+            let q = &mut st.prod[..len];
+            for ((o, &a), &b) in q
+                .iter_mut()
+                .zip(&x[start..start + len])
+                .zip(&x[start - d..start - d + len])
+            {
+                *o = a * b;
+            }
+            fir(h, q, y, self.level);
         }
     }
 
@@ -178,18 +241,16 @@ impl<T: Sample> DirectCore<T> {
 pub(crate) struct DirectEngine<T> {
     core: DirectCore<T>,
     chunk: usize,
-    lambdas: Vec<T>,
 }
 
 /// The Direct engine's per-stream state.
 pub(crate) struct DirectState<T> {
     core: CoreState<T>,
-    z: Vec<T>,
 }
 
 impl<T: Sample> DirectState<T> {
     pub fn heap_bytes(&self) -> usize {
-        self.core.heap_bytes() + bytes_of(&self.z)
+        self.core.heap_bytes()
     }
 
     pub fn reset(&mut self) {
@@ -204,36 +265,32 @@ impl<T: Sample> DirectEngine<T> {
     }
 
     /// Bytes of plan + one state for `plan` at `max_block`.
+    /// The full H2 runs by lag diagonals (`N(N+1)/2` multiply-adds per
+    /// sample, half of the `N` eigen-branches' `N²`).
     pub fn estimate(plan: &Lanes<T>, max_block: usize) -> Bytes {
-        let (diag, br) = plan.lens();
+        let (diag, _) = plan.lens();
         let chunk = Self::chunk(max_block);
         let s = size_of::<T>();
-        let z = if br.is_empty() { 0 } else { chunk };
-        DirectCore::<T>::estimate(&diag, &br, chunk, s)
-            .add(br.len(), s)
-            .add(z, s)
+        DirectCore::<T>::estimate(&diag, &[], &plan.lag_lens(), chunk, s)
     }
 
     pub fn new(plan: &Lanes<T>, max_block: usize, level: SimdLevel) -> Self {
         let chunk = Self::chunk(max_block);
-        let br: Vec<Vec<T>> = plan.branches.iter().map(|(_, v)| v.clone()).collect();
         DirectEngine {
-            core: DirectCore::new(&plan.diag, &br, chunk, level),
+            core: DirectCore::new(&plan.diag, &[], &plan.lags, chunk, level),
             chunk,
-            lambdas: plan.branches.iter().map(|(l, _)| *l).collect(),
         }
     }
 
     pub fn make_state(&self) -> Result<DirectState<T>> {
         Ok(DirectState {
             core: self.core.make_state()?,
-            z: filled(if self.lambdas.is_empty() { 0 } else { self.chunk }, T::zero())?,
         })
     }
 
-    /// Bytes of the plan (taps and eigenvalues).
+    /// Bytes of the plan (taps).
     pub fn heap_bytes(&self) -> usize {
-        self.core.heap_bytes() + bytes_of(&self.lambdas)
+        self.core.heap_bytes()
     }
 
     /// Any length: chunks of at most `self.chunk`.
@@ -257,13 +314,7 @@ impl<T: Sample> DirectEngine<T> {
             Input::InPlace => self.core.ingest(&mut st.core, io),
         }
         self.core.diag_into(&st.core, io);
-        for (k, &lambda) in self.lambdas.iter().enumerate() {
-            let z = &mut st.z[..m];
-            self.core.branch_into(&st.core, k, z);
-            for (o, &zv) in io.iter_mut().zip(z.iter()) {
-                *o = *o + lambda * zv * zv;
-            }
-        }
+        self.core.lags_into(&mut st.core, io);
         self.core.advance(&mut st.core, m);
     }
 }

@@ -17,10 +17,12 @@ use std::sync::Arc;
 
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use zc_buffers::SimdLevel;
 
 use super::{Bytes, Input, Lanes, bytes_of, pow};
 use crate::alloc::filled;
 use crate::error::{Result, VolterraError};
+use crate::kernels::cmac;
 use crate::sample::Sample;
 
 struct SizePlan<T: Sample> {
@@ -48,6 +50,8 @@ pub(crate) struct FftEngine<T: Sample> {
     lambdas: Vec<T>,
     /// FFT library scratch length (the largest of the planned sizes).
     scratch_len: usize,
+    /// Level of the spectral multiply-accumulate.
+    level: SimdLevel,
 }
 
 /// The FFT engine's per-stream state: input history and work buffers.
@@ -156,7 +160,7 @@ impl<T: Sample> FftEngine<T> {
         b
     }
 
-    pub fn new(plan: &Lanes<T>, max_block: usize) -> Result<Self> {
+    pub fn new(plan: &Lanes<T>, max_block: usize, level: SimdLevel) -> Result<Self> {
         let hist = plan.memory() - 1;
         let (lmin, lbest, chunk) = Self::geometry(plan, max_block);
         let mut planner = RealFftPlanner::<T>::new();
@@ -210,6 +214,7 @@ impl<T: Sample> FftEngine<T> {
             lane_power,
             lambdas: plan.branches.iter().map(|(l, _)| *l).collect(),
             scratch_len,
+            level,
         })
     }
 
@@ -314,9 +319,7 @@ impl<T: Sample> FftEngine<T> {
                 have_x1 = true;
             }
             for (lane, _) in self.lane_power.iter().enumerate().filter(|&(_, &lp)| lp == pi) {
-                for ((a, &sv), &k) in acc.iter_mut().zip(spec.iter()).zip(&sp.diag[lane]) {
-                    *a = *a + sv * k;
-                }
+                cmac(acc, spec, &sp.diag[lane], self.level);
             }
         }
         if self.powers.is_empty() {
@@ -341,9 +344,8 @@ impl<T: Sample> FftEngine<T> {
             }
             for (b, &lambda) in self.lambdas.iter().enumerate() {
                 let tmp = &mut st.tmp[..nb];
-                for ((d, &sv), &k) in tmp.iter_mut().zip(&st.x1[..nb]).zip(&sp.branch[b]) {
-                    *d = sv * k;
-                }
+                tmp.fill(zero);
+                cmac(tmp, &st.x1[..nb], &sp.branch[b], self.level);
                 tmp[0].im = T::zero();
                 tmp[nb - 1].im = T::zero();
                 let t = &mut st.time[..l];

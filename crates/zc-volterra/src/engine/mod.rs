@@ -24,6 +24,11 @@ pub(crate) struct Lanes<T> {
     pub diag: Vec<(u32, Vec<T>)>,
     /// `(λ, eigenvector taps)` of the full H2.
     pub branches: Vec<(T, Vec<T>)>,
+    /// The full H2 by lag diagonals, for the Direct engine: `lags[d][i] =
+    /// (d == 0 ? 1 : 2)·H2[i][i + d]` (trailing zeros trimmed; an all-zero
+    /// lag is empty), so that `Σ_ij H2[i][j] x[n−i] x[n−j] =
+    /// Σ_d Σ_i lags[d][i] · x[n−i] x[n−i−d]`.
+    pub lags: Vec<Vec<T>>,
 }
 
 impl<T: Sample> Lanes<T> {
@@ -38,7 +43,24 @@ impl<T: Sample> Lanes<T> {
             .into_iter()
             .map(|b| (T::of_f64(b.lambda), conv(&b.taps)))
             .collect();
-        Lanes { diag, branches }
+        let lags = kernel.full_h2().map_or_else(Vec::new, |(n, m)| {
+            (0..n)
+                .map(|d| {
+                    let scale = if d == 0 { 1.0 } else { 2.0 };
+                    let mut taps: Vec<T> = (0..n - d).map(|i| T::of_f64(scale * m[i * n + i + d])).collect();
+                    while taps.last().is_some_and(|v| v.is_zero()) {
+                        taps.pop();
+                    }
+                    taps
+                })
+                .collect()
+        });
+        Lanes { diag, branches, lags }
+    }
+
+    /// Taps per lag of the full H2 (see [`Lanes::lags`]).
+    pub fn lag_lens(&self) -> Vec<usize> {
+        self.lags.iter().map(Vec::len).collect()
     }
 
     /// Lengths: `(power, taps)` per diagonal lane and taps per branch.
@@ -55,6 +77,12 @@ impl<T: Sample> Lanes<T> {
             .iter()
             .map(|(_, h)| h.len())
             .chain(self.branches.iter().map(|(_, v)| v.len()))
+            .chain(
+                self.lags
+                    .iter()
+                    .enumerate()
+                    .map(|(d, t)| if t.is_empty() { 0 } else { t.len() + d }),
+            )
             .max()
             .unwrap_or(1)
             .max(1) // ok: unwrap_or never panics

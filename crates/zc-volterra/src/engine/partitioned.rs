@@ -22,6 +22,7 @@ use super::fft::{fwd_err, inv_err, spectrum};
 use super::{Bytes, Input, Lanes, bytes_of, pow};
 use crate::alloc::filled;
 use crate::error::Result;
+use crate::kernels::cmac;
 use crate::sample::Sample;
 
 /// Frequency-domain delay line of one power: `k` spectra (the state holds
@@ -57,6 +58,8 @@ pub(crate) struct PartitionedEngine<T: Sample> {
     /// One per branch (`None`: the branch fits in the head).
     branch_tails: Vec<Option<Tail<T>>>,
     scratch_len: usize,
+    /// Level of the spectral multiply-accumulate.
+    level: SimdLevel,
 }
 
 /// The partitioned engine's per-stream state.
@@ -85,7 +88,7 @@ impl<T: Sample> PartitionedEngine<T> {
         let (diag, br) = plan.lens();
         let head_diag: Vec<(u32, usize)> = diag.iter().map(|&(q, n)| (q, n.min(p))).collect();
         let head_br: Vec<usize> = br.iter().map(|&n| n.min(p)).collect();
-        let mut b = DirectCore::<T>::estimate(&head_diag, &head_br, p, s);
+        let mut b = DirectCore::<T>::estimate(&head_diag, &head_br, &[], p, s);
         // delay lines: per power, the most tail partitions of any FIR using it
         let mut fdl: Vec<(u32, usize)> = Vec::new();
         let firs = diag.iter().copied().chain(br.iter().map(|&n| (1, n)));
@@ -176,7 +179,7 @@ impl<T: Sample> PartitionedEngine<T> {
             .iter()
             .map(|(_, v)| v[..v.len().min(p)].to_vec())
             .collect();
-        let head = DirectCore::new(&head_diag, &head_br, p, level);
+        let head = DirectCore::new(&head_diag, &head_br, &[], p, level);
 
         let mut fdls: Vec<Fdl> = Vec::new();
         let make_tail = |power: u32, taps: &[T], fdls: &mut Vec<Fdl>, scratch: &mut [Complex<T>]| {
@@ -219,6 +222,7 @@ impl<T: Sample> PartitionedEngine<T> {
             diag_tails,
             branch_tails,
             scratch_len,
+            level,
         })
     }
 
@@ -278,14 +282,13 @@ impl<T: Sample> PartitionedEngine<T> {
                 .map_err(fwd_err(2 * p))?;
         }
         // Σ_j X_{s+1-j} · H_j, X_{s} newest (j = 1).
+        let level = self.level;
         let mac = |tail: &Tail<T>, fdls: &[FdlState<T>], acc: &mut [Complex<T>]| {
             let (f, k) = (&fdls[tail.fdl], self.fdls[tail.fdl].k);
             for (j, part) in tail.parts.iter().enumerate() {
                 let slot = (f.newest + k - j) % k;
                 let x = &f.data[slot * nb..(slot + 1) * nb];
-                for ((a, &xv), &hv) in acc.iter_mut().zip(x).zip(part) {
-                    *a = *a + xv * hv;
-                }
+                cmac(acc, x, part, level);
             }
         };
         // the accumulated spectrum back to time; the new tail is its second half
