@@ -3,8 +3,8 @@
 //! `Send + Sync` and shareable in an [`Arc`](std::sync::Arc) across threads;
 //! a [`VolterraState`] is one stream's history and working memory, made by
 //! the plan ([`VolterraPlan::make_state`]) and passed to every call, as
-//! rustfft's `process_with_scratch` takes its scratch. The [`Processor`]
-//! (crate::Processor) is the convenience that owns one plan and one state.
+//! rustfft's `process_with_scratch` takes its scratch. The
+//! [`Processor`](crate::Processor) is the convenience that owns one plan and one state.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -28,8 +28,10 @@ use crate::sample::Sample;
 /// number of H2 branches (exact, as [`Processor::memory_bytes`] reports; the
 /// FFT library's own plans come on top):
 ///
-/// * `Direct`: `s·(Σ_k N_k + Σ_powers (H_p + C) + B + C)`, chunk
-///   `C = min(max_block, 4096)`: the taps and one history buffer per power.
+/// * `Direct`: `s·(Σ_k N_k + Σ_powers (H_p + C))`, chunk
+///   `C = min(max_block, 4096)`: the taps and one history buffer per power;
+///   with a full H2 of side `n`, `N_k` counts its lag diagonals (`n(n+1)/2`
+///   taps in all) instead of branches, plus `s·(n − 1 + C)` of products.
 /// * `Fft`: `2s·F·Σ_{L = L_min..L_best} (L/2 + 1)` of kernel spectra, plus
 ///   `s·(H + C + L_best) + 2s·(2.5·L_best + 4)` of buffers, where `L_best` is
 ///   the most efficient FFT size for the kernel (about `8·(H+1)`, at most
