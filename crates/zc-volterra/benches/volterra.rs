@@ -2,7 +2,10 @@
 //!
 //! * `throughput`: 10 s of 48 kHz audio (480 000 samples, f64 like
 //!   py-volterra), block 512, N = 64/256/512, orders 1..3 and 1..5, each
-//!   engine. `throughput_f32`: the same cells in f32.
+//!   engine and `Auto`, with a `memcpy` of the same samples in the same
+//!   group (the floor: reading the input and writing the output);
+//!   `throughput_f32`: the same cells in f32. `full_h2`: orders 1..3 with a
+//!   full-rank H2 at N = 64, f64 and f32, each engine and `Auto`.
 //! * `naive_vs_direct`: a per-sample, per-order loop with `powi` against the
 //!   Direct engine at N = 256, orders 1..3.
 //! * `crossover`: Direct vs Fft vs Partitioned over kernel memory N and block
@@ -67,10 +70,11 @@ fn throughput_for<T: Sample>(c: &mut Criterion, group: &str) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(2));
     g.throughput(Throughput::Elements(len as u64));
+    g.bench_function("memcpy", |b| b.iter(|| y.copy_from_slice(black_box(&x))));
     for n in [64, 256, 512] {
         for orders in [3, 5] {
             let k = kernel(n, orders);
-            for engine in ENGINES {
+            for engine in ENGINES.into_iter().chain([EngineKind::Auto]) {
                 let mut p = Processor::<T>::builder(&k)
                     .max_block(block)
                     .engine(engine)
@@ -87,6 +91,56 @@ fn throughput_for<T: Sample>(c: &mut Criterion, group: &str) {
 fn throughput(c: &mut Criterion) {
     throughput_for::<f64>(c, "throughput");
     throughput_for::<f32>(c, "throughput_f32");
+}
+
+/// A full-rank symmetric H2 (decaying envelope times a hashed sign
+/// pattern; the formula of `examples/grid_probe.rs` and the peer script).
+fn full_h2_kernel(n: usize) -> Kernel {
+    let d = |i: usize| 0.5f64.powf(8.0 * i as f64 / n as f64);
+    let u = |a: usize, b: usize| {
+        let (lo, hi) = (a.min(b) as u64, a.max(b) as u64);
+        let mut h = (lo * 2_654_435_761 + hi * 40_503 + 12_345) & 0xFFFF_FFFF;
+        h ^= h >> 13;
+        h = (h * 0x5BD1_E995) & 0xFFFF_FFFF;
+        h ^= h >> 15;
+        h as f64 / f64::from(u32::MAX) * 2.0 - 1.0
+    };
+    let h2: Vec<f64> = (0..n * n)
+        .map(|k| 0.05 * d(k / n) * d(k % n) * u(k / n, k % n))
+        .collect();
+    let k = kernel(n, 3);
+    Kernel::from_taps([k.taps(1).to_vec(), Vec::new(), k.taps(3).to_vec()])
+        .and_then(|k| k.with_full_h2(n, &h2))
+        .expect("full-H2 kernel")
+}
+
+fn full_h2_for<T: Sample>(c: &mut Criterion, group: &str) {
+    let len = 96_000;
+    let block = 512;
+    let x = signal::<T>(len);
+    let mut y = vec![T::default(); len];
+    let mut g = c.benchmark_group(group);
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2));
+    g.throughput(Throughput::Elements(len as u64));
+    g.bench_function("memcpy", |b| b.iter(|| y.copy_from_slice(black_box(&x))));
+    let k = full_h2_kernel(64);
+    for engine in ENGINES.into_iter().chain([EngineKind::Auto]) {
+        let mut p = Processor::<T>::builder(&k)
+            .max_block(block)
+            .engine(engine)
+            .build()
+            .expect("prepare");
+        let id = BenchmarkId::new(format!("{engine:?}"), "N64_o1-3_fullH2");
+        g.bench_function(id, |b| b.iter(|| stream(&mut p, black_box(&x), &mut y, block)));
+    }
+    g.finish();
+}
+
+fn full_h2(c: &mut Criterion) {
+    full_h2_for::<f64>(c, "full_h2");
+    full_h2_for::<f32>(c, "full_h2_f32");
 }
 
 fn naive_vs_direct(c: &mut Criterion) {
@@ -139,5 +193,5 @@ fn crossover(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, throughput, naive_vs_direct, crossover);
+criterion_group!(benches, throughput, full_h2, naive_vs_direct, crossover);
 criterion_main!(benches);

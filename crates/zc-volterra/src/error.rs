@@ -92,6 +92,17 @@ pub enum VolterraError {
         /// The processor's value.
         allowed: usize,
     },
+    /// A [`VolterraState`](crate::VolterraState) was passed to a
+    /// [`VolterraPlan`](crate::VolterraPlan) other than the one that made it
+    /// ([`VolterraPlan::make_state`](crate::VolterraPlan::make_state));
+    /// nothing was written and neither was changed.
+    #[error("the state was made by plan #{state_plan}, not by this plan #{plan}")]
+    ForeignState {
+        /// The plan's id ([`VolterraPlan::id`](crate::VolterraPlan::id)).
+        plan: u64,
+        /// The id of the plan that made the state.
+        state_plan: u64,
+    },
     /// An operation that needs a memoryless kernel got one with memory.
     #[error("kernel is not memoryless: {0}")]
     NotMemoryless(&'static str),

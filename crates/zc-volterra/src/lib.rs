@@ -50,15 +50,17 @@ pub mod kernel;
 mod kernels;
 pub mod naive;
 pub mod npz;
+pub mod plan;
 pub mod processor;
 pub mod sample;
 
 pub use error::{AnalysisError, IdentifyError, NpzError, Result, VolterraError};
 pub use kernel::{H2Branch, Kernel, MAX_ORDER};
 pub use kernels::SIMD_LEVELS;
+pub use plan::{VolterraPlan, VolterraState};
 pub use processor::{
     DEFAULT_MAX_BLOCK, DEFAULT_MEMORY_CAP, EngineKind, PreparedKernel, Processor, ProcessorBuilder, ProcessorConfig,
-    auto_engine, default_partition,
+    auto_engine, auto_engine_full_h2, default_partition,
 };
 pub use sample::Sample;
 /// The CPU feature levels (shared by every zc crate).

@@ -2,7 +2,7 @@
 //! tap loop. Exists to measure what the Direct engine gains over it (bench
 //! `naive_vs_direct`) and as an independent check in tests.
 
-use crate::engine::Plan;
+use crate::engine::Lanes;
 use crate::error::Result;
 use crate::kernel::Kernel;
 use crate::sample::Sample;
@@ -14,7 +14,7 @@ use crate::sample::Sample;
 /// writing nothing, when `out` is shorter than `x`.
 pub fn naive_process<T: Sample>(kernel: &Kernel, x: &[T], out: &mut [T]) -> Result<usize> {
     let y = zc_buffers::output_prefix(out, x.len())?;
-    let plan = Plan::<T>::new(kernel);
+    let plan = Lanes::<T>::new(kernel);
     for (n, out) in y.iter_mut().enumerate() {
         let mut acc = T::zero();
         for (p, h) in &plan.diag {

@@ -4,6 +4,7 @@
 //! between calls); swap kernels without allocating on the processing thread.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use zc_buffers::ndarray::ArrayViewMut1;
 use zc_buffers::{HostBufferMut, IntoOutput, SimdLevel, output_prefix};
@@ -12,10 +13,11 @@ use crate::alloc::filled;
 use crate::engine::direct::DirectEngine;
 use crate::engine::fft::FftEngine;
 use crate::engine::partitioned::PartitionedEngine;
-use crate::engine::{Bytes, Engine, Input, Plan};
+use crate::engine::{Bytes, Input, Lanes};
 use crate::error::{Result, VolterraError};
 use crate::kernel::Kernel;
 use crate::kernels::SIMD_LEVELS;
+use crate::plan::{VolterraPlan, VolterraState, view_slice};
 use crate::sample::Sample;
 
 /// Which engine evaluates the model. All give the same output (to rounding).
@@ -26,8 +28,10 @@ use crate::sample::Sample;
 /// number of H2 branches (exact, as [`Processor::memory_bytes`] reports; the
 /// FFT library's own plans come on top):
 ///
-/// * `Direct`: `s·(Σ_k N_k + Σ_powers (H_p + C) + B + C)`, chunk
-///   `C = min(max_block, 4096)`: the taps and one history buffer per power.
+/// * `Direct`: `s·(Σ_k N_k + Σ_powers (H_p + C))`, chunk
+///   `C = min(max_block, 4096)`: the taps and one history buffer per power;
+///   with a full H2 of side `n`, `N_k` counts its lag diagonals (`n(n+1)/2`
+///   taps in all) instead of branches, plus `s·(n − 1 + C)` of products.
 /// * `Fft`: `2s·F·Σ_{L = L_min..L_best} (L/2 + 1)` of kernel spectra, plus
 ///   `s·(H + C + L_best) + 2s·(2.5·L_best + 4)` of buffers, where `L_best` is
 ///   the most efficient FFT size for the kernel (about `8·(H+1)`, at most
@@ -80,6 +84,39 @@ pub fn auto_engine(n: usize, max_block: usize) -> EngineKind {
     }
 }
 
+/// The crossover table behind [`EngineKind::Auto`] for a kernel with a full
+/// H2 of side `n` (its cost dominates the diagonal orders'): the Direct
+/// engine runs it by lag diagonals (`n(n+1)/2` multiply-adds per sample),
+/// Fft and Partitioned as `rank(H2)` squared FIR branches (one inverse FFT
+/// per branch per segment).
+///
+/// Measured with `examples/grid_probe.rs --full-h2` (f64, full-rank H2, N =
+/// 32 / 64 / 128, blocks 64 and 512, one pinned core of a 2-core AMD EPYC
+/// with AVX2); the table is in the crate README ("Crossover with a full
+/// H2"):
+///
+/// * `n <= 64`: Direct (by lags) at every measured block size (at N = 64,
+///   block 512 it ties Fft in f64 and beats it in f32);
+/// * blocks >= 256: Fft (N = 128: Fft 1.97 vs Direct 1.73 MS/s);
+/// * smaller blocks: Direct up to `n = 128` (N = 128, block 64: Direct 1.6
+///   vs Fft 1.2), Partitioned beyond (not measured with a full H2).
+pub fn auto_engine_full_h2(n: usize, max_block: usize) -> EngineKind {
+    if n <= CROSSOVER_FULL_H2_DIRECT_MAX_N {
+        EngineKind::Direct
+    } else if max_block >= CROSSOVER_FFT_MIN_BLOCK {
+        EngineKind::Fft
+    } else if n <= CROSSOVER_FULL_H2_DIRECT_SMALL_BLOCK_MAX_N {
+        EngineKind::Direct
+    } else {
+        EngineKind::Partitioned
+    }
+}
+
+/// Full-H2 kernels up to this side run fastest in the Direct engine.
+const CROSSOVER_FULL_H2_DIRECT_MAX_N: usize = 64;
+/// Below the FFT block size, Direct still wins with a full H2 up to this side.
+const CROSSOVER_FULL_H2_DIRECT_SMALL_BLOCK_MAX_N: usize = 128;
+
 /// Kernels up to this memory run fastest in the Direct engine at every
 /// measured block size (bench group `crossover`).
 const CROSSOVER_DIRECT_MAX_N: usize = 64;
@@ -91,6 +128,15 @@ const CROSSOVER_FFT_N_PER_BLOCK: usize = 2;
 const CROSSOVER_DIRECT_SMALL_BLOCK_MAX_N: usize = 256;
 /// ...for blocks of at least this size; elsewhere Partitioned wins.
 const CROSSOVER_DIRECT_MIN_BLOCK: usize = 64;
+
+/// Auto's table for this kernel: the full-H2 table when it has one.
+fn auto_choice<T: Sample>(plan: &Lanes<T>, max_block: usize) -> EngineKind {
+    if plan.branches.is_empty() {
+        auto_engine(plan.memory(), max_block)
+    } else {
+        auto_engine_full_h2(plan.memory(), max_block)
+    }
+}
 
 /// Default partition size of the partitioned engine for a maximum block.
 pub fn default_partition(max_block: usize) -> usize {
@@ -152,7 +198,7 @@ impl Default for ProcessorConfig {
 }
 
 impl ProcessorConfig {
-    fn validate(&self) -> Result<SimdLevel> {
+    pub(crate) fn validate(&self) -> Result<SimdLevel> {
         if self.max_block == 0 {
             return Err(VolterraError::ZeroBlock);
         }
@@ -179,7 +225,7 @@ impl ProcessorConfig {
         Ok(crate::kernels::resolve(self.simd))
     }
 
-    fn partition_for(&self) -> usize {
+    pub(crate) fn partition_for(&self) -> usize {
         self.partition.unwrap_or_else(|| default_partition(self.max_block))
     }
 
@@ -191,7 +237,7 @@ impl ProcessorConfig {
     }
 
     /// Bytes of prepared state (engine + processor) for `plan` on `kind`.
-    fn bytes_for<T: Sample>(&self, plan: &Plan<T>, kind: EngineKind) -> usize {
+    fn bytes_for<T: Sample>(&self, plan: &Lanes<T>, kind: EngineKind) -> usize {
         let engine = match kind {
             EngineKind::Fft => FftEngine::estimate(plan, self.max_block),
             EngineKind::Partitioned => PartitionedEngine::estimate(plan, self.partition_for()),
@@ -202,12 +248,12 @@ impl ProcessorConfig {
 
     /// The engine to build: the one asked for, or Auto's choice, within the
     /// memory cap.
-    fn choose<T: Sample>(&self, plan: &Plan<T>) -> Result<EngineKind> {
+    pub(crate) fn choose<T: Sample>(&self, plan: &Lanes<T>) -> Result<EngineKind> {
         let cap = self.memory_cap;
         let over = |engine: EngineKind, needed: usize| VolterraError::MemoryCap { engine, needed, cap };
         match self.engine {
             EngineKind::Auto => {
-                let preferred = auto_engine(plan.memory(), self.max_block);
+                let preferred = auto_choice(plan, self.max_block);
                 let mut all = [EngineKind::Direct, EngineKind::Fft, EngineKind::Partitioned]
                     .map(|k| (k != preferred, self.bytes_for(plan, k), k));
                 all.sort_by_key(|&(not_preferred, bytes, _)| (not_preferred, bytes));
@@ -302,9 +348,9 @@ impl<'k, T: Sample> ProcessorBuilder<'k, T> {
     /// Bytes of prepared state `build` would allocate with `engine` (for
     /// `Auto`: the crossover table's choice, before the cap is applied).
     pub fn memory_bytes(&self, engine: EngineKind) -> usize {
-        let plan = Plan::<T>::new(self.kernel);
+        let plan = Lanes::<T>::new(self.kernel);
         let kind = match engine {
-            EngineKind::Auto => auto_engine(plan.memory(), self.config.max_block),
+            EngineKind::Auto => auto_choice(&plan, self.config.max_block),
             k => k,
         };
         self.config.bytes_for(&plan, kind)
@@ -319,86 +365,77 @@ impl<'k, T: Sample> ProcessorBuilder<'k, T> {
     /// [`zc_buffers::BufferError::AllocFailed`] (inside
     /// [`VolterraError::Buffer`]).
     pub fn build(self) -> Result<Processor<T>> {
-        let config = self.config;
-        let current = PreparedKernel::new(self.kernel, &config)?;
-        let ring_len = config.history.max(current.memory.saturating_sub(1));
-        Ok(Processor {
-            current,
-            config,
-            ring: filled(ring_len, T::zero())?,
-            ring_pos: 0,
-            ring_filled: 0,
-            scratch: filled(ring_len.min(config.max_block), T::zero())?,
-        })
+        Processor::from_plan(Arc::new(self.build_plan()?))
+    }
+
+    /// Validate the settings and prepare only the plan: the immutable,
+    /// shareable part ([`VolterraPlan`]); each stream then needs a
+    /// [`VolterraState`] ([`VolterraPlan::make_state`]). The same checks and
+    /// errors as [`ProcessorBuilder::build`]; the memory cap bounds the plan
+    /// with one state (and the swap history a processor would add).
+    pub fn build_plan(self) -> Result<VolterraPlan<T>> {
+        VolterraPlan::build(self.kernel, self.config)
     }
 }
 
-/// A kernel prepared for a processor (all buffers and FFT plans allocated).
-/// Build it off the processing thread with [`Processor::prepare_kernel`],
-/// then [`Processor::swap_kernel`].
+/// A kernel prepared for a processor: a plan and a state for it (all
+/// buffers and FFT plans allocated). Build it off the processing thread with
+/// [`Processor::prepare_kernel`], then [`Processor::swap_kernel`].
 pub struct PreparedKernel<T: Sample> {
-    engine: Engine<T>,
-    kind: EngineKind,
-    level: SimdLevel,
-    max_block: usize,
-    memory: usize,
+    plan: Arc<VolterraPlan<T>>,
+    state: VolterraState<T>,
 }
 
 impl<T: Sample> std::fmt::Debug for PreparedKernel<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PreparedKernel")
-            .field("kind", &self.kind)
-            .field("level", &self.level)
-            .field("max_block", &self.max_block)
-            .field("memory", &self.memory)
+            .field("plan", &self.plan)
+            .field("state", &self.state)
             .finish()
     }
 }
 
 impl<T: Sample> PreparedKernel<T> {
-    fn new(kernel: &Kernel, config: &ProcessorConfig) -> Result<Self> {
-        let level = config.validate()?;
-        let plan = Plan::<T>::new(kernel);
-        let memory = plan.memory();
-        let kind = config.choose(&plan)?;
-        let engine = match kind {
-            EngineKind::Fft => Engine::Fft(FftEngine::new(&plan, config.max_block)?),
-            EngineKind::Partitioned => {
-                Engine::Partitioned(PartitionedEngine::new(&plan, config.partition_for(), level)?)
-            }
-            EngineKind::Direct | EngineKind::Auto => Engine::Direct(DirectEngine::new(&plan, config.max_block, level)?),
-        };
-        Ok(PreparedKernel {
-            engine,
-            kind,
-            level,
-            max_block: config.max_block,
-            memory,
-        })
+    /// A state for `plan`.
+    fn new(plan: Arc<VolterraPlan<T>>) -> Result<Self> {
+        let state = plan.make_state()?;
+        Ok(PreparedKernel { plan, state })
     }
 
     /// The engine actually used (never `Auto`).
     pub fn engine_kind(&self) -> EngineKind {
-        self.kind
+        self.plan.engine_kind()
     }
 
     /// The SIMD level of its FIR kernels.
     pub fn simd_level(&self) -> SimdLevel {
-        self.level
+        self.plan.simd_level()
     }
 
     /// Kernel memory in samples.
     pub fn memory(&self) -> usize {
-        self.memory
+        self.plan.memory()
     }
 
-    /// Bytes of the engine's prepared state (buffers and kernel spectra).
+    /// The plan (shareable with other threads).
+    pub fn plan(&self) -> &Arc<VolterraPlan<T>> {
+        &self.plan
+    }
+
+    /// Bytes of the engine's prepared state: the plan's data and this
+    /// kernel's stream state.
     pub fn memory_bytes(&self) -> usize {
-        self.engine.heap_bytes()
+        self.plan.plan_bytes() + self.state.bytes()
+    }
+
+    fn run(&mut self, input: Input<'_, T>, io: &mut [T]) -> Result<()> {
+        self.plan.run(&mut self.state, input, io)
     }
 }
 
-/// A streaming Volterra processor for sample type `T` (`f32` or `f64`).
+/// A streaming Volterra processor for sample type `T` (`f32` or `f64`): a
+/// [`VolterraPlan`] and the [`VolterraState`] of one stream, owned together
+/// (plus the input history kernel swaps need).
 ///
 /// Zero initial history; output length = input length, any input length
 /// (inputs longer than `max_block` run in blocks of `max_block`, with the
@@ -442,6 +479,27 @@ impl<T: Sample> Processor<T> {
         Self::builder(kernel).max_block(max_block).build()
     }
 
+    /// A processor on a (possibly shared) plan: a fresh state for it and
+    /// the swap history its settings ask for (allocates).
+    pub fn from_plan(plan: Arc<VolterraPlan<T>>) -> Result<Self> {
+        let config = *plan.config();
+        let ring_len = config.history.max(plan.memory().saturating_sub(1));
+        Ok(Processor {
+            current: PreparedKernel::new(plan)?,
+            config,
+            ring: filled(ring_len, T::zero())?,
+            ring_pos: 0,
+            ring_filled: 0,
+            scratch: filled(ring_len.min(config.max_block), T::zero())?,
+        })
+    }
+
+    /// The plan in use (clone the `Arc` to run the same kernel on other
+    /// threads, each with its own [`VolterraState`]).
+    pub fn plan(&self) -> &Arc<VolterraPlan<T>> {
+        &self.current.plan
+    }
+
     /// The settings this processor was built with.
     pub fn config(&self) -> &ProcessorConfig {
         &self.config
@@ -454,16 +512,16 @@ impl<T: Sample> Processor<T> {
 
     /// The engine in use.
     pub fn engine_kind(&self) -> EngineKind {
-        self.current.kind
+        self.current.engine_kind()
     }
 
     /// The SIMD level of the FIR kernels in use.
     pub fn simd_level(&self) -> SimdLevel {
-        self.current.level
+        self.current.simd_level()
     }
 
-    /// Bytes of prepared state: the engine's plus the swap history and
-    /// scratch (what the memory cap bounds).
+    /// Bytes of prepared state: the plan's data, the stream state, and the
+    /// swap history and scratch (what the memory cap bounds).
     pub fn memory_bytes(&self) -> usize {
         self.current.memory_bytes() + std::mem::size_of_val(&self.ring[..]) + std::mem::size_of_val(&self.scratch[..])
     }
@@ -476,7 +534,7 @@ impl<T: Sample> Processor<T> {
 
     /// Clear all history (as if freshly prepared).
     pub fn reset(&mut self) {
-        self.current.engine.reset();
+        self.current.state.reset();
         self.ring.fill(T::zero());
         self.ring_pos = 0;
         self.ring_filled = 0;
@@ -514,7 +572,7 @@ impl<T: Sample> Processor<T> {
     pub fn process_into_slice(&mut self, input: &[T], out: &mut [T]) -> Result<usize> {
         let out = output_prefix(out, input.len())?;
         self.record(input);
-        self.current.engine.run(Input::Slice(input), out)?;
+        self.current.run(Input::Slice(input), out)?;
         Ok(input.len())
     }
 
@@ -527,32 +585,20 @@ impl<T: Sample> Processor<T> {
 
     /// [`Processor::process_into_slice`] into a contiguous `ndarray` view.
     pub fn process_into_view(&mut self, input: &[T], out: ArrayViewMut1<'_, T>) -> Result<usize> {
-        // `IntoOutput` for views records shape and strides for its error
-        // before it knows whether there is one (two small allocations); the
-        // hot path checks the layout first and allocates nothing.
-        let out = if out.is_standard_layout() {
-            out.into_slice()
-        } else {
-            Some(out.into_output()?)
-        };
-        let out = out.ok_or(zc_buffers::BufferError::NotContiguous {
-            shape: Vec::new(),
-            strides: Vec::new(),
-        })?;
-        self.process_into_slice(input, out)
+        self.process_into_slice(input, view_slice(out)?)
     }
 
     /// Process `io` (any length) in place: it holds the input and receives
     /// the output. Zero allocations.
     pub fn process_in_place(&mut self, io: &mut [T]) -> Result<()> {
         self.record(io);
-        self.current.engine.run(Input::InPlace, io)
+        self.current.run(Input::InPlace, io)
     }
 
     /// Prepare another kernel with this processor's settings (allocates;
     /// call it off the processing thread, then [`Processor::swap_kernel`]).
     pub fn prepare_kernel(&self, kernel: &Kernel) -> Result<PreparedKernel<T>> {
-        PreparedKernel::new(kernel, &self.config)
+        PreparedKernel::new(Arc::new(VolterraPlan::build(kernel, self.config)?))
     }
 
     /// Swap in a prepared kernel without allocating. The new kernel continues
@@ -565,29 +611,30 @@ impl<T: Sample> Processor<T> {
     /// size or its memory exceeds the recorded history
     /// ([`ProcessorBuilder::history`]).
     pub fn swap_kernel(&mut self, next: &mut PreparedKernel<T>) -> Result<()> {
-        if next.max_block != self.config.max_block {
+        if next.plan.max_block() != self.config.max_block {
             return Err(VolterraError::SwapMismatch {
                 what: "max_block",
-                actual: next.max_block,
+                actual: next.plan.max_block(),
                 allowed: self.config.max_block,
             });
         }
-        if next.memory - 1 > self.ring.len() {
+        let memory = next.plan.memory();
+        if memory - 1 > self.ring.len() {
             return Err(VolterraError::SwapMismatch {
                 what: "kernel memory - 1",
-                actual: next.memory - 1,
+                actual: memory - 1,
                 allowed: self.ring.len(),
             });
         }
-        next.engine.reset();
-        let need = (next.memory - 1).min(self.ring_filled);
+        next.state.reset();
+        let need = (memory - 1).min(self.ring_filled);
         let cap = self.ring.len();
         let mut start = (self.ring_pos + cap - need) % cap.max(1);
         let mut left = need;
         while left > 0 {
             let c = left.min(cap - start).min(self.scratch.len());
             let out = &mut self.scratch[..c];
-            next.engine.run(Input::Slice(&self.ring[start..start + c]), out)?;
+            next.run(Input::Slice(&self.ring[start..start + c]), out)?;
             start = (start + c) % cap;
             left -= c;
         }
@@ -620,6 +667,16 @@ mod tests {
         ];
         for (n, b, want) in table {
             assert_eq!(auto_engine(n, b), want, "N={n} block={b}");
+        }
+        // the full-H2 table (README "Crossover with a full H2")
+        for (n, b, want) in [
+            (32, 64, Direct),
+            (64, 512, Direct),
+            (128, 64, Direct),
+            (128, 512, Fft),
+            (512, 64, Partitioned),
+        ] {
+            assert_eq!(auto_engine_full_h2(n, b), want, "full H2 N={n} block={b}");
         }
         assert_eq!(default_partition(1), 32);
         assert_eq!(default_partition(100), 128);

@@ -17,10 +17,12 @@ use std::sync::Arc;
 
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use zc_buffers::SimdLevel;
 
-use super::{Bytes, Input, Plan, bytes_of, pow};
+use super::{Bytes, Input, Lanes, bytes_of, pow};
 use crate::alloc::filled;
 use crate::error::{Result, VolterraError};
+use crate::kernels::cmac;
 use crate::sample::Sample;
 
 struct SizePlan<T: Sample> {
@@ -33,6 +35,7 @@ struct SizePlan<T: Sample> {
     branch: Vec<Vec<Complex<T>>>,
 }
 
+/// The FFT engine (immutable plan: FFT plans, kernel spectra, geometry).
 pub(crate) struct FftEngine<T: Sample> {
     hist: usize,
     /// Index into `sizes` of the most efficient FFT size for this kernel
@@ -40,12 +43,20 @@ pub(crate) struct FftEngine<T: Sample> {
     best: usize,
     /// Working chunk: longer blocks are run in chunks of this size.
     chunk: usize,
-    xbuf: Vec<T>,
     sizes: Vec<SizePlan<T>>,
     /// Distinct powers and, per diagonal lane, its power index.
     powers: Vec<u32>,
     lane_power: Vec<usize>,
     lambdas: Vec<T>,
+    /// FFT library scratch length (the largest of the planned sizes).
+    scratch_len: usize,
+    /// Level of the spectral multiply-accumulate.
+    level: SimdLevel,
+}
+
+/// The FFT engine's per-stream state: input history and work buffers.
+pub(crate) struct FftState<T: Sample> {
+    xbuf: Vec<T>,
     time: Vec<T>,
     spec: Vec<Complex<T>>,
     acc: Vec<Complex<T>>,
@@ -119,7 +130,7 @@ const FFT_CHUNK_SEGMENTS: usize = 4;
 impl<T: Sample> FftEngine<T> {
     /// `(smallest FFT size, best FFT size, working chunk)` for `plan` at
     /// `max_block`.
-    fn geometry(plan: &Plan<T>, max_block: usize) -> (usize, usize, usize) {
+    fn geometry(plan: &Lanes<T>, max_block: usize) -> (usize, usize, usize) {
         let hist = plan.memory() - 1;
         let (lmin, lbest) = size_range(hist, max_block);
         let chunk = max_block.min((lbest - hist).saturating_mul(FFT_CHUNK_SEGMENTS)).max(1);
@@ -129,7 +140,7 @@ impl<T: Sample> FftEngine<T> {
     /// Bytes of state for `plan` at `max_block` (see [`FftEngine::heap_bytes`]);
     /// the FFT library's scratch is counted as `L/2` complex values, an upper
     /// bound for power-of-two sizes.
-    pub fn estimate(plan: &Plan<T>, max_block: usize) -> Bytes {
+    pub fn estimate(plan: &Lanes<T>, max_block: usize) -> Bytes {
         let (lmin, lbest, chunk) = Self::geometry(plan, max_block);
         let hist = plan.memory() - 1;
         let (s, c) = (size_of::<T>(), 2 * size_of::<T>());
@@ -149,7 +160,7 @@ impl<T: Sample> FftEngine<T> {
         b
     }
 
-    pub fn new(plan: &Plan<T>, max_block: usize) -> Result<Self> {
+    pub fn new(plan: &Lanes<T>, max_block: usize, level: SimdLevel) -> Result<Self> {
         let hist = plan.memory() - 1;
         let (lmin, lbest, chunk) = Self::geometry(plan, max_block);
         let mut planner = RealFftPlanner::<T>::new();
@@ -194,25 +205,41 @@ impl<T: Sample> FftEngine<T> {
             l *= 2;
         }
         let best = sizes.len().saturating_sub(1);
-        let zc = Complex::new(T::zero(), T::zero());
         Ok(FftEngine {
             hist,
             best,
             chunk,
-            xbuf: filled(hist + chunk, T::zero())?,
             sizes,
             powers,
             lane_power,
             lambdas: plan.branches.iter().map(|(l, _)| *l).collect(),
+            scratch_len,
+            level,
+        })
+    }
+
+    /// The largest planned FFT size.
+    fn lbest(&self) -> usize {
+        self.sizes.get(self.best).map_or(2, |sp| sp.l)
+    }
+
+    /// A zeroed state for this plan (allocates).
+    pub fn make_state(&self) -> Result<FftState<T>> {
+        let lbest = self.lbest();
+        let zc = Complex::new(T::zero(), T::zero());
+        Ok(FftState {
+            xbuf: filled(self.hist + self.chunk, T::zero())?,
             time: filled(lbest, T::zero())?,
             spec: filled(lbest / 2 + 1, zc)?,
             acc: filled(lbest / 2 + 1, zc)?,
             x1: filled(lbest / 2 + 1, zc)?,
             tmp: filled(lbest / 2 + 1, zc)?,
-            scratch: filled(scratch_len, zc)?,
+            scratch: filled(self.scratch_len, zc)?,
         })
     }
 
+    /// Bytes of the plan (kernel spectra, eigenvalues; not the FFT
+    /// library's plans).
     pub fn heap_bytes(&self) -> usize {
         let spectra: usize = self
             .sizes
@@ -222,19 +249,11 @@ impl<T: Sample> FftEngine<T> {
                     + sp.branch.iter().map(|v| bytes_of(v)).sum::<usize>()
             })
             .sum();
-        spectra
-            + bytes_of(&self.xbuf)
-            + bytes_of(&self.time)
-            + bytes_of(&self.spec)
-            + bytes_of(&self.acc)
-            + bytes_of(&self.x1)
-            + bytes_of(&self.tmp)
-            + bytes_of(&self.scratch)
-            + bytes_of(&self.lambdas)
+        spectra + bytes_of(&self.lambdas)
     }
 
     /// Any length: chunks of at most `self.chunk` (whole best-size segments).
-    pub fn run(&mut self, input: Input<'_, T>, io: &mut [T]) -> Result<()> {
+    pub fn run(&self, st: &mut FftState<T>, input: Input<'_, T>, io: &mut [T]) -> Result<()> {
         let mut off = 0;
         while off < io.len() {
             let c = (io.len() - off).min(self.chunk);
@@ -242,18 +261,18 @@ impl<T: Sample> FftEngine<T> {
                 Input::Slice(x) => Input::Slice(&x[off..off + c]),
                 Input::InPlace => Input::InPlace,
             };
-            self.run_chunk(sub, &mut io[off..off + c])?;
+            self.run_chunk(st, sub, &mut io[off..off + c])?;
             off += c;
         }
         Ok(())
     }
 
-    fn run_chunk(&mut self, input: Input<'_, T>, io: &mut [T]) -> Result<()> {
+    fn run_chunk(&self, st: &mut FftState<T>, input: Input<'_, T>, io: &mut [T]) -> Result<()> {
         let m = io.len();
         let h = self.hist;
         match input {
-            Input::Slice(x) => self.xbuf[h..h + m].copy_from_slice(x),
-            Input::InPlace => self.xbuf[h..h + m].copy_from_slice(io),
+            Input::Slice(x) => st.xbuf[h..h + m].copy_from_slice(x),
+            Input::InPlace => st.xbuf[h..h + m].copy_from_slice(io),
         }
         // Segments: the smallest FFT that holds the rest of the block, but
         // never larger than the most efficient size for this kernel length.
@@ -265,44 +284,42 @@ impl<T: Sample> FftEngine<T> {
                 _ => self.best,
             };
             let c = rem.min(self.sizes[idx].l - h);
-            self.segment(idx, s, &mut io[s..s + c])?;
+            self.segment(st, idx, s, &mut io[s..s + c])?;
             s += c;
         }
-        self.xbuf.copy_within(m..m + h, 0);
+        st.xbuf.copy_within(m..m + h, 0);
         Ok(())
     }
 
     /// Outputs for block positions `s..s + out.len()` with FFT size index
     /// `idx` (`hist + out.len() <= L`).
-    fn segment(&mut self, idx: usize, s: usize, out: &mut [T]) -> Result<()> {
+    fn segment(&self, st: &mut FftState<T>, idx: usize, s: usize, out: &mut [T]) -> Result<()> {
         let h = self.hist;
         let q = h + out.len();
         let sp = &self.sizes[idx];
         let (l, nb) = (sp.l, sp.l / 2 + 1);
-        let xseg = &self.xbuf[s..s + q];
+        let xseg = &st.xbuf[s..s + q];
         let zero = Complex::new(T::zero(), T::zero());
         let need_x1 = !self.lambdas.is_empty();
         let mut have_x1 = false;
-        let acc = &mut self.acc[..nb];
+        let acc = &mut st.acc[..nb];
         acc.fill(zero);
         for (pi, &p) in self.powers.iter().enumerate() {
-            let t = &mut self.time[..l];
+            let t = &mut st.time[..l];
             for (d, &v) in t[..q].iter_mut().zip(xseg) {
                 *d = pow(v, p);
             }
             t[q..].fill(T::zero());
-            let spec = &mut self.spec[..nb];
+            let spec = &mut st.spec[..nb];
             sp.fwd
-                .process_with_scratch(t, spec, &mut self.scratch)
+                .process_with_scratch(t, spec, &mut st.scratch)
                 .map_err(fwd_err(l))?;
             if p == 1 && need_x1 {
-                self.x1[..nb].copy_from_slice(spec);
+                st.x1[..nb].copy_from_slice(spec);
                 have_x1 = true;
             }
             for (lane, _) in self.lane_power.iter().enumerate().filter(|&(_, &lp)| lp == pi) {
-                for ((a, &sv), &k) in acc.iter_mut().zip(spec.iter()).zip(&sp.diag[lane]) {
-                    *a = *a + sv * k;
-                }
+                cmac(acc, spec, &sp.diag[lane], self.level);
             }
         }
         if self.powers.is_empty() {
@@ -310,31 +327,30 @@ impl<T: Sample> FftEngine<T> {
         } else {
             acc[0].im = T::zero();
             acc[nb - 1].im = T::zero();
-            let t = &mut self.time[..l];
+            let t = &mut st.time[..l];
             sp.inv
-                .process_with_scratch(acc, t, &mut self.scratch)
+                .process_with_scratch(acc, t, &mut st.scratch)
                 .map_err(inv_err(l))?;
             out.copy_from_slice(&t[h..q]);
         }
         if need_x1 {
             if !have_x1 {
-                let t = &mut self.time[..l];
+                let t = &mut st.time[..l];
                 t[..q].copy_from_slice(xseg);
                 t[q..].fill(T::zero());
                 sp.fwd
-                    .process_with_scratch(t, &mut self.x1[..nb], &mut self.scratch)
+                    .process_with_scratch(t, &mut st.x1[..nb], &mut st.scratch)
                     .map_err(fwd_err(l))?;
             }
             for (b, &lambda) in self.lambdas.iter().enumerate() {
-                let tmp = &mut self.tmp[..nb];
-                for ((d, &sv), &k) in tmp.iter_mut().zip(&self.x1[..nb]).zip(&sp.branch[b]) {
-                    *d = sv * k;
-                }
+                let tmp = &mut st.tmp[..nb];
+                tmp.fill(zero);
+                cmac(tmp, &st.x1[..nb], &sp.branch[b], self.level);
                 tmp[0].im = T::zero();
                 tmp[nb - 1].im = T::zero();
-                let t = &mut self.time[..l];
+                let t = &mut st.time[..l];
                 sp.inv
-                    .process_with_scratch(tmp, t, &mut self.scratch)
+                    .process_with_scratch(tmp, t, &mut st.scratch)
                     .map_err(inv_err(l))?;
                 for (o, &z) in out.iter_mut().zip(&t[h..q]) {
                     *o = *o + lambda * z * z;
@@ -342,6 +358,19 @@ impl<T: Sample> FftEngine<T> {
             }
         }
         Ok(())
+    }
+}
+
+impl<T: Sample> FftState<T> {
+    /// Bytes of the state's buffers.
+    pub fn heap_bytes(&self) -> usize {
+        bytes_of(&self.xbuf)
+            + bytes_of(&self.time)
+            + bytes_of(&self.spec)
+            + bytes_of(&self.acc)
+            + bytes_of(&self.x1)
+            + bytes_of(&self.tmp)
+            + bytes_of(&self.scratch)
     }
 
     pub fn reset(&mut self) {

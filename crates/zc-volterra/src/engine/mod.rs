@@ -1,7 +1,9 @@
 //! The three engines (Direct, Fft, Partitioned) behind one internal enum.
 //!
-//! Every engine is built once for a maximum block size, owns all its buffers,
-//! and then processes blocks of any length without allocating: a block longer
+//! Every engine is split into an immutable plan (taps, kernel spectra, FFT
+//! plans, SIMD level; `Send + Sync`) and a per-stream state (history and
+//! work buffers) made by the plan. Built once for a maximum block size, an
+//! engine processes blocks of any length without allocating: a block longer
 //! than the engine's working size (its *chunk*, at most the maximum block) is
 //! run in chunks, with the state carried across exactly as between calls.
 //! Input is read before output is written, so every engine also works in
@@ -17,14 +19,19 @@ use crate::kernel::Kernel;
 use crate::sample::Sample;
 
 /// A kernel converted to the sample type: diagonal lanes and H2 branches.
-pub(crate) struct Plan<T> {
+pub(crate) struct Lanes<T> {
     /// `(power p, taps h_p in natural order)`, one per present order.
     pub diag: Vec<(u32, Vec<T>)>,
     /// `(λ, eigenvector taps)` of the full H2.
     pub branches: Vec<(T, Vec<T>)>,
+    /// The full H2 by lag diagonals, for the Direct engine: `lags[d][i] =
+    /// (d == 0 ? 1 : 2)·H2[i][i + d]` (trailing zeros trimmed; an all-zero
+    /// lag is empty), so that `Σ_ij H2[i][j] x[n−i] x[n−j] =
+    /// Σ_d Σ_i lags[d][i] · x[n−i] x[n−i−d]`.
+    pub lags: Vec<Vec<T>>,
 }
 
-impl<T: Sample> Plan<T> {
+impl<T: Sample> Lanes<T> {
     pub fn new(kernel: &Kernel) -> Self {
         let conv = |v: &[f64]| v.iter().map(|&t| T::of_f64(t)).collect::<Vec<T>>();
         let diag = (1..=crate::kernel::MAX_ORDER)
@@ -36,7 +43,24 @@ impl<T: Sample> Plan<T> {
             .into_iter()
             .map(|b| (T::of_f64(b.lambda), conv(&b.taps)))
             .collect();
-        Plan { diag, branches }
+        let lags = kernel.full_h2().map_or_else(Vec::new, |(n, m)| {
+            (0..n)
+                .map(|d| {
+                    let scale = if d == 0 { 1.0 } else { 2.0 };
+                    let mut taps: Vec<T> = (0..n - d).map(|i| T::of_f64(scale * m[i * n + i + d])).collect();
+                    while taps.last().is_some_and(|v| v.is_zero()) {
+                        taps.pop();
+                    }
+                    taps
+                })
+                .collect()
+        });
+        Lanes { diag, branches, lags }
+    }
+
+    /// Taps per lag of the full H2 (see [`Lanes::lags`]).
+    pub fn lag_lens(&self) -> Vec<usize> {
+        self.lags.iter().map(Vec::len).collect()
     }
 
     /// Lengths: `(power, taps)` per diagonal lane and taps per branch.
@@ -53,6 +77,12 @@ impl<T: Sample> Plan<T> {
             .iter()
             .map(|(_, h)| h.len())
             .chain(self.branches.iter().map(|(_, v)| v.len()))
+            .chain(
+                self.lags
+                    .iter()
+                    .enumerate()
+                    .map(|(d, t)| if t.is_empty() { 0 } else { t.len() + d }),
+            )
             .max()
             .unwrap_or(1)
             .max(1) // ok: unwrap_or never panics
@@ -114,43 +144,72 @@ pub(crate) enum Input<'a, T> {
     InPlace,
 }
 
-/// One of the engines.
+/// One of the engines (immutable).
 pub(crate) enum Engine<T: Sample> {
     Direct(direct::DirectEngine<T>),
     Fft(fft::FftEngine<T>),
     Partitioned(partitioned::PartitionedEngine<T>),
 }
 
-impl<T: Sample> Engine<T> {
-    /// Process a block of any length.
-    pub fn run(&mut self, input: Input<'_, T>, io: &mut [T]) -> crate::Result<()> {
-        match self {
-            Engine::Direct(e) => {
-                e.run(input, io);
-                Ok(())
-            }
-            Engine::Fft(e) => e.run(input, io),
-            Engine::Partitioned(e) => e.run(input, io),
-        }
-    }
-
-    pub fn reset(&mut self) {
-        match self {
-            Engine::Direct(e) => e.reset(),
-            Engine::Fft(e) => e.reset(),
-            Engine::Partitioned(e) => e.reset(),
-        }
-    }
+/// The per-stream state of one of the engines.
+pub(crate) enum EngineState<T: Sample> {
+    Direct(direct::DirectState<T>),
+    Fft(fft::FftState<T>),
+    Partitioned(partitioned::PartitionedState<T>),
 }
 
 impl<T: Sample> Engine<T> {
-    /// Bytes of state the engine holds (its buffers and kernel spectra; not
-    /// the FFT library's plans).
+    /// A zeroed state for this engine (allocates).
+    pub fn make_state(&self) -> crate::Result<EngineState<T>> {
+        Ok(match self {
+            Engine::Direct(e) => EngineState::Direct(e.make_state()?),
+            Engine::Fft(e) => EngineState::Fft(e.make_state()?),
+            Engine::Partitioned(e) => EngineState::Partitioned(e.make_state()?),
+        })
+    }
+
+    /// Process a block of any length. `st` must have been made by this
+    /// engine (the plan checks its id); a state of another kind leaves `io`
+    /// untouched and is reported as `false`.
+    pub fn run(&self, st: &mut EngineState<T>, input: Input<'_, T>, io: &mut [T]) -> crate::Result<bool> {
+        match (self, st) {
+            (Engine::Direct(e), EngineState::Direct(s)) => {
+                e.run(s, input, io);
+                Ok(true)
+            }
+            (Engine::Fft(e), EngineState::Fft(s)) => e.run(s, input, io).map(|()| true),
+            (Engine::Partitioned(e), EngineState::Partitioned(s)) => e.run(s, input, io).map(|()| true),
+            _ => Ok(false),
+        }
+    }
+
+    /// Bytes of the plan (taps and kernel spectra; not the FFT library's
+    /// plans).
     pub fn heap_bytes(&self) -> usize {
         match self {
             Engine::Direct(e) => e.heap_bytes(),
             Engine::Fft(e) => e.heap_bytes(),
             Engine::Partitioned(e) => e.heap_bytes(),
+        }
+    }
+}
+
+impl<T: Sample> EngineState<T> {
+    /// Clear all history.
+    pub fn reset(&mut self) {
+        match self {
+            EngineState::Direct(s) => s.reset(),
+            EngineState::Fft(s) => s.reset(),
+            EngineState::Partitioned(s) => s.reset(),
+        }
+    }
+
+    /// Bytes of the state's buffers.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            EngineState::Direct(s) => s.heap_bytes(),
+            EngineState::Fft(s) => s.heap_bytes(),
+            EngineState::Partitioned(s) => s.heap_bytes(),
         }
     }
 }

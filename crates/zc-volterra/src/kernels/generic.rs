@@ -3,6 +3,8 @@
 //! x86-64, NEON on aarch64). The AVX2 kernel instantiates the same body with
 //! wider groups and fused multiply-add.
 
+use realfft::num_complex::Complex;
+
 use crate::sample::Sample;
 
 /// `y[n] += Σ_k h[k]·x[n + k]`, portable. Lengths: `x.len() + 1 >=
@@ -58,4 +60,14 @@ fn fir_groups<T: Sample, const W: usize, const FMA: bool>(h: &[T], x: &[T], y: &
         base += W;
     }
     base
+}
+
+/// `acc[i] += x[i]·h[i]` over complex spectra (the frequency-domain
+/// multiply-accumulate of the FFT engines), portable. Lengths: the shortest
+/// of the three.
+pub(crate) fn cmac<T: Sample>(acc: &mut [Complex<T>], x: &[Complex<T>], h: &[Complex<T>]) {
+    for ((a, &xv), &hv) in acc.iter_mut().zip(x).zip(h) {
+        a.re = a.re + (xv.re * hv.re - xv.im * hv.im);
+        a.im = a.im + (xv.re * hv.im + xv.im * hv.re);
+    }
 }

@@ -1,0 +1,134 @@
+//! Throughput probe for the issue-17 grid, driven by
+//! `benches/py_volterra_peer.py` (which alternates it with py-volterra):
+//! one cell per run, one JSON line out.
+//!
+//! ```sh
+//! cargo run --release -p zc-volterra --example grid_probe -- \
+//!     --dtype f64 --n 64 --orders 3 [--full-h2] [--engine auto|direct|fft|partitioned] \
+//!     [--block 512] [--len 480000] [--reps 7]
+//! ```
+//!
+//! The kernel and signal are the ones of `benches/volterra.rs` and of the
+//! peer script (decaying taps, a sine plus noise); `--full-h2` replaces the
+//! diagonal h2 by a full-rank symmetric `H2[i][j] = 0.05·d_i·d_j·u(i, j)`
+//! (`d_i = 0.5^(8i/N)`, `u` a hashed sign pattern in [-1, 1]).
+//! Prints `{"ms_s_best": …, "ms_s_median": …, "engine": …}` (MS/s of the
+//! fastest and median repetition, each repetition the whole signal streamed
+//! in blocks).
+
+use std::time::Instant;
+
+use zc_volterra::{EngineKind, Kernel, Processor, Sample};
+
+fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The kernel of the grid: orders `1..=orders` of `n` decaying taps, with
+/// the full H2 (the same formula as the peer script) when asked.
+pub fn grid_kernel(n: usize, orders: usize, full_h2: bool) -> Result<Kernel, zc_volterra::VolterraError> {
+    let taps = |c: f64, r: f64| {
+        (0..n)
+            .map(|i| c * r.signum().powi(i as i32) * r.abs().powf(i as f64 / n as f64 * 8.0))
+            .collect::<Vec<f64>>()
+    };
+    let mut all = vec![
+        taps(1.0, 0.5),
+        taps(0.1, -0.5),
+        taps(0.01, 0.4),
+        taps(0.001, -0.3),
+        taps(5e-4, 0.6),
+    ];
+    all.truncate(orders);
+    if full_h2 && orders >= 2 {
+        all[1] = Vec::new();
+    }
+    let k = Kernel::from_taps(&all)?;
+    if full_h2 {
+        let d = |i: usize| 0.5f64.powf(8.0 * i as f64 / n as f64);
+        let u = |a: usize, b: usize| {
+            let (lo, hi) = (a.min(b) as u64, a.max(b) as u64);
+            let mut h = (lo * 2_654_435_761 + hi * 40_503 + 12_345) & 0xFFFF_FFFF;
+            h ^= h >> 13;
+            h = (h * 0x5BD1_E995) & 0xFFFF_FFFF;
+            h ^= h >> 15;
+            h as f64 / f64::from(u32::MAX) * 2.0 - 1.0
+        };
+        let mut h2 = vec![0.0; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                h2[i * n + j] = 0.05 * d(i) * d(j) * u(i, j);
+            }
+        }
+        return k.with_full_h2(n, &h2);
+    }
+    Ok(k)
+}
+
+fn signal<T: Sample>(len: usize) -> Vec<T> {
+    let mut s = 0x2545_F491_4F6C_DD1Du64;
+    (0..len)
+        .map(|n| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            let noise = (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+            T::of_f64(0.4 * (n as f64 * 0.0654).sin() + 0.1 * noise)
+        })
+        .collect()
+}
+
+fn run<T: Sample>(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
+    let n = arg(args, "--n", 64usize);
+    let orders = arg(args, "--orders", 3usize);
+    let block = arg(args, "--block", 512usize);
+    let len = arg(args, "--len", 480_000usize);
+    let reps = arg(args, "--reps", 7usize).max(1);
+    let full = args.iter().any(|a| a == "--full-h2");
+    let engine = match arg(args, "--engine", String::from("auto")).as_str() {
+        "direct" => EngineKind::Direct,
+        "fft" => EngineKind::Fft,
+        "partitioned" => EngineKind::Partitioned,
+        _ => EngineKind::Auto,
+    };
+    let k = grid_kernel(n, orders, full)?;
+    let t0 = Instant::now();
+    let mut p = Processor::<T>::builder(&k).max_block(block).engine(engine).build()?;
+    let prepare_s = t0.elapsed().as_secs_f64();
+    let x = signal::<T>(len);
+    let mut y = vec![T::zero(); len];
+    let mut times = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        p.reset();
+        let t = Instant::now();
+        for (xi, yi) in x.chunks(block).zip(y.chunks_mut(block)) {
+            p.process_into_slice(xi, yi)?;
+        }
+        times.push(t.elapsed().as_secs_f64());
+        std::hint::black_box(&y);
+    }
+    times.sort_by(f64::total_cmp);
+    let ms = |t: f64| len as f64 / t / 1e6;
+    println!(
+        "{{\"ms_s_best\": {:.3}, \"ms_s_median\": {:.3}, \"engine\": \"{:?}\", \"simd\": \"{}\", \"prepare_s\": {:.4}, \"checksum\": {:e}}}",
+        ms(times[0]),
+        ms(times[times.len() / 2]),
+        p.engine_kind(),
+        p.simd_level(),
+        prepare_s,
+        y.iter().map(|v| v.as_f64()).sum::<f64>()
+    );
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    match arg(&args, "--dtype", String::from("f64")).as_str() {
+        "f32" => run::<f32>(&args),
+        _ => run::<f64>(&args),
+    }
+}
