@@ -221,12 +221,12 @@ impl Exec<'_> {
         })?;
         let max = split.iter().fold(f32::NEG_INFINITY, |m, p| m.max(p.max));
         let floor = clamp_floor(norm, max, top_db);
-        parallel::for_each_chunk_mut(self.threads, &mut split, 1, |_, parts| {
-            for p in parts.iter_mut() {
-                normalise_view(level, &mut p.view, floor);
-            }
-            Ok::<(), MelError>(())
-        })
+        // on the caller: the pass is ~2.5 % of the clip, less than a second
+        // thread spawn and join cost here (22 µs minimum, 63 µs mean)
+        for p in &mut split {
+            normalise_view(level, &mut p.view, floor);
+        }
+        Ok(())
     }
 
     /// A batch: `clips[i]` into the `(n_mels, n_frames)` mel-major view
