@@ -6,11 +6,31 @@
 
 use std::time::Instant;
 
+use clap::{Parser, ValueEnum};
 use zc_buffers::testing::{CountingAllocator, count_allocs};
 use zc_volterra::{EngineKind, Kernel, Processor};
 
 #[global_allocator]
 static ALLOC: CountingAllocator = CountingAllocator::new();
+
+/// Prepare time and memory of a processor for a 4 M-sample signal.
+#[derive(Parser)]
+#[command(about)]
+struct Args {
+    /// Engine (`auto`: let `Processor::prepare` choose under its memory cap).
+    #[arg(value_enum, default_value_t = Engine::Auto)]
+    engine: Engine,
+    /// Largest block prepared (default: the whole signal).
+    max_block: Option<usize>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Engine {
+    Auto,
+    Direct,
+    Fft,
+    Partitioned,
+}
 
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -25,16 +45,14 @@ fn peak_rss_kib() -> u64 {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let len = 4 << 20;
-    let engine: Option<EngineKind> = match std::env::args().nth(1).as_deref() {
-        Some("direct") => Some(EngineKind::Direct),
-        Some("fft") => Some(EngineKind::Fft),
-        Some("partitioned") => Some(EngineKind::Partitioned),
-        _ => None,
+    let args = Args::parse();
+    let engine = match args.engine {
+        Engine::Auto => None,
+        Engine::Direct => Some(EngineKind::Direct),
+        Engine::Fft => Some(EngineKind::Fft),
+        Engine::Partitioned => Some(EngineKind::Partitioned),
     };
-    let max_block: usize = match std::env::args().nth(2) {
-        Some(v) => v.parse()?,
-        None => len,
-    };
+    let max_block = args.max_block.unwrap_or(len);
     let t = |c: f64, r: f64, n: usize| {
         (0..n)
             .map(|i| c * r.signum().powi(i as i32) * r.abs().powf(i as f64 / 32.0))

@@ -8,59 +8,59 @@
 //!
 //! Without IN.wav existing, `--demo` writes a 1 kHz test sine to IN.wav first.
 
+use std::path::PathBuf;
 use std::time::Instant;
 
+use clap::{Parser, ValueEnum};
 use zc_volterra::{EngineKind, Kernel, Processor};
 
-fn usage() -> ! {
-    eprintln!(
-        "usage: volterra_wav IN.wav OUT.wav (--npz MODEL.npz | --poly a1,a2,..) [--block N] \
-         [--engine auto|direct|fft|partitioned] [--demo]"
-    );
-    std::process::exit(2)
+/// Apply a Volterra kernel to a WAV file, block-streamed, into a float WAV.
+#[derive(Parser)]
+#[command(about)]
+struct Args {
+    /// WAV file to read (written first with `--demo`).
+    input: PathBuf,
+    /// 32-bit float WAV to write.
+    output: PathBuf,
+    /// The kernel from a py-volterra NPZ file.
+    #[arg(long, conflicts_with = "poly", required_unless_present = "poly")]
+    npz: Option<PathBuf>,
+    /// A memoryless polynomial a1,a2[,a3,a4,a5] as the kernel.
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    poly: Option<Vec<f64>>,
+    /// Samples per processed block.
+    #[arg(long, default_value_t = 512)]
+    block: usize,
+    /// Engine (`auto` picks by the kernel's size and the block).
+    #[arg(long, value_enum, default_value_t = Engine::Auto)]
+    engine: Engine,
+    /// Write a 5 s 1 kHz test sine (48 kHz, 16-bit) to INPUT first.
+    #[arg(long)]
+    demo: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Engine {
+    Auto,
+    Direct,
+    Fft,
+    Partitioned,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.len() < 2 {
-        usage();
-    }
-    let (input, output) = (&args[0], &args[1]);
-    let mut kernel: Option<Kernel> = None;
-    let mut block = 512usize;
-    let mut engine = EngineKind::Auto;
-    let mut demo = false;
-    let mut i = 2;
-    while i < args.len() {
-        let val = || args.get(i + 1).cloned().unwrap_or_else(|| usage());
-        match args[i].as_str() {
-            "--npz" => kernel = Some(zc_volterra::npz::load_npz(val())?),
-            "--poly" => {
-                let c = val()
-                    .split(',')
-                    .map(|s| s.trim().parse::<f64>())
-                    .collect::<Result<Vec<_>, _>>()?;
-                kernel = Some(Kernel::from_polynomial(&c)?);
-            }
-            "--block" => block = val().parse()?,
-            "--engine" => {
-                engine = match val().as_str() {
-                    "auto" => EngineKind::Auto,
-                    "direct" => EngineKind::Direct,
-                    "fft" => EngineKind::Fft,
-                    "partitioned" => EngineKind::Partitioned,
-                    _ => usage(),
-                }
-            }
-            "--demo" => {
-                demo = true;
-                i -= 1;
-            }
-            _ => usage(),
-        }
-        i += 2;
-    }
-    let Some(kernel) = kernel else { usage() };
+    let args = Args::parse();
+    let (input, output, block, demo) = (&args.input, &args.output, args.block, args.demo);
+    let engine = match args.engine {
+        Engine::Auto => EngineKind::Auto,
+        Engine::Direct => EngineKind::Direct,
+        Engine::Fft => EngineKind::Fft,
+        Engine::Partitioned => EngineKind::Partitioned,
+    };
+    let kernel = match (&args.npz, &args.poly) {
+        (Some(path), _) => zc_volterra::npz::load_npz(path)?,
+        (None, Some(c)) => Kernel::from_polynomial(c)?,
+        (None, None) => return Err("give --npz or --poly".into()),
+    };
     if demo {
         let spec = hound::WavSpec {
             channels: 1,
