@@ -19,16 +19,34 @@
 //! `SAMPLES.f32` is raw little-endian float32 mono 16 kHz audio
 //! (`numpy.ndarray.tofile`). Output: `times_s: t1 t2 ...`.
 
+use clap::Parser;
 use zc_mel::{MelConfig, MelSpectrogram};
 
+/// Times `compute_into_slice_with_scratch` per call on the samples in a file.
+#[derive(Parser)]
+#[command(about)]
+struct Args {
+    /// Raw little-endian f32 samples.
+    path: std::path::PathBuf,
+    /// Mel bands.
+    #[arg(default_value_t = 80)]
+    n_mels: usize,
+    /// Calls per plan.
+    #[arg(default_value_t = 20)]
+    reps: usize,
+    /// Independently built plans cycled over.
+    #[arg(default_value_t = 4)]
+    plans: usize,
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let path = args
-        .next()
-        .ok_or("usage: mel_overhead_probe SAMPLES.f32 [N_MELS [REPS [PLANS]]]")?;
-    let n_mels: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(80);
-    let reps: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(20);
-    let n_plans: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(4).max(1);
+    let Args {
+        path,
+        n_mels,
+        reps,
+        plans: n_plans,
+    } = Args::parse();
+    let n_plans = n_plans.max(1);
     let bytes = std::fs::read(&path)?;
     let x: Vec<f32> = bytes
         .chunks_exact(4)

@@ -18,14 +18,51 @@
 
 use std::time::Instant;
 
+use clap::{Parser, ValueEnum};
 use zc_volterra::{EngineKind, Kernel, Processor, Sample};
 
-fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+/// One cell of the issue-17 grid, as one JSON line.
+#[derive(Parser)]
+#[command(about)]
+struct Args {
+    /// Sample type.
+    #[arg(long, value_enum, default_value_t = Dtype::F64)]
+    dtype: Dtype,
+    /// Memory length N.
+    #[arg(long, default_value_t = 64)]
+    n: usize,
+    /// Highest order (orders 1..=this).
+    #[arg(long, default_value_t = 3)]
+    orders: usize,
+    /// Block size streamed.
+    #[arg(long, default_value_t = 512)]
+    block: usize,
+    /// Signal length in samples.
+    #[arg(long, default_value_t = 480_000)]
+    len: usize,
+    /// Repetitions (best and median reported).
+    #[arg(long, default_value_t = 7)]
+    reps: usize,
+    /// A full-rank symmetric h2 instead of the diagonal one.
+    #[arg(long)]
+    full_h2: bool,
+    /// Engine (`auto` lets the builder choose).
+    #[arg(long, value_enum, default_value_t = Engine::Auto)]
+    engine: Engine,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Dtype {
+    F32,
+    F64,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Engine {
+    Auto,
+    Direct,
+    Fft,
+    Partitioned,
 }
 
 /// The kernel of the grid: orders `1..=orders` of `n` decaying taps, with
@@ -82,18 +119,14 @@ fn signal<T: Sample>(len: usize) -> Vec<T> {
         .collect()
 }
 
-fn run<T: Sample>(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
-    let n = arg(args, "--n", 64usize);
-    let orders = arg(args, "--orders", 3usize);
-    let block = arg(args, "--block", 512usize);
-    let len = arg(args, "--len", 480_000usize);
-    let reps = arg(args, "--reps", 7usize).max(1);
-    let full = args.iter().any(|a| a == "--full-h2");
-    let engine = match arg(args, "--engine", String::from("auto")).as_str() {
-        "direct" => EngineKind::Direct,
-        "fft" => EngineKind::Fft,
-        "partitioned" => EngineKind::Partitioned,
-        _ => EngineKind::Auto,
+fn run<T: Sample>(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let (n, orders, block, len, full) = (args.n, args.orders, args.block.max(1), args.len, args.full_h2);
+    let reps = args.reps.max(1);
+    let engine = match args.engine {
+        Engine::Auto => EngineKind::Auto,
+        Engine::Direct => EngineKind::Direct,
+        Engine::Fft => EngineKind::Fft,
+        Engine::Partitioned => EngineKind::Partitioned,
     };
     let k = grid_kernel(n, orders, full)?;
     let t0 = Instant::now();
@@ -126,9 +159,9 @@ fn run<T: Sample>(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    match arg(&args, "--dtype", String::from("f64")).as_str() {
-        "f32" => run::<f32>(&args),
-        _ => run::<f64>(&args),
+    let args = Args::parse();
+    match args.dtype {
+        Dtype::F32 => run::<f32>(&args),
+        Dtype::F64 => run::<f64>(&args),
     }
 }
