@@ -28,12 +28,25 @@ pub(crate) fn tile_block<const Q: usize>(
     thr: &[u32; MAX_TILE],
     dist: &mut [[u32; MAX_TILE]; TILE_ROWS],
 ) -> u64 {
+    tile_block_by::<Q>(qs, db, thr, dist, self::dist)
+}
+
+/// The one-pair-at-a-time tile with `d` as the distance: the portable
+/// kernel, and (inlined into its `target_feature` wrapper) the `popcnt` one.
+#[inline(always)]
+pub(crate) fn tile_block_by<const Q: usize>(
+    qs: &[HV16; Q],
+    db: &[HV16],
+    thr: &[u32; MAX_TILE],
+    dist: &mut [[u32; MAX_TILE]; TILE_ROWS],
+    d: impl Fn(&HV16, &HV16) -> u32,
+) -> u64 {
     let t = lane_thresholds::<Q>(thr);
     let mut mask = 0u64;
     for (i, (v, row)) in db.iter().zip(dist.iter_mut()).enumerate() {
         let mut hit = false;
         for ((o, q), t) in row.iter_mut().zip(qs).zip(t) {
-            *o = self::dist(q, v);
+            *o = d(q, v);
             hit |= *o < t;
         }
         mask |= u64::from(hit) << i;

@@ -1,7 +1,7 @@
 //! `popcnt` on each 64-bit word ([`SimdLevel::Popcnt`](zc_buffers::SimdLevel::Popcnt)).
 
 use crate::hv::{HV16, WORDS};
-use crate::kernels::{MAX_TILE, TILE_ROWS, lane_thresholds};
+use crate::kernels::{MAX_TILE, TILE_ROWS};
 
 /// Hamming distance.
 #[target_feature(enable = "popcnt")]
@@ -27,15 +27,5 @@ pub(crate) fn tile_block<const Q: usize>(
     thr: &[u32; MAX_TILE],
     dist: &mut [[u32; MAX_TILE]; TILE_ROWS],
 ) -> u64 {
-    let t = lane_thresholds::<Q>(thr);
-    let mut mask = 0u64;
-    for (i, (v, row)) in db.iter().zip(dist.iter_mut()).enumerate() {
-        let mut hit = false;
-        for ((o, q), t) in row.iter_mut().zip(qs).zip(t) {
-            *o = self::dist(q, v);
-            hit |= *o < t;
-        }
-        mask |= u64::from(hit) << i;
-    }
-    mask
+    crate::kernels::generic::tile_block_by::<Q>(qs, db, thr, dist, |a, b| self::dist(a, b))
 }
