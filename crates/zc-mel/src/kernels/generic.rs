@@ -123,22 +123,11 @@ impl<const FMA: bool> Generic<FMA> {
     /// `xi` for an even number of stages, in `yr`, `yi` for an odd one.
     #[inline(always)]
     pub(super) fn lane_fft(plan: &LaneFft, xr: &mut [f32], xi: &mut [f32], yr: &mut [f32], yi: &mut [f32]) {
-        let n = plan.m * LANES;
-        if xr.len() < n || xi.len() < n || yr.len() < n || yi.len() < n {
-            return;
-        }
-        let mut bufs = [(xr, xi), (yr, yi)];
-        for (i, st) in plan.stages.iter().enumerate() {
-            let [(ar, ai), (br, bi)] = &mut bufs;
-            let (src, dst) = if i % 2 == 0 {
-                ((ar, ai), (br, bi))
-            } else {
-                ((br, bi), (ar, ai))
-            };
-            let (sr, _) = src.0.as_chunks::<LANES>();
-            let (si, _) = src.1.as_chunks::<LANES>();
-            let (dr, _) = dst.0.as_chunks_mut::<LANES>();
-            let (di, _) = dst.1.as_chunks_mut::<LANES>();
+        super::run_stages(plan, xr, xi, yr, yi, |st, src_r, src_i, dst_r, dst_i| {
+            let (sr, _) = src_r.as_chunks::<LANES>();
+            let (si, _) = src_i.as_chunks::<LANES>();
+            let (dr, _) = dst_r.as_chunks_mut::<LANES>();
+            let (di, _) = dst_i.as_chunks_mut::<LANES>();
             match st.radix {
                 2 => Self::stage::<2>(st, sr, si, dr, di),
                 3 => Self::stage::<3>(st, sr, si, dr, di),
@@ -146,7 +135,7 @@ impl<const FMA: bool> Generic<FMA> {
                 4 => Self::stage::<4>(st, sr, si, dr, di),
                 _ => Self::stage::<5>(st, sr, si, dr, di),
             }
-        }
+        })
     }
 
     /// One radix-`R` Stockham pass: `y[R·p + k] = w^{pk} · DFT_R(x[p + j·np])[k]`

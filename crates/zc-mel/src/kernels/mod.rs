@@ -118,6 +118,32 @@ impl LaneFft {
     }
 }
 
+/// Run the stages of `plan` over the ping-pong buffers, each with `stage(st, src_re, src_im, dst_re, dst_im)`.
+#[inline(always)]
+fn run_stages(
+    plan: &LaneFft,
+    xr: &mut [f32],
+    xi: &mut [f32],
+    yr: &mut [f32],
+    yi: &mut [f32],
+    mut stage: impl FnMut(&Stage, &[f32], &[f32], &mut [f32], &mut [f32]),
+) {
+    let n = plan.m * LANES;
+    if xr.len() < n || xi.len() < n || yr.len() < n || yi.len() < n {
+        return;
+    }
+    let mut bufs = [(xr, xi), (yr, yi)];
+    for (i, st) in plan.stages.iter().enumerate() {
+        let [(ar, ai), (br, bi)] = &mut bufs;
+        let (src, dst) = if i % 2 == 0 {
+            ((ar, ai), (br, bi))
+        } else {
+            ((br, bi), (ar, ai))
+        };
+        stage(st, src.0, src.1, dst.0, dst.1);
+    }
+}
+
 /// Dispatch one kernel on `level`. A plan only ever holds a level that
 /// [`SimdLevel::is_available`] confirmed (`best_of` at construction,
 /// `require` when forced), which is what makes the calls into the `avx2`

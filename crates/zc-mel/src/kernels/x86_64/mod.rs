@@ -5,37 +5,11 @@
 //! elsewhere.
 
 use super::generic::Generic;
-use super::{LANES, LaneFft, Stage};
+use super::{LANES, Stage, run_stages};
 
 pub(super) mod avx2;
 pub(super) mod avx512;
 mod vf;
-
-/// Run the stages of `plan` over the ping-pong buffers, each with `stage(st, src_re, src_im, dst_re, dst_im)`.
-#[inline(always)]
-fn run_stages(
-    plan: &LaneFft,
-    xr: &mut [f32],
-    xi: &mut [f32],
-    yr: &mut [f32],
-    yi: &mut [f32],
-    mut stage: impl FnMut(&Stage, &[f32], &[f32], &mut [f32], &mut [f32]),
-) {
-    let n = plan.m * LANES;
-    if xr.len() < n || xi.len() < n || yr.len() < n || yi.len() < n {
-        return;
-    }
-    let mut bufs = [(xr, xi), (yr, yi)];
-    for (i, st) in plan.stages.iter().enumerate() {
-        let [(ar, ai), (br, bi)] = &mut bufs;
-        let (src, dst) = if i % 2 == 0 {
-            ((ar, ai), (br, bi))
-        } else {
-            ((br, bi), (ar, ai))
-        };
-        stage(st, src.0, src.1, dst.0, dst.1);
-    }
-}
 
 /// [`vf::stage`] for the stage's radix, columns `ps`.
 ///
