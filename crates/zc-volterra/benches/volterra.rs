@@ -20,34 +20,11 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use zc_volterra::naive::naive_process;
 use zc_volterra::{EngineKind, Kernel, Processor, Sample};
 
-fn kernel(n: usize, orders: usize) -> Kernel {
-    // Decay by |r|^8 over the kernel length; r < 0 alternates the sign.
-    let taps = |c: f64, r: f64| {
-        (0..n)
-            .map(|i| c * r.signum().powi(i as i32) * r.abs().powf(i as f64 / n as f64 * 8.0))
-            .collect::<Vec<f64>>()
-    };
-    let all = [
-        taps(1.0, 0.5),
-        taps(0.1, -0.5),
-        taps(0.01, 0.4),
-        taps(0.001, -0.3),
-        taps(5e-4, 0.6),
-    ];
-    Kernel::from_taps(&all[..orders]).expect("kernel")
-}
+mod common;
+use common::grid::{grid_kernel, signal};
 
-fn signal<T: Sample>(len: usize) -> Vec<T> {
-    let mut s = 0x2545_F491_4F6C_DD1Du64;
-    (0..len)
-        .map(|n| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            let noise = (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
-            T::of_f64(0.4 * (n as f64 * 0.0654).sin() + 0.1 * noise)
-        })
-        .collect()
+fn kernel(n: usize, orders: usize) -> Kernel {
+    grid_kernel(n, orders, false).expect("kernel")
 }
 
 fn stream<T: Sample>(p: &mut Processor<T>, x: &[T], y: &mut [T], block: usize) {
@@ -93,25 +70,9 @@ fn throughput(c: &mut Criterion) {
     throughput_for::<f32>(c, "throughput_f32");
 }
 
-/// A full-rank symmetric H2 (decaying envelope times a hashed sign
-/// pattern; the formula of `examples/grid_probe.rs` and the peer script).
+/// Orders 1..3 with a full-rank symmetric H2 (the grid's formula).
 fn full_h2_kernel(n: usize) -> Kernel {
-    let d = |i: usize| 0.5f64.powf(8.0 * i as f64 / n as f64);
-    let u = |a: usize, b: usize| {
-        let (lo, hi) = (a.min(b) as u64, a.max(b) as u64);
-        let mut h = (lo * 2_654_435_761 + hi * 40_503 + 12_345) & 0xFFFF_FFFF;
-        h ^= h >> 13;
-        h = (h * 0x5BD1_E995) & 0xFFFF_FFFF;
-        h ^= h >> 15;
-        h as f64 / f64::from(u32::MAX) * 2.0 - 1.0
-    };
-    let h2: Vec<f64> = (0..n * n)
-        .map(|k| 0.05 * d(k / n) * d(k % n) * u(k / n, k % n))
-        .collect();
-    let k = kernel(n, 3);
-    Kernel::from_taps([k.taps(1).to_vec(), Vec::new(), k.taps(3).to_vec()])
-        .and_then(|k| k.with_full_h2(n, &h2))
-        .expect("full-H2 kernel")
+    grid_kernel(n, 3, true).expect("full-H2 kernel")
 }
 
 fn full_h2_for<T: Sample>(c: &mut Criterion, group: &str) {

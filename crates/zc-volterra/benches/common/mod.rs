@@ -1,0 +1,2 @@
+//! Helpers shared by the bench and the grid probe.
+pub mod grid;
