@@ -9,10 +9,16 @@
 //! * One thread runs inline on the caller's thread: no spawn, no allocation.
 //!   With `n` workers, `n - 1` threads are spawned and the caller is the
 //!   `n`th (worker 0).
+//! * Work that must happen in order (check every input, then compute, then
+//!   normalise with a global maximum) runs in [`Phases`] on one set of
+//!   threads ([`for_each_step_phased`]).
+
+mod phases;
+
+pub use phases::{Phases, Step};
 
 use std::any::Any;
 use std::ops::Range;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::error::BufferError;
 
@@ -83,36 +89,88 @@ where
         }
         return Ok(());
     }
-    // Each chunk is claimed exactly once through `next`; the disjoint
+    // Each chunk is claimed exactly once (a one-phase `Phases`); the disjoint
     // `&mut` slices wait in per-chunk slots (spawning threads allocates
     // anyway, so one small Vec per call costs nothing measurable).
     let chunks: Vec<std::sync::Mutex<Option<&mut [T]>>> = data
         .chunks_mut(chunk_len)
         .map(|c| std::sync::Mutex::new(Some(c)))
         .collect();
-    let next = AtomicUsize::new(0);
-    let failed = std::sync::atomic::AtomicBool::new(false);
-    let f = &f;
-    let (chunks, next, failed) = (&chunks, &next, &failed);
-    let work = move || -> Result<(), E> {
-        loop {
-            if failed.load(Ordering::Relaxed) {
-                return Ok(());
-            }
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(slot) = chunks.get(i) else { return Ok(()) };
-            let chunk = slot.lock().ok().and_then(|mut g| g.take());
-            if let Some(c) = chunk
-                && let Err(e) = f(i, c)
-            {
-                failed.store(true, Ordering::Relaxed);
-                return Err(e);
-            }
-        }
+    let Some(phases) = Phases::new([n_chunks]) else {
+        return Err(E::from(BufferError::Overflow {
+            shape: vec![n_chunks],
+            strides: Vec::new(),
+        }));
     };
+    let (chunks, phases, f) = (&chunks, &phases, &f);
+    let work = move || {
+        phases.work(|step| {
+            let chunk = chunks.get(step.index).and_then(|slot| slot.lock().ok()?.take());
+            chunk.map_or(Ok(()), |c| f(step.index, c))
+        })
+    };
+    fan_out(workers, work)
+}
+
+/// Runs `f(step)` for every step of `steps.len()` phases (phase `p` has
+/// `steps[p]` steps) on up to `threads` scoped threads ([`resolve_threads`]
+/// policy; the caller is worker 0): steps are claimed dynamically, and no
+/// step of a phase begins before every step of the earlier phases has
+/// completed, with its writes visible (see [`Phases`]). Returns the first
+/// error `f` returned (no further step begins after it), or
+/// [`BufferError::WorkerPanicked`] if a worker panicked. With one worker
+/// everything runs inline, phase by phase. More than `isize::MAX` steps is
+/// [`BufferError::Overflow`].
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+/// // phase 0: 8 partial sums; phase 1: 8 steps that each need the total
+/// let data: Vec<u64> = (1..=800).collect();
+/// let partial: Vec<AtomicU64> = (0..8).map(|_| AtomicU64::new(0)).collect();
+/// let scaled: Vec<AtomicU64> = (0..8).map(|_| AtomicU64::new(0)).collect();
+/// zc_buffers::parallel::for_each_step_phased(2, [8, 8], |s| {
+///     let chunk = &data[s.index * 100..(s.index + 1) * 100];
+///     if s.phase == 0 {
+///         partial[s.index].store(chunk.iter().sum(), Relaxed);
+///     } else {
+///         let total: u64 = partial.iter().map(|p| p.load(Relaxed)).sum();
+///         scaled[s.index].store(chunk[0] * 1000 / total, Relaxed);
+///     }
+///     Ok::<(), zc_buffers::BufferError>(())
+/// })?;
+/// assert_eq!(scaled[7].load(Relaxed), 701 * 1000 / 320_400);
+/// # Ok::<(), zc_buffers::BufferError>(())
+/// ```
+pub fn for_each_step_phased<E, F, const P: usize>(threads: usize, steps: [usize; P], f: F) -> Result<(), E>
+where
+    E: From<BufferError> + Send,
+    F: Fn(Step) -> Result<(), E> + Sync,
+{
+    let Some(phases) = Phases::new(steps) else {
+        return Err(E::from(BufferError::Overflow {
+            shape: steps.to_vec(),
+            strides: Vec::new(),
+        }));
+    };
+    let widest = steps.iter().copied().max().unwrap_or(0);
+    let workers = resolve_threads(threads).min(widest).max(1);
+    if workers <= 1 {
+        return phases.work(&f);
+    }
+    let (phases, f) = (&phases, &f);
+    fan_out(workers, move || phases.work(f))
+}
+
+/// Runs `work` on `workers` threads: `workers - 1` scoped spawns, and the
+/// caller as worker 0 (one spawn and one context switch fewer per call).
+/// Returns the caller's error first, then the spawned workers' in order; a
+/// panic is [`BufferError::WorkerPanicked`].
+fn fan_out<E>(workers: usize, work: impl Fn() -> Result<(), E> + Sync) -> Result<(), E>
+where
+    E: From<BufferError> + Send,
+{
+    let work = &work;
     std::thread::scope(|s| {
-        // workers - 1 spawned threads; the caller is worker 0 (one spawn
-        // and one context switch fewer per call)
         let handles: Vec<_> = (1..workers).map(|_| s.spawn(work)).collect();
         let mut first = on_caller(work);
         for (worker, h) in (1..).zip(handles) {
@@ -293,5 +351,87 @@ mod tests {
         let lens = map_ranges(4, 10, |_, r| Ok::<_, BufferError>(r)).unwrap();
         assert_eq!(lens, vec![0..3, 3..6, 6..8, 8..10]);
         assert_eq!(map_ranges(0, 0, |_, r| Ok::<_, BufferError>(r.len())).unwrap(), vec![0]);
+    }
+
+    /// Every step runs once, and every step of a phase sees every step of
+    /// the earlier phases completed — with any thread count, with phases
+    /// of 0, 1 and many steps.
+    #[test]
+    fn phases_run_in_order_each_step_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+        let steps = [5, 0, 1, 37, 3];
+        for threads in [0, 1, 2, 3, 7] {
+            let runs: Vec<Vec<AtomicUsize>> = steps
+                .iter()
+                .map(|&n| (0..n).map(|_| AtomicUsize::new(0)).collect())
+                .collect();
+            for_each_step_phased(threads, steps, |s| {
+                for earlier in &runs[..s.phase] {
+                    assert!(
+                        earlier.iter().all(|r| r.load(Relaxed) == 1),
+                        "phase {} began early",
+                        s.phase
+                    );
+                }
+                runs[s.phase][s.index].fetch_add(1, Relaxed);
+                Ok::<(), BufferError>(())
+            })
+            .unwrap();
+            assert!(runs.iter().flatten().all(|r| r.load(Relaxed) == 1));
+        }
+    }
+
+    /// An error or a panic in a phase ends the run: no step of a later
+    /// phase begins, nobody waits forever, the error is returned.
+    #[test]
+    fn an_error_or_panic_stops_every_phase_after_it() {
+        use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+        for threads in [1, 2, 4] {
+            let later = AtomicUsize::new(0);
+            let r = for_each_step_phased(threads, [16, 16], |s| {
+                if s.phase == 1 {
+                    later.fetch_add(1, Relaxed);
+                } else if s.index == 9 {
+                    return Err(BufferError::LengthMismatch { expected: 9, actual: 0 });
+                }
+                Ok(())
+            });
+            assert!(
+                matches!(r, Err(BufferError::LengthMismatch { expected: 9, .. })),
+                "{r:?}"
+            );
+            assert_eq!(later.load(Relaxed), 0);
+
+            let run = || {
+                for_each_step_phased(threads, [16, 16], |s| {
+                    if s.phase == 1 {
+                        later.fetch_add(1, Relaxed);
+                    } else if s.index == 3 {
+                        panic!("step three");
+                    }
+                    Ok::<(), BufferError>(())
+                })
+            };
+            if threads == 1 {
+                // inline: the panic is the caller's own and unwinds to it
+                assert!(std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).is_err());
+            } else {
+                let r = run();
+                assert!(
+                    matches!(r, Err(BufferError::WorkerPanicked { ref message, .. }) if message == "step three"),
+                    "{r:?}"
+                );
+            }
+            assert_eq!(later.load(Relaxed), 0);
+        }
+    }
+
+    #[test]
+    fn too_many_steps_is_an_error_not_a_wrap() {
+        let r = for_each_step_phased(2, [usize::MAX / 2, usize::MAX / 2], |_| Ok::<(), BufferError>(()));
+        assert!(matches!(r, Err(BufferError::Overflow { .. })), "{r:?}");
+        assert!(Phases::new([isize::MAX as usize]).is_some());
+        assert!(Phases::new([isize::MAX as usize, 1]).is_none());
+        assert_eq!(Phases::new([3, 0, 4]).map(|p| p.total()), Some(7));
     }
 }
