@@ -1,9 +1,9 @@
 //! Work in phases: the steps of each phase are claimed dynamically by
 //! whichever worker is free, and no step of a phase begins before every
-//! step of the phases before it has completed. One set of threads runs all
-//! phases (one spawn per call instead of one per phase), and a worker that
-//! reaches a phase boundary early spins briefly instead of being joined and
-//! spawned again.
+//! step of the phases before it has completed. One set of workers runs all
+//! phases (one fan-out per call instead of one per phase), and a worker
+//! that reaches a phase boundary early spins briefly instead of being
+//! joined and started again.
 //!
 //! The protocol (the same code runs under loom, see `tests/loom_phases.rs`):
 //! steps are numbered across all phases in order; `next` hands them out
@@ -31,7 +31,7 @@ pub struct Step {
 /// The shared state of a phased run over `P` phases: hand it to every
 /// worker and call [`work`](Self::work) on each (see
 /// [`for_each_step_phased`](super::for_each_step_phased), which does this
-/// with scoped threads). Usable from any threads, e.g. a pool of its own.
+/// with the caller and rayon's pool). Usable from any threads.
 #[derive(Debug)]
 pub struct Phases<const P: usize> {
     /// `ends[p]`: steps in phases `0..=p`.
