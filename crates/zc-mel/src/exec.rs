@@ -3,6 +3,7 @@
 //! goes through [`zc_buffers::parallel`] (thread policy, worker panics).
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ndarray::{ArrayViewMut2, Axis};
 use zc_buffers::SimdLevel;
@@ -27,8 +28,12 @@ pub(crate) static PANIC_AT_CHUNK: std::sync::atomic::AtomicUsize = std::sync::at
 /// Frames per thread below which splitting does not pay.
 const MIN_FRAMES_PER_THREAD: usize = 64;
 
-/// Parts a clip is split into per thread.
-const PARTS_PER_THREAD: usize = 4;
+/// Frames below which a part is not split further (about 12 µs of work).
+const MIN_PART: usize = 32;
+
+/// Sample chunks of the finiteness check per thread, and their least length.
+const SCANS_PER_THREAD: usize = 4;
+const MIN_SCAN: usize = 16_384;
 
 /// Everything a run needs from a plan, borrowed.
 #[derive(Clone, Copy)]
@@ -93,11 +98,28 @@ fn with_ledger<R>(ledger: &Option<Ledger>, f: impl FnOnce() -> R) -> R {
     }
 }
 
-/// One worker's share of a clip: frames `t0..t0 + view.ncols()`.
+/// One part of a clip: frames `t0..t0 + view.ncols()`.
 struct Part<'v> {
     t0: usize,
     view: ArrayViewMut2<'v, f32>,
-    max: f32,
+}
+
+/// Frame counts of the parts a clip of `n_frames` is split into for
+/// `workers`: each part takes `1 / (2 · workers)` of the frames left
+/// (rounded up to whole lanes, at least [`MIN_PART`]), so parts shrink
+/// toward the end and the workers finish close together however late one
+/// of them started.
+fn part_lens(n_frames: usize, workers: usize) -> impl Iterator<Item = usize> {
+    let mut left = n_frames;
+    std::iter::from_fn(move || {
+        let take = left
+            .div_ceil(2 * workers.max(1))
+            .next_multiple_of(LANES)
+            .max(MIN_PART)
+            .min(left);
+        left -= take;
+        (take > 0).then_some(take)
+    })
 }
 
 impl Exec<'_> {
@@ -114,7 +136,7 @@ impl Exec<'_> {
     }
 
     /// The samples the STFT reads (trimmed by `PadOrTrim`).
-    fn real_part<'a>(&self, samples: &'a [f32]) -> &'a [f32] {
+    pub(crate) fn real_part<'a>(&self, samples: &'a [f32]) -> &'a [f32] {
         let len = self.config.padding.effective_len(samples.len()).unwrap_or(usize::MAX);
         &samples[..samples.len().min(len)]
     }
@@ -130,10 +152,15 @@ impl Exec<'_> {
     /// the real part early: the frames that read only them are then silent
     /// like virtual padding (the same values, without the FFT).
     fn signal<'a>(&self, real: &'a [f32], n_samples: usize) -> Signal<'a> {
+        self.signal_ending(real, n_samples, kernels::nonzero_len(self.level, real))
+    }
+
+    /// [`signal`](Self::signal) with the end of the non-zero samples known.
+    fn signal_ending<'a>(&self, real: &'a [f32], n_samples: usize, real_end: usize) -> Signal<'a> {
         Signal {
             data: real,
             offset: 0,
-            real_end: kernels::nonzero_len(self.level, real),
+            real_end,
             len: self.config.padding.effective_len(n_samples).unwrap_or(usize::MAX), // ok: n_frames succeeded
         }
     }
@@ -156,8 +183,10 @@ impl Exec<'_> {
     }
 
     /// One clip: `out` is `(n_mels, n_frames)` with any strides, already
-    /// checked against the configuration, `real` checked for finiteness.
-    /// Split by frames over the plan's threads when the clip is long enough.
+    /// checked against the configuration; `real` is the unchecked real part
+    /// ([`real_part`](Self::real_part)): a non-finite sample is
+    /// [`MelError::NonFiniteSample`] (the first one) before anything is
+    /// written. Split over the plan's threads when the clip is long enough.
     pub(crate) fn clip(
         &self,
         real: &[f32],
@@ -166,67 +195,88 @@ impl Exec<'_> {
         scratch: &mut MelScratch,
     ) -> Result<()> {
         let n_frames = out.ncols();
-        // a few parts per thread, claimed dynamically: the caller starts at
-        // once while the other workers are being spawned, and whoever is
-        // ahead takes the next part
-        let parts = if self.threads <= 1 {
+        let (level, top_db, norm) = (self.level, self.config.top_db, self.config.normalization);
+        let workers = if self.threads <= 1 {
             1
         } else {
-            (self.threads * PARTS_PER_THREAD)
-                .min(n_frames / MIN_FRAMES_PER_THREAD)
-                .max(1)
+            parallel::resolve_threads(self.threads).min(n_frames / MIN_FRAMES_PER_THREAD)
         };
-        let (level, top_db, norm) = (self.level, self.config.top_db, self.config.normalization);
-        if parts <= 1 {
+        if workers <= 1 {
+            check_finite(level, real, 0)?;
             let max = self.raw_single(scratch, real, n_samples, &mut out);
             normalise_view(level, &mut out, clamp_floor(norm, max, top_db));
             return Ok(());
         }
-        let sig = self.signal(real, n_samples);
-        let per = n_frames.div_ceil(parts).next_multiple_of(LANES);
-        let mut split = Vec::with_capacity(parts);
+        // Three phases on one set of threads (one spawn per call), each
+        // split into steps that whoever is free claims: 0 checks the samples
+        // (finiteness, where the trailing zeros begin), 1 computes the
+        // frames part by part, 2 normalises the parts with the clip's
+        // maximum. The caller starts at once while the other workers are
+        // being spawned; a worker waits at a phase boundary by spinning.
+        let mut parts = Vec::new();
         let mut rest = out;
         let mut t0 = 0;
-        while rest.ncols() > 0 {
-            let take = per.min(rest.ncols());
+        for take in part_lens(n_frames, workers) {
             let (part, r) = rest.split_at(Axis(1), take);
             rest = r;
-            split.push(Part {
-                t0,
-                view: part,
-                max: f32::NEG_INFINITY,
-            });
+            parts.push(Mutex::new(Part { t0, view: part }));
             t0 += take;
         }
+        let scan_len = real.len().div_ceil(workers * SCANS_PER_THREAD).max(MIN_SCAN);
+        let scans = real.len().div_ceil(scan_len);
+        let real_end = AtomicUsize::new(0);
+        let max = Mutex::new(f32::NEG_INFINITY);
         let ledger = Ledger::current();
         let lender = Lender::new(scratch);
         let engine = self.engine;
-        parallel::for_each_chunk_mut(self.threads, &mut split, 1, |_, parts| {
-            with_ledger(&ledger, || {
-                for p in parts.iter_mut() {
+        let run = parallel::for_each_step_phased(workers, [scans, parts.len(), parts.len()], |step| {
+            match step.phase {
+                0 => {
+                    let start = step.index * scan_len;
+                    let chunk = real.get(start..real.len().min(start + scan_len)).unwrap_or_default();
+                    check_finite(level, chunk, start)?;
+                    let nonzero = kernels::nonzero_len(level, chunk);
+                    if nonzero > 0 {
+                        real_end.fetch_max(start + nonzero, Ordering::Relaxed);
+                    }
+                }
+                1 => {
+                    let Some(Ok(mut p)) = parts.get(step.index).map(Mutex::lock) else {
+                        return Ok(());
+                    };
                     #[cfg(test)]
-                    if p.t0 == PANIC_AT_FRAME.load(std::sync::atomic::Ordering::Relaxed) {
+                    if p.t0 == PANIC_AT_FRAME.load(Ordering::Relaxed) {
                         panic!("injected panic at frame {}", p.t0);
                     }
+                    // phase 0 is complete (the boundary orders its writes)
+                    let sig = self.signal_ending(real, n_samples, real_end.load(Ordering::Relaxed));
                     let (t0, n) = (p.t0, p.view.ncols());
                     let view = &mut p.view;
-                    p.max = lender.with(engine, |s| {
-                        engine.frames(level, s, &sig, t0, n, |t, nb, block| {
-                            write_block(view, t - t0, nb, block)
+                    let m = with_ledger(&ledger, || {
+                        lender.with(engine, |s| {
+                            engine.frames(level, s, &sig, t0, n, |t, nb, block| {
+                                write_block(view, t - t0, nb, block)
+                            })
                         })
                     });
+                    if let Ok(mut g) = max.lock() {
+                        *g = g.max(m);
+                    }
                 }
-            });
+                _ => {
+                    let m = max.lock().map_or(f32::NEG_INFINITY, |g| *g);
+                    if let Some(Ok(mut p)) = parts.get(step.index).map(Mutex::lock) {
+                        normalise_view(level, &mut p.view, clamp_floor(norm, m, top_db));
+                    }
+                }
+            }
             Ok::<(), MelError>(())
-        })?;
-        let max = split.iter().fold(f32::NEG_INFINITY, |m, p| m.max(p.max));
-        let floor = clamp_floor(norm, max, top_db);
-        // on the caller: the pass is ~2.5 % of the clip, less than a second
-        // thread spawn and join cost here (22 µs minimum, 63 µs mean)
-        for p in &mut split {
-            normalise_view(level, &mut p.view, floor);
+        });
+        match run {
+            // workers check chunks in any order: report the first culprit
+            Err(e @ MelError::NonFiniteSample { .. }) => check_finite(level, real, 0).and(Err(e)),
+            r => r,
         }
-        Ok(())
     }
 
     /// A batch: `clips[i]` into the `(n_mels, n_frames)` mel-major view
@@ -338,14 +388,16 @@ mod tests {
             .threads(2)
             .build()
             .unwrap();
-        let x = audio(48_000); // 300 frames: 4 parts (64 frames at least), at frames 0, 80, 160, 240
+        let x = audio(48_000); // 300 frames, parts at 0, 80, 136, 184, ...
+        let third: usize = super::part_lens(300, 2).take(2).sum();
+        assert_eq!(third, 136);
         let mut out = vec![0f32; plan.output_len(x.len()).unwrap()];
-        PANIC_AT_FRAME.store(160, Ordering::Relaxed);
+        PANIC_AT_FRAME.store(third, Ordering::Relaxed);
         let r = plan.compute_into_slice(&x, &mut out);
         PANIC_AT_FRAME.store(usize::MAX, Ordering::Relaxed);
         match r {
             Err(MelError::Buffer(BufferError::WorkerPanicked { message, .. })) => {
-                assert_eq!(message, "injected panic at frame 160")
+                assert_eq!(message, "injected panic at frame 136")
             }
             other => panic!("expected WorkerPanicked, got {other:?}"),
         }
@@ -367,5 +419,22 @@ mod tests {
             "{r:?}"
         );
         assert!(plan.compute_batch_into_slices(&refs, &mut o, &mut scratch).is_ok());
+    }
+
+    /// Parts cover the clip exactly, in whole lanes but the last, shrinking.
+    #[test]
+    fn parts_cover_every_frame_and_shrink() {
+        for workers in 1..5 {
+            for n in [0, 1, 31, 64, 300, 3000, 3001, 100_000] {
+                let lens: Vec<usize> = super::part_lens(n, workers).collect();
+                assert_eq!(lens.iter().sum::<usize>(), n);
+                assert!(lens.iter().all(|&l| l > 0));
+                let (last, whole) = lens.split_last().map_or((0, &[][..]), |(l, w)| (*l, w));
+                assert!(whole.iter().all(|l| l % crate::kernels::LANES == 0), "{lens:?}");
+                assert!(whole.windows(2).all(|w| w[0] >= w[1]), "{lens:?}");
+                assert!(last <= n);
+            }
+        }
+        assert_eq!(super::part_lens(3000, 2).count(), 15);
     }
 }
