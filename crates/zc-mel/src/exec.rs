@@ -322,7 +322,6 @@ impl Exec<'_> {
             max
         };
         let workers = parallel::resolve_threads(self.threads).min(clips.len()).max(1);
-        let per = clips.len().div_ceil(workers).max(1);
         let max = if workers <= 1 {
             let mut max = f32::NEG_INFINITY;
             for (clip, out) in clips.iter().zip(outs.iter_mut()) {
@@ -333,16 +332,17 @@ impl Exec<'_> {
             let ledger = Ledger::current();
             let lender = Lender::new(scratch);
             let max = Mutex::new(f32::NEG_INFINITY);
-            parallel::for_each_chunk_mut(workers, outs, per, |ci, chunk| {
+            // one clip at a time, claimed by whoever is free (clips of any
+            // lengths balance)
+            parallel::for_each_chunk_mut(workers, outs, 1, |ci, chunk| {
                 #[cfg(test)]
-                if ci == PANIC_AT_CHUNK.load(std::sync::atomic::Ordering::Relaxed) {
+                if ci == PANIC_AT_CHUNK.load(Ordering::Relaxed) {
                     panic!("injected panic in chunk {ci}");
                 }
                 let m = with_ledger(&ledger, || {
                     lender.with(self.engine, |s| {
                         let mut m = f32::NEG_INFINITY;
-                        let cs = clips.get(ci * per..).unwrap_or_default();
-                        for (clip, out) in cs.iter().zip(chunk.iter_mut()) {
+                        for (clip, out) in clips.get(ci..).unwrap_or_default().iter().zip(chunk.iter_mut()) {
                             m = m.max(per_clip(s, clip, out));
                         }
                         m
@@ -357,11 +357,14 @@ impl Exec<'_> {
         };
         if norm == Normalization::Global {
             let floor = clamp_floor(norm, max, top_db);
-            for (clip, out) in clips.iter().zip(outs.iter_mut()) {
-                if let Ok(mut view) = shape(clip).and_then(|sh| get(out, sh)) {
-                    normalise_view(level, &mut view, floor);
+            parallel::for_each_chunk_mut(workers, outs, 1, |ci, chunk| {
+                for (clip, out) in clips.get(ci..).unwrap_or_default().iter().zip(chunk.iter_mut()) {
+                    if let Ok(mut view) = shape(clip).and_then(|sh| get(out, sh)) {
+                        normalise_view(level, &mut view, floor);
+                    }
                 }
-            }
+                Ok::<(), MelError>(())
+            })?;
         }
         Ok(())
     }
