@@ -8,13 +8,16 @@
 //!   output is documented as unspecified), never `Ok`.
 //! * One thread runs inline on the caller's thread: no job, no allocation.
 //!   With `n` workers the caller is worker 0 and the other `n - 1` run as
-//!   jobs on [rayon]'s thread pool (the global one, sized to the cores
-//!   unless `RAYON_NUM_THREADS` says otherwise, or the pool the caller
-//!   already runs in): no thread is spawned per call (a spawn and join cost
-//!   22–63 µs on the 2-vCPU development VM, more than a 30 s mel
-//!   spectrogram's whole parallel gain at 2 threads). A count above the
-//!   pool's size is accepted; the extra jobs wait for a free pool thread,
-//!   and work handed out dynamically still balances.
+//!   jobs on zc's own [rayon] thread pool (`zc-worker-N`, one thread per
+//!   core, built on first use; the global rayon pool and its settings are
+//!   left to the application): no thread is spawned per call (a spawn and
+//!   join cost 22–63 µs on the 2-vCPU development VM, a large part of a 30 s
+//!   mel spectrogram's whole 2-thread gain). A count above the pool's size
+//!   is accepted; the extra jobs wait for a free pool thread, and work
+//!   handed out dynamically still balances. In a child process forked
+//!   after the pool was built (Python's `multiprocessing`, a PyTorch
+//!   `DataLoader`), where the pool's threads do not exist, workers are
+//!   spawned per call instead.
 //! * Work that must happen in order (check every input, then compute, then
 //!   normalise with a global maximum) runs in [`Phases`] on one set of
 //!   threads ([`for_each_step_phased`]).
@@ -25,7 +28,7 @@ pub use phases::{Phases, Step};
 
 use std::any::Any;
 use std::ops::Range;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use crate::error::BufferError;
 
@@ -168,11 +171,31 @@ where
     first_error(fan_out(workers, |_| phases.work(f)))
 }
 
+/// zc's worker pool: built on first use with one thread per core the
+/// process may use (`zc-worker-N`), and tagged with the process that built
+/// it. `None` where it could not be built, or in a child forked after it
+/// was built (fork copies only the calling thread, so its threads do not
+/// exist there and a job handed to it would never run).
+fn pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: OnceLock<Option<(u32, rayon::ThreadPool)>> = OnceLock::new();
+    let built = POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(resolve_threads(0))
+            .thread_name(|i| format!("zc-worker-{i}"))
+            .build()
+            .ok()
+            .map(|pool| (std::process::id(), pool))
+    });
+    built
+        .as_ref()
+        .filter(|(pid, _)| *pid == std::process::id())
+        .map(|(_, pool)| pool)
+}
+
 /// Runs `f(worker)` for workers `0..workers`: worker 0 on the calling
-/// thread, the others as jobs on rayon's thread pool (the global one, or
-/// the pool the caller already runs in), so no thread is spawned per call.
-/// Returns every worker's result in worker order; a panic is
-/// [`BufferError::WorkerPanicked`] naming the worker.
+/// thread, the others as jobs on zc's pool ([`pool`]; threads spawned for
+/// this call where there is none). Returns every worker's result in worker
+/// order; a panic is [`BufferError::WorkerPanicked`] naming the worker.
 fn fan_out<R, E>(workers: usize, f: impl Fn(usize) -> Result<R, E> + Sync) -> Vec<Result<R, E>>
 where
     R: Send,
@@ -180,18 +203,27 @@ where
 {
     let f = &f;
     let slots: Vec<Mutex<Option<Result<R, E>>>> = (1..workers).map(|_| Mutex::new(None)).collect();
-    let mut out = Vec::with_capacity(workers);
-    rayon::in_place_scope(|s| {
-        for (worker, slot) in (1..).zip(&slots) {
-            s.spawn(move |_| {
-                let r = caught(worker, || f(worker));
-                if let Ok(mut g) = slot.lock() {
-                    *g = Some(r);
-                }
-            });
+    let job = |worker: usize, slot: &Mutex<Option<Result<R, E>>>| {
+        let r = caught(worker, || f(worker));
+        if let Ok(mut g) = slot.lock() {
+            *g = Some(r);
         }
-        out.push(caught(0, || f(0)));
-    });
+    };
+    let mut out = Vec::with_capacity(workers);
+    match pool() {
+        Some(pool) => pool.in_place_scope(|s| {
+            for (worker, slot) in (1..).zip(&slots) {
+                s.spawn(move |_| job(worker, slot));
+            }
+            out.push(caught(0, || f(0)));
+        }),
+        None => std::thread::scope(|s| {
+            for (worker, slot) in (1..).zip(&slots) {
+                s.spawn(move || job(worker, slot));
+            }
+            out.push(caught(0, || f(0)));
+        }),
+    }
     // every job has run when the scope returns; a slot is empty only if
     // its lock was poisoned, which nothing holding it can do (no panic)
     out.extend((1..).zip(slots).map(|(worker, slot)| {
