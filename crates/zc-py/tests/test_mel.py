@@ -288,3 +288,26 @@ def test_stream_equals_offline_with_the_same_maximum(mel_data):
         s.push(chunk, out=np.empty((1, 80), np.float32))
     with pytest.raises(zc.DTypeError):
         s.push(chunk.astype(np.float64))
+
+
+def _fork_child_work(audio, q):
+    plan = mel.MelSpectrogram(80, threads=2)
+    q.put(plan(audio))
+
+
+def test_threads_work_in_a_forked_child(mel_data):
+    # A PyTorch DataLoader or multiprocessing pool forks after the parent
+    # used zc's worker pool; the child has none of its threads and must not
+    # hang (zc spawns its workers per call there).
+    import multiprocessing as mp
+
+    audio = load(mel_data, "chirp_30s.f32")
+    want = mel.MelSpectrogram(80, threads=2)(audio)  # the parent's pool is built
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_fork_child_work, args=(audio, q))
+    p.start()
+    got = q.get(timeout=60)
+    p.join(timeout=60)
+    assert p.exitcode == 0
+    assert np.array_equal(got, want)
