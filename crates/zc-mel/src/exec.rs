@@ -5,7 +5,7 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ndarray::{ArrayViewMut2, Axis};
+use ndarray::{ArrayViewMut2, Axis, s};
 use zc_buffers::SimdLevel;
 use zc_buffers::ledger::{self, Ledger};
 use zc_buffers::parallel;
@@ -34,6 +34,9 @@ const MIN_PART: usize = 32;
 /// Sample chunks of the finiteness check per thread, and their least length.
 const SCANS_PER_THREAD: usize = 4;
 const MIN_SCAN: usize = 16_384;
+
+/// Row ranges of the normalisation pass per thread (mel-major output).
+const ROW_STEPS_PER_THREAD: usize = 4;
 
 /// Everything a run needs from a plan, borrowed.
 #[derive(Clone, Copy)]
@@ -213,6 +216,14 @@ impl Exec<'_> {
         // frames part by part, 2 normalises the parts with the clip's
         // maximum. The caller starts at once while the other workers are
         // being spawned; a worker waits at a phase boundary by spinning.
+        // mel-major output: normalise whole rows (contiguous memory, full
+        // cache lines) rather than the parts' short row pieces
+        let n_mels = out.nrows();
+        let row_steps = if out.strides()[1] == 1 && n_mels > 1 {
+            n_mels.min(workers * ROW_STEPS_PER_THREAD)
+        } else {
+            0
+        };
         let mut parts = Vec::new();
         let mut rest = out;
         let mut t0 = 0;
@@ -229,7 +240,13 @@ impl Exec<'_> {
         let ledger = Ledger::current();
         let lender = Lender::new(scratch);
         let engine = self.engine;
-        let run = parallel::for_each_step_phased(workers, [scans, parts.len(), parts.len()], |step| {
+        let rows_per_step = n_mels.div_ceil(row_steps.max(1));
+        let norm_steps = if row_steps > 0 {
+            n_mels.div_ceil(rows_per_step)
+        } else {
+            parts.len()
+        };
+        let run = parallel::for_each_step_phased(workers, [scans, parts.len(), norm_steps], |step| {
             match step.phase {
                 0 => {
                     let start = step.index * scan_len;
@@ -264,9 +281,22 @@ impl Exec<'_> {
                     }
                 }
                 _ => {
-                    let m = max.lock().map_or(f32::NEG_INFINITY, |g| *g);
-                    if let Some(Ok(mut p)) = parts.get(step.index).map(Mutex::lock) {
-                        normalise_view(level, &mut p.view, clamp_floor(norm, m, top_db));
+                    let floor = clamp_floor(norm, max.lock().map_or(f32::NEG_INFINITY, |g| *g), top_db);
+                    if row_steps == 0 {
+                        if let Some(Ok(mut p)) = parts.get(step.index).map(Mutex::lock) {
+                            normalise_view(level, &mut p.view, floor);
+                        }
+                        return Ok(());
+                    }
+                    // rows r0..r1 across every part, starting at a different
+                    // part per step so that workers rarely wait on a lock
+                    let r0 = step.index * rows_per_step;
+                    let r1 = n_mels.min(r0 + rows_per_step);
+                    let first = step.index * parts.len() / norm_steps;
+                    for i in (first..parts.len()).chain(0..first) {
+                        if let Some(Ok(mut p)) = parts.get(i).map(Mutex::lock) {
+                            normalise_view(level, &mut p.view.slice_mut(s![r0..r1, ..]), floor);
+                        }
                     }
                 }
             }
@@ -439,5 +469,53 @@ mod tests {
             }
         }
         assert_eq!(super::part_lens(3000, 2).count(), 15);
+    }
+
+    /// The threaded clip against one thread, bit for bit: mel-major (rows
+    /// normalised across parts) and frame-major outputs, a slice and the
+    /// corner of a larger array, a clip whose loudest part comes last; and
+    /// non-finite samples: the first one is reported, the output untouched.
+    #[test]
+    fn threaded_clip_matches_one_thread_and_checks_first() {
+        use crate::Layout;
+        use ndarray::{Array2, s};
+        let mut x = audio(16_000 * 7 + 123);
+        let n = x.len();
+        for (i, v) in x[n - 16_000..].iter_mut().enumerate() {
+            *v = 0.9 * (i as f32 * 0.3).sin(); // the maximum is in the last part
+        }
+        for layout in [Layout::MelMajor, Layout::FrameMajor] {
+            let one = MelSpectrogram::builder(MelConfig::whisper(80))
+                .layout(layout)
+                .build()
+                .unwrap();
+            let want = one.compute(&x).unwrap();
+            for threads in [2, 3, 5] {
+                let plan = one.to_builder().threads(threads).build().unwrap();
+                let mut out = vec![7f32; plan.output_len(n).unwrap()];
+                plan.compute_into_slice(&x, &mut out).unwrap();
+                assert_eq!(out, want.iter().copied().collect::<Vec<_>>(), "{layout:?} {threads}");
+                let (r, c) = want.dim();
+                let mut big = Array2::<f32>::from_elem((r + 3, c + 5), 7.0);
+                plan.compute_into_view(&x, big.view_mut()).unwrap();
+                assert_eq!(big.slice(s![..r, ..c]), want, "{layout:?} {threads} view");
+                assert!(
+                    big.slice(s![r.., ..])
+                        .iter()
+                        .chain(big.slice(s![.., c..]))
+                        .all(|&v| v == 7.0)
+                );
+
+                let mut bad = x.clone();
+                bad[n - 10] = f32::INFINITY;
+                bad[40_000] = f32::NAN;
+                let mut out = vec![7f32; plan.output_len(n).unwrap()];
+                match plan.compute_into_slice(&bad, &mut out) {
+                    Err(MelError::NonFiniteSample { index: 40_000, value }) => assert!(value.is_nan()),
+                    other => panic!("expected the first non-finite sample, got {other:?}"),
+                }
+                assert!(out.iter().all(|&v| v == 7.0), "output touched");
+            }
+        }
     }
 }
