@@ -9,7 +9,7 @@
 //! * One thread runs inline on the caller's thread: no job, no allocation.
 //!   With `n` workers the caller is worker 0 and the other `n - 1` run as
 //!   jobs on zc's own [rayon] thread pool (`zc-worker-N`, one thread per
-//!   core, built on first use; the global rayon pool and its settings are
+//!   core but one, built on first use; the global rayon pool and its settings are
 //!   left to the application): no thread is spawned per call (a spawn and
 //!   join cost 22–63 µs on the 2-vCPU development VM, a large part of a 30 s
 //!   mel spectrogram's whole 2-thread gain). A count above the pool's size
@@ -171,16 +171,18 @@ where
     first_error(fan_out(workers, |_| phases.work(f)))
 }
 
-/// zc's worker pool: built on first use with one thread per core the
-/// process may use (`zc-worker-N`), and tagged with the process that built
-/// it. `None` where it could not be built, or in a child forked after it
+/// zc's worker pool: built on first use with one thread fewer than the
+/// cores the process may use (the caller is always a worker; a thread per
+/// core left an idle pool thread searching for work beside two busy
+/// workers on 2 vCPUs: a 2-thread 64-query hv16 search took 17 % longer),
+/// named `zc-worker-N`, and tagged with the process that built it. `None` where it could not be built, or in a child forked after it
 /// was built (fork copies only the calling thread, so its threads do not
 /// exist there and a job handed to it would never run).
 fn pool() -> Option<&'static rayon::ThreadPool> {
     static POOL: OnceLock<Option<(u32, rayon::ThreadPool)>> = OnceLock::new();
     let built = POOL.get_or_init(|| {
         rayon::ThreadPoolBuilder::new()
-            .num_threads(resolve_threads(0))
+            .num_threads(resolve_threads(0).saturating_sub(1).max(1))
             .thread_name(|i| format!("zc-worker-{i}"))
             .build()
             .ok()
