@@ -476,6 +476,10 @@ mod tests {
     /// corner of a larger array, a clip whose loudest part comes last; and
     /// non-finite samples: the first one is reported, the output untouched.
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "minutes of interpretation; the threaded path runs under Miri in a_worker_panic_is_an_error"
+    )]
     fn threaded_clip_matches_one_thread_and_checks_first() {
         use crate::Layout;
         use ndarray::{Array2, s};
