@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Soundness checks that need more than `cargo test` on stable:
 #
-#   loom   the pool's concurrency protocol, model-checked (stable Rust; CI runs it too)
+#   loom   the pool's and the phased-work protocols, model-checked (stable Rust; CI runs it too)
 #   miri   Miri over zc-buffers (pool, views, arena, ledger, DLPack, bytes/Arrow
 #          interop; not mmap, which Miri cannot run) and the portable and SIMD
-#          kernels of zc-hv16 and zc-mel that Miri can interpret
-#   tsan   ThreadSanitizer over the pool tests (nightly, -Zbuild-std)
+#          kernels of zc-hv16 and zc-mel that Miri can interpret; the
+#          parallel runners and zc-mel's threaded clip under Tree Borrows
+#   tsan   ThreadSanitizer over the pool tests and the parallel runners (nightly, -Zbuild-std)
 #   fuzz   every cargo-fuzz target in fuzz/ for N minutes each (nightly, cargo-fuzz)
 #
 # Usage: scripts/check.sh [--minutes N] [loom] [miri] [tsan] [fuzz]
@@ -44,8 +45,8 @@ host=$(rustc -vV | sed -n 's/^host: //p')
 for step in "${steps[@]}"; do
     case "$step" in
     loom)
-        run "loom (zc-buffers pool model)" env RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
-            cargo test -p zc-buffers --test loom_pool --release
+        run "loom (zc-buffers pool and phased-work models)" env RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
+            cargo test -p zc-buffers --test loom_pool --test loom_phases --release
         ;;
     miri)
         if ! have_nightly; then note "miri: skipped (no nightly toolchain)"; continue; fi
@@ -64,7 +65,13 @@ for step in "${steps[@]}"; do
         run "miri zc-buffers (pool, views, transpose, arena, ledger, interop)" env RUSTFLAGS="$simd" \
             cargo +nightly miri test -p zc-buffers --lib --tests -- \
             --skip mmap --skip many_threads --skip pool_matches_model --skip strided_views_equal \
-            --skip mutable_views_write --skip transpose_equals_naive
+            --skip mutable_views_write --skip transpose_equals_naive --skip parallel:: --skip forked
+        # The parallel runners hand work to rayon, whose crossbeam-epoch is
+        # not Stacked-Borrows clean (crossbeam-rs/crossbeam#545, #1181; its
+        # own CI uses Tree Borrows), and whose pool threads outlive `main`.
+        tb="$MIRIFLAGS -Zmiri-tree-borrows -Zmiri-permissive-provenance -Zmiri-ignore-leaks"
+        run "miri zc-buffers parallel (Tree Borrows)" env MIRIFLAGS="$tb" \
+            cargo +nightly miri test -p zc-buffers --lib parallel
         # The SIMD kernels: Miri answers runtime feature detection from the
         # target features, so enabling AVX2/FMA/POPCNT has it interpret the
         # AVX2 kernels too (it has no AVX-512). The heaviest property test
@@ -76,7 +83,9 @@ for step in "${steps[@]}"; do
         # read, which Miri reports as UB when the buffer is only 4-aligned).
         # zc-mel's own FFT is what the other tests check.
         run "miri zc-mel unit tests (kernels, filters, config)" env RUSTFLAGS="$simd" \
-            cargo +nightly miri test -p zc-mel --lib -- --skip lane_fft_matches_rustfft
+            cargo +nightly miri test -p zc-mel --lib -- --skip lane_fft_matches_rustfft --skip exec::
+        run "miri zc-mel threaded clip (Tree Borrows)" env MIRIFLAGS="$tb" \
+            cargo +nightly miri test -p zc-mel --lib exec::
         ;;
     tsan)
         if ! have_nightly; then note "tsan: skipped (no nightly toolchain)"; continue; fi
@@ -86,6 +95,9 @@ for step in "${steps[@]}"; do
         run "tsan zc-buffers pool tests" env RUSTFLAGS="-Zsanitizer=thread" RUSTDOCFLAGS="-Zsanitizer=thread" \
             TSAN_OPTIONS="halt_on_error=1" CARGO_TARGET_DIR=target/tsan \
             cargo +nightly test -Zbuild-std --target "$host" -p zc-buffers --test pool
+        run "tsan zc-buffers parallel runners" env RUSTFLAGS="-Zsanitizer=thread" RUSTDOCFLAGS="-Zsanitizer=thread" \
+            TSAN_OPTIONS="halt_on_error=1" CARGO_TARGET_DIR=target/tsan \
+            cargo +nightly test -Zbuild-std --target "$host" -p zc-buffers --lib parallel
         ;;
     fuzz)
         if ! have_nightly; then note "fuzz: skipped (no nightly toolchain)"; continue; fi
