@@ -96,7 +96,7 @@ pub fn auto_engine(n: usize, max_block: usize) -> EngineKind {
 ///
 /// * `n <= 160`: Direct at every measured block size (N = 160, block 512:
 ///   Direct 1.69 vs Fft 1.39 MS/s, medians of 3 rounds);
-/// * blocks >= 256: Fft beyond (N = 192: Fft 1.32 vs Direct 1.00);
+/// * blocks >= 256: Fft beyond (N = 192: Fft 1.29 vs Direct 1.00);
 /// * smaller blocks: Direct up to `n = 384` (N = 384, block 64: Direct
 ///   0.23 vs Partitioned 0.21 vs Fft 0.18), Partitioned beyond (not
 ///   measured with a full H2).
