@@ -139,7 +139,9 @@ impl<T: Sample> VolterraPlan<T> {
             EngineKind::Partitioned => {
                 Engine::Partitioned(PartitionedEngine::new(&lanes, config.partition_for(), level)?)
             }
-            EngineKind::Direct | EngineKind::Auto => Engine::Direct(DirectEngine::new(&lanes, config.max_block, level)),
+            EngineKind::Direct | EngineKind::Auto => {
+                Engine::Direct(DirectEngine::new(&lanes, config.max_block, level)?)
+            }
         };
         Ok(VolterraPlan {
             id: NEXT_PLAN_ID.fetch_add(1, Ordering::Relaxed),

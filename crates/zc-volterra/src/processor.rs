@@ -86,20 +86,20 @@ pub fn auto_engine(n: usize, max_block: usize) -> EngineKind {
 
 /// The crossover table behind [`EngineKind::Auto`] for a kernel with a full
 /// H2 of side `n` (its cost dominates the diagonal orders'): the Direct
-/// engine runs it by lag diagonals (`n(n+1)/2` multiply-adds per sample),
-/// Fft and Partitioned as `rank(H2)` squared FIR branches (one inverse FFT
-/// per branch per segment).
+/// engine runs it in row form (`n(n+1)/2` multiply-adds per sample), Fft
+/// and Partitioned as `rank(H2)` squared FIR branches (one inverse FFT per
+/// branch per segment).
 ///
 /// Measured with `examples/grid_probe.rs --full-h2` (f64, full-rank H2, N =
-/// 32 / 64 / 128, blocks 64 and 512, one pinned core of a 2-core AMD EPYC
-/// with AVX2); the table is in the crate README ("Crossover with a full
-/// H2"):
+/// 32 … 384, blocks 64 and 512, one pinned core of a 2-core AMD EPYC with
+/// AVX2); the table is in the crate README ("Crossover with a full H2"):
 ///
-/// * `n <= 64`: Direct (by lags) at every measured block size (at N = 64,
-///   block 512 it ties Fft in f64 and beats it in f32);
-/// * blocks >= 256: Fft (N = 128: Fft 1.97 vs Direct 1.73 MS/s);
-/// * smaller blocks: Direct up to `n = 128` (N = 128, block 64: Direct 1.6
-///   vs Fft 1.2), Partitioned beyond (not measured with a full H2).
+/// * `n <= 160`: Direct at every measured block size (N = 160, block 512:
+///   Direct 1.69 vs Fft 1.39 MS/s, medians of 3 rounds);
+/// * blocks >= 256: Fft beyond (N = 192: Fft 1.29 vs Direct 1.00);
+/// * smaller blocks: Direct up to `n = 384` (N = 384, block 64: Direct
+///   0.23 vs Partitioned 0.21 vs Fft 0.18), Partitioned beyond (not
+///   measured with a full H2).
 pub fn auto_engine_full_h2(n: usize, max_block: usize) -> EngineKind {
     if n <= CROSSOVER_FULL_H2_DIRECT_MAX_N {
         EngineKind::Direct
@@ -113,9 +113,9 @@ pub fn auto_engine_full_h2(n: usize, max_block: usize) -> EngineKind {
 }
 
 /// Full-H2 kernels up to this side run fastest in the Direct engine.
-const CROSSOVER_FULL_H2_DIRECT_MAX_N: usize = 64;
+const CROSSOVER_FULL_H2_DIRECT_MAX_N: usize = 160;
 /// Below the FFT block size, Direct still wins with a full H2 up to this side.
-const CROSSOVER_FULL_H2_DIRECT_SMALL_BLOCK_MAX_N: usize = 128;
+const CROSSOVER_FULL_H2_DIRECT_SMALL_BLOCK_MAX_N: usize = 384;
 
 /// Kernels up to this memory run fastest in the Direct engine at every
 /// measured block size (bench group `crossover`).
@@ -673,7 +673,10 @@ mod tests {
             (32, 64, Direct),
             (64, 512, Direct),
             (128, 64, Direct),
-            (128, 512, Fft),
+            (128, 512, Direct),
+            (160, 512, Direct),
+            (192, 512, Fft),
+            (384, 64, Direct),
             (512, 64, Partitioned),
         ] {
             assert_eq!(auto_engine_full_h2(n, b), want, "full H2 N={n} block={b}");

@@ -199,9 +199,10 @@ fn memory_cap_steers_auto_and_refuses_explicit_engines() {
         p.engine_kind()
     );
 
-    // a long full H2 (many eigen-branches): the FFT engine's spectra are
-    // large. Diagonal, so that the eigen-decomposition is instant in debug.
-    let n = 96;
+    // a long full H2 (many eigen-branches; past the side up to which the
+    // table picks Direct): the FFT engine's spectra are large. Diagonal, so
+    // that the eigen-decomposition is instant in debug.
+    let n = 200;
     let h2: Vec<f64> = (0..n * n)
         .map(|k| {
             if k / n == k % n {

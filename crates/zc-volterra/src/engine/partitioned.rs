@@ -179,7 +179,7 @@ impl<T: Sample> PartitionedEngine<T> {
             .iter()
             .map(|(_, v)| v[..v.len().min(p)].to_vec())
             .collect();
-        let head = DirectCore::new(&head_diag, &head_br, &[], p, level);
+        let head = DirectCore::new(&head_diag, &head_br, &[], p, level)?;
 
         let mut fdls: Vec<Fdl> = Vec::new();
         let make_tail = |power: u32, taps: &[T], fdls: &mut Vec<Fdl>, scratch: &mut [Complex<T>]| {

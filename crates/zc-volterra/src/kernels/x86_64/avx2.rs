@@ -8,7 +8,7 @@ use std::arch::x86_64::*;
 
 use realfft::num_complex::Complex;
 
-use crate::kernels::generic::fir_body;
+use crate::kernels::generic::{fir_body, rows_by};
 use crate::sample::Sample;
 
 /// `y[n] += Σ_k h[k]·x[n + k]` with AVX2 + FMA.
@@ -21,6 +21,21 @@ pub(crate) unsafe fn fir<T: Sample>(h: &[T], x: &[T], y: &mut [T]) {
         fir_body::<T, 64, true>(h, x, y)
     } else {
         fir_body::<T, 32, true>(h, x, y)
+    }
+}
+
+/// The row-form FIR of the full H2 ([`generic::rows`](crate::kernels::generic::rows))
+/// with AVX2 + FMA: groups of 6 ymm per row (24 `f64` / 48 `f32` outputs),
+/// so two rows hold 12 accumulators and share each load of `x`.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA (`SimdLevel::Avx2.is_available()`).
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn rows<T: Sample>(h: &[T], rows: usize, x: &[T], y: &mut [T]) {
+    if size_of::<T>() == 4 {
+        rows_by::<T, 48, true>(h, rows, x, y)
+    } else {
+        rows_by::<T, 24, true>(h, rows, x, y)
     }
 }
 
