@@ -9,11 +9,11 @@
 //! * One thread runs inline on the caller's thread: no job, no allocation.
 //!   With `n` workers the caller is worker 0 and the other `n - 1` run as
 //!   jobs on zc's own [rayon] thread pool (`zc-worker-N`, one thread per
-//!   core but one, built on first use; the global rayon pool and its settings are
-//!   left to the application): no thread is spawned per call (a spawn and
-//!   join cost 22–63 µs on the 2-vCPU development VM, a large part of a 30 s
-//!   mel spectrogram's whole 2-thread gain). A count above the pool's size
-//!   is accepted; the extra jobs wait for a free pool thread, and work
+//!   core but one, built on first use; the global rayon pool and its
+//!   settings are left to the application): no thread is spawned per call
+//!   (a spawn and join cost 22–63 µs on the 2-vCPU development VM, a large
+//!   part of a 30 s mel spectrogram's whole 2-thread gain). A count above
+//!   the pool's size is accepted; the extra jobs wait for a free pool thread, and work
 //!   handed out dynamically still balances. In a child process forked
 //!   after the pool was built (Python's `multiprocessing`, a PyTorch
 //!   `DataLoader`), where the pool's threads do not exist, workers are
@@ -132,6 +132,10 @@ where
 /// everything runs inline, phase by phase. More than `isize::MAX` steps is
 /// [`BufferError::Overflow`].
 ///
+/// A step must not itself run parallel work of this module: a worker
+/// waiting at a phase boundary keeps its pool thread, which the nested
+/// work could be waiting for.
+///
 /// ```
 /// use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 /// // phase 0: 8 partial sums; phase 1: 8 steps that each need the total
@@ -175,9 +179,10 @@ where
 /// cores the process may use (the caller is always a worker; a thread per
 /// core left an idle pool thread searching for work beside two busy
 /// workers on 2 vCPUs: a 2-thread 64-query hv16 search took 17 % longer),
-/// named `zc-worker-N`, and tagged with the process that built it. `None` where it could not be built, or in a child forked after it
-/// was built (fork copies only the calling thread, so its threads do not
-/// exist there and a job handed to it would never run).
+/// named `zc-worker-N`, and tagged with the process that built it. `None`
+/// where it could not be built, or in a child forked after it was built
+/// (fork copies only the calling thread, so its threads do not exist there
+/// and a job handed to it would never run).
 fn pool() -> Option<&'static rayon::ThreadPool> {
     static POOL: OnceLock<Option<(u32, rayon::ThreadPool)>> = OnceLock::new();
     let built = POOL.get_or_init(|| {
