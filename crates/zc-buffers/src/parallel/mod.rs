@@ -13,8 +13,8 @@
 //!   settings are left to the application): no thread is spawned per call
 //!   (a spawn and join cost 22–63 µs on the 2-vCPU development VM, a large
 //!   part of a 30 s mel spectrogram's whole 2-thread gain). A count above
-//!   the pool's size is accepted; the extra jobs wait for a free pool thread, and work
-//!   handed out dynamically still balances. In a child process forked
+//!   the pool's size is accepted; the extra jobs wait for a free pool
+//!   thread, and work handed out dynamically still balances. In a child process forked
 //!   after the pool was built (Python's `multiprocessing`, a PyTorch
 //!   `DataLoader`), where the pool's threads do not exist, workers are
 //!   spawned per call instead.
