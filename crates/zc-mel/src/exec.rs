@@ -210,14 +210,15 @@ impl Exec<'_> {
             normalise_view(level, &mut out, clamp_floor(norm, max, top_db));
             return Ok(());
         }
-        // Three phases on one set of threads (one spawn per call), each
+        // Three phases on one set of workers (the caller and pool jobs), each
         // split into steps that whoever is free claims: 0 checks the samples
         // (finiteness, where the trailing zeros begin), 1 computes the
-        // frames part by part, 2 normalises the parts with the clip's
-        // maximum. The caller starts at once while the other workers are
-        // being spawned; a worker waits at a phase boundary by spinning.
-        // mel-major output: normalise whole rows (contiguous memory, full
-        // cache lines) rather than the parts' short row pieces
+        // frames part by part, 2 normalises with the clip's maximum. The
+        // caller starts at once while the other workers wake; a worker
+        // waits at a phase boundary by spinning.
+        //
+        // Mel-major output is normalised by whole rows (contiguous memory,
+        // full cache lines) rather than the parts' short row pieces.
         let n_mels = out.nrows();
         let row_steps = if out.strides()[1] == 1 && n_mels > 1 {
             n_mels.min(workers * ROW_STEPS_PER_THREAD)
