@@ -69,10 +69,11 @@ use crate::write::{slice_view, view_corner};
 ///   to 30 s is fine.
 ///
 /// Threads ([`MelSpectrogramBuilder::threads`]): a long clip's frames, or a
-/// batch's clips, are split over that many scoped threads
-/// ([`zc_buffers::parallel`], `0` = every core) with output identical to
-/// one thread; a threaded call allocates the threads and one scratch per
-/// extra worker, a one-thread call with caller scratch allocates nothing.
+/// batch's clips, are split over that many workers — the calling thread
+/// and jobs on zc's worker pool ([`zc_buffers::parallel`], `0` = every
+/// core) — with output identical to one thread; a threaded call allocates
+/// its bookkeeping and one scratch per extra worker, a one-thread call with
+/// caller scratch allocates nothing.
 #[derive(Clone)]
 pub struct MelSpectrogram {
     config: MelConfig,
