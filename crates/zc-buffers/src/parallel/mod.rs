@@ -12,9 +12,10 @@
 //!   core but one, built on first use; the global rayon pool and its
 //!   settings are left to the application): no thread is spawned per call
 //!   (a spawn and join cost 22–63 µs on the 2-vCPU development VM, a large
-//!   part of a 30 s mel spectrogram's whole 2-thread gain). A count above
-//!   the pool's size is accepted; the extra jobs wait for a free pool
-//!   thread, and work handed out dynamically still balances. In a child process forked
+//!   part of a 30 s mel spectrogram's whole 2-thread gain). At most the
+//!   pool's threads and the caller run at once; the work (chunks, steps,
+//!   the ranges of `map_ranges`) is claimed dynamically by those that run,
+//!   so a count above the cores costs no waiting. In a child process forked
 //!   after the pool was built (Python's `multiprocessing`, a PyTorch
 //!   `DataLoader`), where the pool's threads do not exist, workers are
 //!   spawned per call instead.
@@ -92,7 +93,7 @@ where
 {
     let chunk_len = if chunk_len == 0 { data.len().max(1) } else { chunk_len };
     let n_chunks = data.len().div_ceil(chunk_len);
-    let workers = resolve_threads(threads).min(n_chunks);
+    let workers = resolve_threads(threads).min(n_chunks).min(max_workers());
     if workers <= 1 {
         for (i, c) in data.chunks_mut(chunk_len).enumerate() {
             f(i, c)?;
@@ -167,7 +168,7 @@ where
         }));
     };
     let widest = steps.iter().copied().max().unwrap_or(0);
-    let workers = resolve_threads(threads).min(widest).max(1);
+    let workers = resolve_threads(threads).min(widest).min(max_workers()).max(1);
     if workers <= 1 {
         return phases.work(&f);
     }
@@ -197,6 +198,12 @@ fn pool() -> Option<&'static rayon::ThreadPool> {
         .as_ref()
         .filter(|(pid, _)| *pid == std::process::id())
         .map(|(_, pool)| pool)
+}
+
+/// The most workers that run at once: the caller and the pool's threads
+/// (unbounded where workers are spawned per call).
+fn max_workers() -> usize {
+    pool().map_or(usize::MAX, |p| p.current_num_threads().saturating_add(1))
 }
 
 /// Runs `f(worker)` for workers `0..workers`: worker 0 on the calling
@@ -259,26 +266,62 @@ fn caught<R, E: From<BufferError>>(worker: usize, f: impl FnOnce() -> Result<R, 
     })
 }
 
-/// Runs `f(worker, range)` for `0..n` split evenly ([`split_even`]) over
-/// up to `threads` workers and returns each worker's result in range
-/// order — the map step of a map/reduce (a top-k search merges the
-/// per-range results). A panicking worker is
-/// [`BufferError::WorkerPanicked`]; the first error in range order wins.
-/// One worker runs inline.
+/// Runs `f(part, range)` for `0..n` split evenly ([`split_even`]) into up
+/// to `threads` parts and returns each part's result in range order — the
+/// map step of a map/reduce (a top-k search merges the per-range results).
+/// The parts are claimed dynamically by at most one worker per core (the
+/// caller and the pool), so asking for more parts than cores costs no
+/// waiting on a busy pool thread. A panicking part is
+/// [`BufferError::WorkerPanicked`] (`worker` = the part); the first error in
+/// range order wins. One part runs inline.
 pub fn map_ranges<R, E, F>(threads: usize, n: usize, f: F) -> Result<Vec<R>, E>
 where
     R: Send,
     E: From<BufferError> + Send,
     F: Fn(usize, Range<usize>) -> Result<R, E> + Sync,
 {
-    let workers = resolve_threads(threads).min(n.max(1));
-    if workers <= 1 {
+    let parts = resolve_threads(threads).min(n.max(1));
+    if parts <= 1 {
         return Ok(vec![f(0, 0..n)?]);
     }
-    let ranges: Vec<Range<usize>> = split_even(n, workers).collect();
-    fan_out(ranges.len(), |w| f(w, ranges.get(w).cloned().unwrap_or(n..n)))
-        .into_iter()
-        .collect()
+    let ranges: Vec<Range<usize>> = split_even(n, parts).collect();
+    let slots: Vec<Mutex<Option<Result<R, E>>>> = ranges.iter().map(|_| Mutex::new(None)).collect();
+    let Some(phases) = Phases::new([ranges.len()]) else {
+        return Err(E::from(BufferError::Overflow {
+            shape: vec![ranges.len()],
+            strides: Vec::new(),
+        }));
+    };
+    let (ranges, slots, phases, f) = (&ranges, &slots, &phases, &f);
+    // E needs no `From<BufferError>` round trip here: each part's result,
+    // error or panic, is kept in its slot (an error does not stop the
+    // other parts)
+    let run = fan_out(ranges.len().min(max_workers()), |_| {
+        phases.work(|step| {
+            let range = ranges.get(step.index).cloned().unwrap_or(n..n);
+            let r = caught(step.index, || f(step.index, range));
+            if let Some(Ok(mut g)) = slots.get(step.index).map(Mutex::lock) {
+                *g = Some(r);
+            }
+            Ok::<(), E>(())
+        })
+    });
+    first_error(run)?;
+    let mut out = Vec::with_capacity(ranges.len());
+    for (part, slot) in slots.iter().enumerate() {
+        // every part is claimed and run once (a one-phase `Phases` never
+        // stops here, its steps return `Ok`)
+        match slot.lock().ok().and_then(|mut g| g.take()) {
+            Some(r) => out.push(r?),
+            None => {
+                return Err(E::from(BufferError::WorkerPanicked {
+                    worker: part,
+                    message: "the part did not run".to_owned(),
+                }));
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -347,26 +390,51 @@ mod tests {
         }
     }
 
-    /// The caller runs worker 0: its panic is reported like a pool
-    /// worker's, after the other workers are joined.
+    /// The caller is a worker: a panic on the calling thread is reported
+    /// like a pool thread's, after the other workers finished. (The caller
+    /// claims the first part at once; the pool thread wakes later.)
     #[test]
     fn a_panic_on_the_calling_thread_is_an_error_too() {
+        use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
         let caller = std::thread::current().id();
-        let r = map_ranges(2, 10, |w, _| {
-            if w == 0 {
-                assert_eq!(std::thread::current().id(), caller);
-                panic!("worker zero");
+        let on_caller = AtomicUsize::new(0);
+        let r = map_ranges(2, 10, |_, _| {
+            if std::thread::current().id() == caller {
+                on_caller.fetch_add(1, Relaxed);
+                panic!("on the caller");
             }
-            assert_ne!(std::thread::current().id(), caller);
             Ok::<(), BufferError>(())
         });
+        assert!(on_caller.load(Relaxed) >= 1, "the caller ran no part");
         match r {
-            Err(BufferError::WorkerPanicked { worker: 0, message }) => assert_eq!(message, "worker zero"),
-            other => panic!("expected WorkerPanicked from worker 0, got {other:?}"),
+            Err(BufferError::WorkerPanicked { message, .. }) => assert_eq!(message, "on the caller"),
+            other => panic!("expected WorkerPanicked, got {other:?}"),
         }
         let mut v = vec![0u8; 4];
         let r = for_each_chunk_mut(2, &mut v, 1, |_, _| -> Result<(), BufferError> { panic!("everywhere") });
         assert!(matches!(r, Err(BufferError::WorkerPanicked { ref message, .. }) if message == "everywhere"));
+    }
+
+    /// More parts than cores: every part runs once, results in range order,
+    /// and no more workers run at once than the pool's threads and the
+    /// caller.
+    #[test]
+    fn more_parts_than_cores_are_claimed_by_the_workers_that_run() {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        let (now, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let parts = map_ranges(16, 1600, |w, r| {
+            let at_once = now.fetch_add(1, SeqCst) + 1;
+            most.fetch_max(at_once, SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            now.fetch_sub(1, SeqCst);
+            Ok::<_, BufferError>((w, r))
+        })
+        .unwrap();
+        assert_eq!(parts.len(), 16);
+        for (i, (w, r)) in parts.iter().enumerate() {
+            assert_eq!((*w, r.clone()), (i, i * 100..(i + 1) * 100));
+        }
+        assert!(most.load(SeqCst) <= max_workers(), "{} at once", most.load(SeqCst));
     }
 
     #[test]
