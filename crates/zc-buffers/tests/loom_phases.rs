@@ -21,18 +21,9 @@ use loom::thread;
 
 use zc_buffers::parallel::{Phases, Step};
 
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut b = loom::model::Builder::new();
-    // LOOM_MAX_PREEMPTIONS / LOOM_MAX_BRANCHES override these.
-    if b.preemption_bound.is_none() {
-        b.preemption_bound = Some(3);
-    }
-    if std::env::var_os("LOOM_MAX_BRANCHES").is_none() {
-        // a worker waiting at a boundary yields once per look
-        b.max_branches = 20_000;
-    }
-    b.check(f);
-}
+#[path = "common/loom_model.rs"]
+mod loom_model;
+use loom_model::model;
 
 /// Plain cells written in phase 0 and read in phase 1; the counters record
 /// how often each step ran.
@@ -85,15 +76,21 @@ impl Shared {
     }
 }
 
+/// The caller and one spawned thread work the same run (`fail`: see
+/// [`Shared::step`]); their results and the shared state after both.
+fn two_workers(fail: bool) -> (Result<(), &'static str>, Result<(), &'static str>, Arc<Shared>) {
+    let shared = Arc::new(Shared::new());
+    let other = shared.clone();
+    let t = thread::spawn(move || other.phases.work(|s| other.step(s, fail)));
+    let mine = shared.phases.work(|s| shared.step(s, fail));
+    (mine, t.join().unwrap(), shared)
+}
+
 /// Two workers: each step once, phase 1 sees both writes of phase 0.
 #[test]
 fn two_workers_order_the_phases() {
     model(|| {
-        let shared = Arc::new(Shared::new());
-        let other = shared.clone();
-        let t = thread::spawn(move || other.phases.work(|s| other.step(s, false)));
-        let mine = shared.phases.work(|s| shared.step(s, false));
-        let theirs = t.join().unwrap();
+        let (mine, theirs, shared) = two_workers(false);
         assert_eq!((mine, theirs), (Ok(()), Ok(())));
         assert!(shared.runs.iter().all(|r| r.load(SeqCst) == 1));
         // SAFETY: every worker is joined.
@@ -106,11 +103,7 @@ fn two_workers_order_the_phases() {
 #[test]
 fn an_error_stops_every_worker() {
     model(|| {
-        let shared = Arc::new(Shared::new());
-        let other = shared.clone();
-        let t = thread::spawn(move || other.phases.work(|s| other.step(s, true)));
-        let mine = shared.phases.work(|s| shared.step(s, true));
-        let theirs = t.join().unwrap();
+        let (mine, theirs, shared) = two_workers(true);
         assert_eq!(usize::from(mine.is_err()) + usize::from(theirs.is_err()), 1);
         assert!(shared.phases.stopped());
         assert_eq!(shared.runs[2].load(SeqCst), 0);

@@ -14,8 +14,11 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::sync::Arc;
 use loom::thread;
 mod common;
+#[path = "common/loom_model.rs"]
+mod loom_model;
 
 use common::DropCounted;
+use loom_model::model;
 use zc_buffers::{AlignedBuf, Buffer, HostBuffer, HostBufferMut, Pool, PoolBackend, PoolBuilder};
 
 struct Counting {
@@ -55,20 +58,6 @@ fn counting_pool(cap_buffers: usize) -> (Pool<Counting>, std::sync::Arc<AtomicUs
     .build()
     .unwrap();
     (pool, allocs, drops)
-}
-
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut b = loom::model::Builder::new();
-    // LOOM_MAX_PREEMPTIONS / LOOM_MAX_BRANCHES override these.
-    if b.preemption_bound.is_none() {
-        b.preemption_bound = Some(3);
-    }
-    if std::env::var_os("LOOM_MAX_BRANCHES").is_none() {
-        // a spin lock that yields to its holder takes a few hundred
-        // branches per contended acquire
-        b.max_branches = 20_000;
-    }
-    b.check(f);
 }
 
 /// The use-after-free of 0.1: a guard returns (or detaches) on one thread

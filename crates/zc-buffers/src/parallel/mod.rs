@@ -107,12 +107,7 @@ where
         .chunks_mut(chunk_len)
         .map(|c| std::sync::Mutex::new(Some(c)))
         .collect();
-    let Some(phases) = Phases::new([n_chunks]) else {
-        return Err(E::from(BufferError::Overflow {
-            shape: vec![n_chunks],
-            strides: Vec::new(),
-        }));
-    };
+    let phases = phases_for([n_chunks])?;
     let (chunks, phases, f) = (&chunks, &phases, &f);
     let work = move || {
         phases.work(|step| {
@@ -161,12 +156,7 @@ where
     E: From<BufferError> + Send,
     F: Fn(Step) -> Result<(), E> + Sync,
 {
-    let Some(phases) = Phases::new(steps) else {
-        return Err(E::from(BufferError::Overflow {
-            shape: steps.to_vec(),
-            strides: Vec::new(),
-        }));
-    };
+    let phases = phases_for(steps)?;
     let widest = steps.iter().copied().max().unwrap_or(0);
     let workers = resolve_threads(threads).min(widest).min(max_workers()).max(1);
     if workers <= 1 {
@@ -198,6 +188,17 @@ fn pool() -> Option<&'static rayon::ThreadPool> {
         .as_ref()
         .filter(|(pid, _)| *pid == std::process::id())
         .map(|(_, pool)| pool)
+}
+
+/// [`Phases::new`], or [`BufferError::Overflow`] for more than
+/// `isize::MAX` steps.
+fn phases_for<E: From<BufferError>, const P: usize>(steps: [usize; P]) -> Result<Phases<P>, E> {
+    Phases::new(steps).ok_or_else(|| {
+        E::from(BufferError::Overflow {
+            shape: steps.to_vec(),
+            strides: Vec::new(),
+        })
+    })
 }
 
 /// The most workers that run at once: the caller and the pool's threads
@@ -286,12 +287,7 @@ where
     }
     let ranges: Vec<Range<usize>> = split_even(n, parts).collect();
     let slots: Vec<Mutex<Option<Result<R, E>>>> = ranges.iter().map(|_| Mutex::new(None)).collect();
-    let Some(phases) = Phases::new([ranges.len()]) else {
-        return Err(E::from(BufferError::Overflow {
-            shape: vec![ranges.len()],
-            strides: Vec::new(),
-        }));
-    };
+    let phases = phases_for([ranges.len()])?;
     let (ranges, slots, phases, f) = (&ranges, &slots, &phases, &f);
     // E needs no `From<BufferError>` round trip here: each part's result,
     // error or panic, is kept in its slot (an error does not stop the
